@@ -1,0 +1,1 @@
+"""Analysis of finished tuning jobs: the analytics table, compare, review report."""

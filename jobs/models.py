@@ -1,0 +1,232 @@
+"""Tuning jobs, their training jobs and the metrics those report.
+
+The vocabulary is SageMaker's on purpose: a user who knows
+CreateHyperParameterTuningJob finds the same names here. Rows change state
+only through jobs.services; this module holds structure and small derived
+properties.
+"""
+
+from django.conf import settings
+from django.core.validators import MinValueValidator, RegexValidator
+from django.db import models
+
+from jobs.fields import IEEEFloatField
+
+# SageMaker's pattern for tuning job names (and, longer, algorithm names).
+TUNING_JOB_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$"
+ALGORITHM_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+
+tuning_job_name_validator = RegexValidator(
+    TUNING_JOB_NAME_PATTERN,
+    "Use 1 to 32 letters, digits and hyphens, starting and ending with a letter or digit.",
+)
+algorithm_name_validator = RegexValidator(
+    ALGORITHM_NAME_PATTERN,
+    "Use 1 to 63 letters, digits and hyphens, starting and ending with a letter or digit.",
+)
+
+
+class TuningJobStatus(models.TextChoices):
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
+class TrainingJobStatus(models.TextChoices):
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+    FAILED = "Failed"
+    STOPPING = "Stopping"
+    STOPPED = "Stopped"
+
+
+ACTIVE_STATUSES = (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING)
+
+
+class StopReason(models.TextChoices):
+    """Why a training job ended Stopped; SageMaker only says 'Stopped'."""
+
+    EARLY_STOPPING = "EarlyStopping", "early stopping"
+    USER_REQUEST = "UserRequest", "stopped by a user"
+    MAX_RUNTIME = "MaxRuntimeExceeded", "reached its maximum runtime"
+    TUNING_JOB_LIMIT = "TuningJobLimit", "the tuning job reached a limit"
+    WORKER_SHUTDOWN = "WorkerShutdown", "its worker shut down"
+
+
+class ObjectiveStatus(models.TextChoices):
+    PENDING = "Pending"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+
+
+class ObjectiveType(models.TextChoices):
+    MAXIMIZE = "Maximize"
+    MINIMIZE = "Minimize"
+
+
+class Strategy(models.TextChoices):
+    RANDOM = "Random"
+    GRID = "Grid"
+
+
+class EarlyStoppingType(models.TextChoices):
+    OFF = "Off"
+    AUTO = "Auto"
+
+
+class Backend(models.TextChoices):
+    LOCAL = "local", "Local process"
+
+
+class Algorithm(models.Model):
+    """A registered training program: SageMaker's training image.
+
+    Only staff register algorithms, so users choose among known programs and
+    never submit a command line.
+    """
+
+    name = models.CharField(max_length=63, unique=True, validators=[algorithm_name_validator])
+    description = models.TextField(blank=True)
+    backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.LOCAL)
+    command = models.JSONField(default=list, help_text="The program's argv, run without a shell.")
+    metric_definitions = models.JSONField(
+        default=list, help_text='SageMaker\'s MetricDefinitions: [{"Name": ..., "Regex": ...}].'
+    )
+    static_hyperparameters = models.JSONField(
+        default=dict, blank=True, help_text="Hyperparameters every training job of this algorithm receives."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def metric_names(self) -> list[str]:
+        return [definition["Name"] for definition in self.metric_definitions]
+
+
+class TuningJob(models.Model):
+    """SageMaker's HyperParameterTuningJob."""
+
+    name = models.CharField(max_length=32, unique=True, validators=[tuning_job_name_validator])
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tuning_jobs"
+    )
+    algorithm = models.ForeignKey(Algorithm, on_delete=models.PROTECT, related_name="tuning_jobs")
+    strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.RANDOM)
+    objective_metric_name = models.CharField(max_length=255)
+    objective_type = models.CharField(max_length=8, choices=ObjectiveType.choices)
+    parameter_ranges = models.JSONField(help_text="The search space, as jobs.tuning.space.SearchSpace.to_dicts().")
+    static_hyperparameters = models.JSONField(default=dict, blank=True)
+    max_training_jobs = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_parallel_training_jobs = models.PositiveIntegerField(validators=[MinValueValidator(1)])
+    max_runtime_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="ResourceLimits.MaxRuntimeInSeconds of the whole tuning job."
+    )
+    training_max_runtime_seconds = models.PositiveIntegerField(
+        null=True, blank=True, help_text="StoppingCondition.MaxRuntimeInSeconds of each training job."
+    )
+    early_stopping_type = models.CharField(
+        max_length=8, choices=EarlyStoppingType.choices, default=EarlyStoppingType.OFF
+    )
+    random_seed = models.BigIntegerField()
+    status = models.CharField(
+        max_length=16, choices=TuningJobStatus.choices, default=TuningJobStatus.IN_PROGRESS, db_index=True
+    )
+    failure_reason = models.TextField(blank=True)
+    best_training_job = models.ForeignKey(
+        "TrainingJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING)
+
+
+class TrainingJob(models.Model):
+    """One trial of a tuning job: a run of the algorithm with one set of hyperparameters."""
+
+    name = models.CharField(max_length=63, unique=True)
+    tuning_job = models.ForeignKey(TuningJob, on_delete=models.CASCADE, related_name="training_jobs")
+    sequence = models.PositiveIntegerField(help_text="1 for the tuning job's first training job, and so on.")
+    hyperparameters = models.JSONField(help_text="Everything the program received, as strings.")
+    tuned_hyperparameters = models.JSONField(help_text="The strategy's proposal, as strings.")
+    status = models.CharField(
+        max_length=16, choices=TrainingJobStatus.choices, default=TrainingJobStatus.IN_PROGRESS, db_index=True
+    )
+    stop_reason = models.CharField(max_length=32, choices=StopReason.choices, blank=True)
+    failure_reason = models.TextField(blank=True)
+    final_objective_value = IEEEFloatField(null=True, blank=True)
+    objective_status = models.CharField(max_length=16, choices=ObjectiveStatus.choices, default=ObjectiveStatus.PENDING)
+    epochs_run = models.PositiveIntegerField(default=0)
+    log_path = models.CharField(max_length=1024, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="host:pid of the worker running it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When its run task was last sent to the training queue."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tuning_job", "sequence"]
+        constraints = [
+            models.UniqueConstraint(fields=["tuning_job", "sequence"], name="training_job_sequence_unique"),
+        ]
+        indexes = [models.Index(fields=["tuning_job", "status"], name="training_job_status_idx")]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return (self.ended_at - self.started_at).total_seconds()
+
+
+class MetricSample(models.Model):
+    """One value of one metric at one epoch of a training job: the hot table.
+
+    The tuning job is repeated here so that "every sample of a tuning job
+    since id X", which live pages ask for all the time, is one index range
+    scan instead of a join.
+    """
+
+    tuning_job = models.ForeignKey(TuningJob, on_delete=models.CASCADE, related_name="+")
+    training_job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="metric_samples")
+    metric_name = models.CharField(max_length=255)
+    epoch = models.PositiveIntegerField()
+    value = IEEEFloatField()
+    timestamp = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["training_job", "metric_name", "epoch"], name="metric_sample_epoch_unique"),
+        ]
+        indexes = [models.Index(fields=["tuning_job", "id"], name="metric_sample_tuning_job_idx")]
+
+    def __str__(self):
+        return f"{self.metric_name}[{self.epoch}]={self.value}"

@@ -1,0 +1,69 @@
+"""Events that tell the outside world a tuning job changed.
+
+This module owns the event types and the group names; the service layer is
+the only caller of `publish`. An event leaves only after the transaction that
+made the change commits, so nobody is ever told about a row they cannot read
+yet, or about one that was rolled back.
+"""
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+TUNING_JOB_CREATED = "tuning_job.created"
+TUNING_JOB_STATUS = "tuning_job.status"
+TRAINING_JOB_CREATED = "training_job.created"
+TRAINING_JOB_STATUS = "training_job.status"
+METRICS_APPENDED = "metrics.appended"
+
+TUNING_JOB_LIST_GROUP = "tuning-jobs"
+
+
+def tuning_job_group(tuning_job_id: int) -> str:
+    return f"tuning-job.{tuning_job_id}"
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    tuning_job_id: int
+    payload: dict = field(default_factory=dict)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        return (TUNING_JOB_LIST_GROUP, tuning_job_group(self.tuning_job_id))
+
+
+def _log_sink(event: Event) -> None:
+    logger.debug("event %s for tuning job %s", event.type, event.tuning_job_id)
+
+
+_sinks: list[Callable[[Event], None]] = [_log_sink]
+
+
+def add_sink(sink: Callable[[Event], None]) -> None:
+    """Register a receiver of committed events (the websocket layer, a test)."""
+    _sinks.append(sink)
+
+
+def remove_sink(sink: Callable[[Event], None]) -> None:
+    _sinks.remove(sink)
+
+
+def publish(event: Event) -> None:
+    """Deliver `event` to every sink once the current transaction commits."""
+
+    def deliver():
+        for sink in list(_sinks):
+            try:
+                sink(event)
+            except Exception:
+                # The change is committed whatever a receiver does; a broken
+                # receiver must not turn a successful write into an error.
+                logger.exception("event sink %r failed on %s", sink, event.type)
+
+    transaction.on_commit(deliver)

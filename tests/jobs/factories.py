@@ -1,0 +1,62 @@
+"""Small builders for the objects most tests need."""
+
+import sys
+import textwrap
+from pathlib import Path
+
+from jobs import services
+from jobs.config import TuningJobConfig
+
+LEARNING_RATE = {"name": "learning_rate", "type": "Continuous", "min_value": 1e-4, "max_value": 1.0,
+                 "scaling_type": "Logarithmic"}  # fmt: skip
+OPTIMIZER = {"name": "optimizer", "type": "Categorical", "values": ["sgd", "adam"]}
+
+
+def write_program(directory: Path, name: str, source: str) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / name
+    path.write_text(textwrap.dedent(source))
+    return path
+
+
+def register_algorithm(name="quadratic", program: Path | None = None, metrics=("validation:accuracy",), **kwargs):
+    """An algorithm whose command runs `program` (or a no-op) with this interpreter."""
+    command = [sys.executable, str(program)] if program else [sys.executable, "-c", "pass"]
+    return services.algorithm_register(
+        name=name,
+        command=command,
+        metric_definitions=[{"Name": m, "Regex": rf"{m}=(\S+)"} for m in metrics],
+        **kwargs,
+    )
+
+
+def tuning_job_config(**overrides) -> TuningJobConfig:
+    values = {
+        "name": "tj-1",
+        "algorithm_name": "quadratic",
+        "objective_metric_name": "validation:accuracy",
+        "objective_type": "Maximize",
+        "parameter_ranges": [LEARNING_RATE, OPTIMIZER],
+        "max_training_jobs": 4,
+        "max_parallel_training_jobs": 2,
+        "random_seed": 7,
+    }
+    values.update(overrides)
+    return TuningJobConfig(**values)
+
+
+# A training program whose accuracy rises each epoch toward a ceiling set by
+# its learning rate, so the best job is predictable from its hyperparameters.
+CONVERGING_PROGRAM = """
+    import argparse, json, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--learning_rate", type=float)
+    parser.add_argument("--optimizer")
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epoch_seconds", type=float, default=0.05)
+    args, _ = parser.parse_known_args()
+    ceiling = 1.0 - abs(args.learning_rate - 0.1)
+    for epoch in range(1, args.epochs + 1):
+        time.sleep(args.epoch_seconds)
+        print(f"epoch={epoch} validation:accuracy={ceiling * epoch / args.epochs:.6f}", flush=True)
+"""

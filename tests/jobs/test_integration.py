@@ -1,0 +1,122 @@
+"""End to end on real parts: Celery worker processes, the broker, the database, training processes.
+
+Each test creates a tuning job through the service layer and then only
+watches the database while the workers do the rest.
+"""
+
+import time
+
+import psutil
+import pytest
+
+from jobs import services
+from jobs.models import MetricSample, StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
+from jobs.selectors import tuning_job_counters
+from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(predicate, workers, timeout=90.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{workers.logs()}")
+
+
+def status_of(tuning_job):
+    return TuningJob.objects.values_list("status", flat=True).get(pk=tuning_job.pk)
+
+
+def processes_running(path) -> list[psutil.Process]:
+    """Live processes whose command line mentions `path` (the training programs of a test)."""
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        try:
+            if process.info["status"] != psutil.STATUS_ZOMBIE and str(path) in " ".join(process.info["cmdline"] or []):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_tuning_job_runs_to_completed(workers, tmp_path):
+    program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "4"})
+    workers.start_worker("control", 2)
+    workers.start_worker("training", 2)
+
+    tuning_job = services.tuning_job_create(config=tuning_job_config(max_training_jobs=6, max_parallel_training_jobs=2))
+    wait_for(lambda: status_of(tuning_job) == TuningJobStatus.COMPLETED, workers, what="Completed")
+
+    tuning_job.refresh_from_db()
+    counters = tuning_job_counters(tuning_job=tuning_job)
+    assert (counters.completed, counters.in_progress, counters.stopped, counters.non_retryable_error) == (6, 0, 0, 0)
+    assert counters.objective_succeeded == 6
+    jobs = list(tuning_job.training_jobs.all())
+    assert len(jobs) == 6
+    best = max(jobs, key=lambda j: j.final_objective_value)
+    assert tuning_job.best_training_job == best
+    for job in jobs:
+        # The program's last line is its ceiling, so the final value follows from its learning rate.
+        expected = 1.0 - abs(float(job.hyperparameters["learning_rate"]) - 0.1)
+        assert job.final_objective_value == pytest.approx(expected, abs=1e-5)
+        assert list(MetricSample.objects.filter(training_job=job).values_list("epoch", flat=True)) == [1, 2, 3, 4]
+        assert "validation:accuracy=" in open(job.log_path).read()
+    # Never more than two at once: each job started before at most one other was still running.
+    for job in jobs:
+        overlapping = [o for o in jobs if o.started_at <= job.started_at < o.ended_at and o != job]
+        assert len(overlapping) <= 1
+
+
+def test_stopping_a_tuning_job_leaves_no_training_process(workers, tmp_path):
+    program = write_program(tmp_path / "programs", "slow.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "1000", "epoch_seconds": "0.1"})
+    workers.start_worker("control", 2)
+    workers.start_worker("training", 2)
+    tuning_job = services.tuning_job_create(config=tuning_job_config(max_training_jobs=6, max_parallel_training_jobs=2))
+
+    wait_for(
+        lambda: MetricSample.objects.filter(tuning_job=tuning_job).values("training_job").distinct().count() == 2,
+        workers,
+        what="two training jobs reporting epochs",
+    )
+    assert len(processes_running(program)) == 2
+    services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    wait_for(lambda: status_of(tuning_job) == TuningJobStatus.STOPPED, workers, what="Stopped")
+
+    jobs = list(tuning_job.training_jobs.all())
+    assert len(jobs) == 2
+    assert {(j.status, j.stop_reason) for j in jobs} == {(TrainingJobStatus.STOPPED, StopReason.USER_REQUEST)}
+    assert all(0 < j.epochs_run < 1000 for j in jobs)
+    assert processes_running(program) == []
+
+
+def test_a_killed_worker_is_reaped_and_the_tuning_job_carries_on(workers, tmp_path):
+    program = write_program(tmp_path / "programs", "victim.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "20", "epoch_seconds": "0.2"})
+    workers.env.update({"TUNEBOARD_RECONCILE_INTERVAL": "1", "TUNEBOARD_HEARTBEAT_TIMEOUT": "3"})
+    workers.start_worker("control", 2)
+    workers.start_worker("training", 1, name="doomed")
+    workers.start_beat(tmp_path)
+    tuning_job = services.tuning_job_create(config=tuning_job_config(max_training_jobs=3, max_parallel_training_jobs=1))
+
+    first = wait_for(
+        lambda: TrainingJob.objects.filter(tuning_job=tuning_job, epochs_run__gte=1).first(),
+        workers,
+        what="the first training job to report an epoch",
+    )
+    workers.kill("doomed")
+    # The training program dies with its worker rather than running on, unsupervised.
+    wait_for(lambda: processes_running(program) == [], workers, timeout=1.5, what="the orphaned program to exit")
+    workers.start_worker("training", 1, name="replacement")
+    wait_for(lambda: status_of(tuning_job) == TuningJobStatus.COMPLETED, workers, what="Completed")
+
+    first.refresh_from_db()
+    assert first.status == TrainingJobStatus.FAILED
+    assert "stopped responding" in first.failure_reason and "doomed@" in first.failure_reason
+    others = tuning_job.training_jobs.exclude(pk=first.pk)
+    assert [j.status for j in others] == [TrainingJobStatus.COMPLETED, TrainingJobStatus.COMPLETED]
