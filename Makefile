@@ -25,8 +25,7 @@ run: prepare
 
 # The seed's experiment: the image classifier, 20 training jobs, 2 in parallel, early stopping Off and Auto.
 demo: prepare
-	$(MANAGE) launch_demo
-	$(MANAGE) runall
+	$(MANAGE) runall --demo
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

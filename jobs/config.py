@@ -67,7 +67,8 @@ def validate_algorithm(algorithm: Algorithm) -> None:
         errors["command"] = ["Give the program's argv as a non-empty list of non-empty strings."]
     definitions = algorithm.metric_definitions
     if not isinstance(definitions, list) or not all(
-        isinstance(d, dict) and set(d) == {"Name", "Regex"} for d in definitions
+        isinstance(d, dict) and set(d) == {"Name", "Regex"} and all(isinstance(v, str) for v in d.values())
+        for d in definitions
     ):
         errors["metric_definitions"] = ['Give a list of {"Name": ..., "Regex": ...} objects.']
     else:
@@ -93,7 +94,7 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
     def fail(field_name: str, message: str) -> None:
         errors.setdefault(field_name, []).append(message)
 
-    if not re.match(TUNING_JOB_NAME_PATTERN, config.name or ""):
+    if not isinstance(config.name, str) or not re.match(TUNING_JOB_NAME_PATTERN, config.name):
         fail("name", "Use 1 to 32 letters, digits and hyphens, starting and ending with a letter or digit.")
     elif TuningJob.objects.filter(name=config.name).exists():
         fail("name", f"A tuning job named {config.name!r} already exists.")

@@ -12,9 +12,10 @@ from django.db import models
 
 from jobs.fields import IEEEFloatField
 
-# SageMaker's pattern for tuning job names (and, longer, algorithm names).
-TUNING_JOB_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}$"
-ALGORITHM_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"
+# SageMaker's pattern for tuning job names (and, longer, algorithm names); \Z, not $,
+# because $ also matches before a trailing newline.
+TUNING_JOB_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,31}\Z"
+ALGORITHM_NAME_PATTERN = r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}\Z"
 
 tuning_job_name_validator = RegexValidator(
     TUNING_JOB_NAME_PATTERN,

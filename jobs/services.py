@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from jobs import realtime
 from jobs.backends.base import Outcome, RunResult, StopCause
@@ -493,14 +494,32 @@ def active_tuning_job_ids() -> list[int]:
 # --- task hand-off --------------------------------------------------------------
 
 
+def _send_task(task, object_id: int) -> None:
+    """Send a task after commit; if the broker is down, leave it to the periodic reconcile.
+
+    The database is the source of truth: a tuning job that was not advanced
+    is advanced by the next reconcile_all, and a training job whose task was
+    never sent is sent again by training_jobs_redispatch. So a broker outage
+    delays work but never fails the request that caused it.
+    """
+
+    def send():
+        try:
+            task.delay(object_id)
+        except OperationalError as exc:
+            logger.warning("could not send %s(%s), the reconcile loop will: %s", task.name, object_id, exc)
+
+    transaction.on_commit(send)
+
+
 def _enqueue_advance(tuning_job_id: int) -> None:
     from jobs import tasks
 
-    transaction.on_commit(lambda: tasks.advance_tuning_job.delay(tuning_job_id))
+    _send_task(tasks.advance_tuning_job, tuning_job_id)
 
 
 def _dispatch_run(training_job_id: int, now: datetime) -> None:
     from jobs import tasks
 
     TrainingJob.objects.filter(pk=training_job_id).update(dispatched_at=now)
-    transaction.on_commit(lambda: tasks.run_training_job.delay(training_job_id))
+    _send_task(tasks.run_training_job, training_job_id)

@@ -5,6 +5,7 @@ understood, so a typo in a deployment stops the process at start-up instead of
 silently running with a default.
 """
 
+import math
 import os
 
 from django.core.exceptions import ImproperlyConfigured
@@ -50,6 +51,8 @@ def env_float(name: str, default: float, *, minimum: float | None = None) -> flo
         value = float(raw)
     except ValueError:
         raise ImproperlyConfigured(f"{name}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a finite number")
     if minimum is not None and value < minimum:
         raise ImproperlyConfigured(f"{name}={value} must be at least {minimum}")
     return value

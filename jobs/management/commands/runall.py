@@ -43,8 +43,9 @@ class Command(BaseCommand):
             default=int(os.environ.get("TUNEBOARD_TRAINING_SLOTS", os.cpu_count() or 1)),
             help="How many training jobs this machine runs at once (the training worker's concurrency).",
         )
+        parser.add_argument("--demo", action="store_true", help="Also launch the seed's experiment (launch_demo).")
 
-    def handle(self, *args, host, port, training_slots, **options):
+    def handle(self, *args, host, port, training_slots, demo=False, **options):
         if training_slots < 1:
             raise CommandError("--training-slots must be at least 1.")
         for key, value in EMBEDDED_ENVIRONMENT.items():
@@ -79,6 +80,8 @@ class Command(BaseCommand):
                 if child.name == "redis":
                     self._wait_for_redis(child)
             call_command("ensure_admin", stdout=self.stdout)
+            if demo:
+                call_command("launch_demo", stdout=self.stdout)
             self.stdout.write(self.style.SUCCESS(f"Tuneboard is running at http://{host}:{port}/  (Ctrl-C stops it)"))
             while not stopping:
                 for child in children:

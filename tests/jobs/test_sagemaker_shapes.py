@@ -1,0 +1,533 @@
+"""SageMaker's JSON shapes: reading CreateHyperParameterTuningJob, writing Describe and List responses."""
+
+import copy
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from jobs import selectors, services
+from jobs.backends.base import Outcome, RunResult
+from jobs.backends.metrics import MetricRecord
+from jobs.config import TuningJobConfig, validate_tuning_job_config
+from jobs.sagemaker_shapes import (
+    CONFIG_FIELD_PATHS,
+    CREATE_TUNING_JOB,
+    IGNORED,
+    ShapeError,
+    describe_tuning_job,
+    list_training_jobs,
+    parse_create_tuning_job,
+    rename_validation_error,
+)
+from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
+
+RANGES = "HyperParameterTuningJobConfig.ParameterRanges"
+LIMITS = "HyperParameterTuningJobConfig.ResourceLimits"
+OBJECTIVE = "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective"
+STATICS = "TrainingJobDefinition.StaticHyperParameters"
+
+# The SageMaker blog's image classification tuning job, with early stopping.
+BODY = {
+    "HyperParameterTuningJobName": "image-classification-es",
+    "HyperParameterTuningJobConfig": {
+        "Strategy": "Random",
+        "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "validation:accuracy"},
+        "ResourceLimits": {"MaxNumberOfTrainingJobs": 20, "MaxParallelTrainingJobs": 2, "MaxRuntimeInSeconds": 3600},
+        "ParameterRanges": {
+            "ContinuousParameterRanges": [
+                {"Name": "learning_rate", "MinValue": "0.00001", "MaxValue": "1.0", "ScalingType": "Logarithmic"}
+            ],
+            "IntegerParameterRanges": [{"Name": "mini_batch_size", "MinValue": "16", "MaxValue": "64"}],
+            "CategoricalParameterRanges": [{"Name": "optimizer", "Values": ["sgd", "adam", "rmsprop", "nag"]}],
+        },
+        "TrainingJobEarlyStoppingType": "Auto",
+        "RandomSeed": 42,
+    },
+    "TrainingJobDefinition": {
+        "StaticHyperParameters": {"epochs": "30"},
+        "AlgorithmSpecification": {"AlgorithmName": "image-classifier", "TrainingInputMode": "File"},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    },
+}
+
+EXPECTED = TuningJobConfig(
+    name="image-classification-es",
+    algorithm_name="image-classifier",
+    strategy="Random",
+    objective_metric_name="validation:accuracy",
+    objective_type="Maximize",
+    parameter_ranges=[
+        {
+            "name": "learning_rate",
+            "type": "Continuous",
+            "min_value": 1e-5,
+            "max_value": 1.0,
+            "scaling_type": "Logarithmic",
+        },
+        {"name": "mini_batch_size", "type": "Integer", "min_value": 16, "max_value": 64, "scaling_type": "Auto"},
+        {"name": "optimizer", "type": "Categorical", "values": ["sgd", "adam", "rmsprop", "nag"]},
+    ],  # fmt: skip
+    static_hyperparameters={"epochs": "30"},
+    max_training_jobs=20,
+    max_parallel_training_jobs=2,
+    max_runtime_seconds=3600,
+    training_max_runtime_seconds=600,
+    early_stopping_type="Auto",
+    random_seed=42,
+)
+
+
+def body_with(changes: dict | None = None, removed: tuple[str, ...] = ()) -> dict:
+    """A copy of BODY with dotted paths set to values (`changes`) or deleted (`removed`).
+
+    A path step may end with [i] to index a list, as in the error paths.
+    """
+    body = copy.deepcopy(BODY)
+    for path, value in (changes or {}).items():
+        parent, key = _locate(body, path)
+        parent[key] = value
+    for path in removed:
+        parent, key = _locate(body, path)
+        del parent[key]
+    return body
+
+
+def _locate(body: dict, path: str):
+    node = body
+    steps = path.split(".")
+    for step in steps[:-1]:
+        node = _step(node, step)
+    return node, steps[-1]
+
+
+def _step(node, step: str):
+    if step.endswith("]"):
+        key, index = step[:-1].split("[")
+        return node[key][int(index)]
+    return node[step]
+
+
+def shape_errors(body) -> dict[str, list[str]]:
+    with pytest.raises(ShapeError) as error:
+        parse_create_tuning_job(body)
+    return error.value.errors
+
+
+# --- parse_create_tuning_job ----------------------------------------------------
+
+
+def test_the_blog_example_parses_to_its_config():
+    assert parse_create_tuning_job(copy.deepcopy(BODY)) == EXPECTED
+
+
+@pytest.mark.django_db
+def test_the_parsed_example_passes_validation():
+    register_algorithm(name="image-classifier", metrics=("train:loss", "validation:accuracy"))
+    validated = validate_tuning_job_config(parse_create_tuning_job(copy.deepcopy(BODY)))
+    assert validated.space.names == ("learning_rate", "mini_batch_size", "optimizer")
+
+
+def test_defaults_for_the_optional_members():
+    body = body_with(
+        removed=(
+            "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType",
+            "HyperParameterTuningJobConfig.RandomSeed",
+            f"{LIMITS}.MaxRuntimeInSeconds",
+            "TrainingJobDefinition.StoppingCondition",
+            STATICS,
+        )
+    )
+    config = parse_create_tuning_job(body)
+    assert config == dataclasses.replace(
+        EXPECTED,
+        early_stopping_type="Off",
+        random_seed=None,
+        max_runtime_seconds=None,
+        training_max_runtime_seconds=None,
+        static_hyperparameters={},
+    )
+
+
+def test_training_image_names_the_algorithm_when_algorithm_name_is_absent():
+    body = body_with({"TrainingJobDefinition.AlgorithmSpecification": {"TrainingImage": "image-classifier"}})
+    assert parse_create_tuning_job(body).algorithm_name == "image-classifier"
+
+
+def test_aws_infrastructure_members_are_accepted_and_ignored():
+    body = body_with(
+        {
+            "HyperParameterTuningJobConfig.StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 1}},
+            "TrainingJobDefinition.RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+            "TrainingJobDefinition.ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1,
+                                                     "VolumeSizeInGB": 50},
+            "TrainingJobDefinition.OutputDataConfig": {"S3OutputPath": "s3://bucket/output"},
+            "TrainingJobDefinition.InputDataConfig": [{"ChannelName": "train"}],
+            "TrainingJobDefinition.VpcConfig": {"Subnets": ["subnet-1"]},
+            "TrainingJobDefinition.EnableManagedSpotTraining": True,
+            "TrainingJobDefinition.StoppingCondition.MaxWaitTimeInSeconds": 1200,
+            "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions": [{"Name": "x", "Regex": "x=(.*)"}],
+            "Tags": [{"Key": "team", "Value": "vision"}],
+        }
+    )  # fmt: skip
+    assert parse_create_tuning_job(body) == EXPECTED
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "HyperParameterTuningJobNmae",
+        "HyperParameterTuningJobConfig.Stratgy",
+        f"{OBJECTIVE}.Direction",
+        f"{LIMITS}.MaxTrainingJobs",
+        "TrainingJobDefinition.AlgorithmSpecification.Image",
+        "TrainingJobDefinition.StoppingCondition.MaxRuntime",
+        f"{RANGES}.FloatParameterRanges",
+        f"{RANGES}.ContinuousParameterRanges[0].Scaling",
+        f"{RANGES}.CategoricalParameterRanges[0].MinValue",
+    ],
+)
+def test_an_unknown_field_at_any_depth_is_named_by_its_full_path(path):
+    assert shape_errors(body_with({path: "x"})) == {path: ["Unknown field."]}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        ("HyperParameterTuningJobName", 5, "Expected a string, got 5."),
+        ("HyperParameterTuningJobConfig", "Random", "Expected an object."),
+        ("HyperParameterTuningJobConfig.Strategy", None, "Expected a string, got None."),
+        (f"{OBJECTIVE}.Type", ["Maximize"], "Expected a string, got ['Maximize']."),
+        (f"{LIMITS}.MaxParallelTrainingJobs", "2", "Expected an integer, got '2'."),
+        (f"{LIMITS}.MaxNumberOfTrainingJobs", True, "Expected an integer, got True."),
+        (f"{LIMITS}.MaxNumberOfTrainingJobs", 20.0, "Expected an integer, got 20.0."),
+        ("HyperParameterTuningJobConfig.RandomSeed", "42", "Expected an integer, got '42'."),
+        (f"{RANGES}.IntegerParameterRanges", {"Name": "x"}, "Expected a list, got {'Name': 'x'}."),
+        (STATICS, [["epochs", "30"]], "Expected an object, got [['epochs', '30']]."),
+        ("TrainingJobDefinition.AlgorithmSpecification", "image-classifier", "Expected an object."),
+    ],
+)
+def test_wrong_types_are_named_by_path(path, value, message):
+    assert shape_errors(body_with({path: value})) == {path: [message]}
+
+
+def test_a_range_item_that_is_not_an_object():
+    path = f"{RANGES}.CategoricalParameterRanges"
+    assert shape_errors(body_with({path: ["sgd"]})) == {f"{path}[0]": ["Expected an object."]}
+
+
+@pytest.mark.parametrize("body", [[], "{}", None, 3])
+def test_a_body_that_is_not_an_object(body):
+    assert shape_errors(body) == {"(body)": ["Expected an object."]}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobConfig",
+        "TrainingJobDefinition",
+        "HyperParameterTuningJobConfig.Strategy",
+        "HyperParameterTuningJobConfig.ResourceLimits",
+        f"{LIMITS}.MaxParallelTrainingJobs",
+        f"{LIMITS}.MaxNumberOfTrainingJobs",
+        OBJECTIVE,
+        f"{OBJECTIVE}.MetricName",
+        f"{OBJECTIVE}.Type",
+        "TrainingJobDefinition.AlgorithmSpecification",
+        f"{RANGES}.ContinuousParameterRanges[0].Name",
+        f"{RANGES}.IntegerParameterRanges[0].MinValue",
+        f"{RANGES}.IntegerParameterRanges[0].MaxValue",
+        f"{RANGES}.CategoricalParameterRanges[0].Values",
+    ],
+)
+def test_a_missing_required_member_is_named_by_path(path):
+    errors = shape_errors(body_with(removed=(path,)))
+    assert list(errors) == [path]
+    assert errors[path][0].startswith("This field is required")
+
+
+def test_an_algorithm_specification_without_a_name():
+    body = body_with({"TrainingJobDefinition.AlgorithmSpecification": {"TrainingInputMode": "File"}})
+    assert shape_errors(body) == {
+        "TrainingJobDefinition.AlgorithmSpecification.AlgorithmName": ["Name a registered algorithm (AlgorithmName)."]
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (f"{RANGES}.ContinuousParameterRanges[0].MinValue", "abc", "Expected a number (as a string), got 'abc'."),
+        (f"{RANGES}.ContinuousParameterRanges[0].MaxValue", None, "Expected a number (as a string), got None."),
+        (f"{RANGES}.ContinuousParameterRanges[0].MaxValue", True, "Expected a number (as a string), got True."),
+        (f"{RANGES}.IntegerParameterRanges[0].MinValue", "3.5", "Expected an integer (as a string), got '3.5'."),
+        (f"{RANGES}.IntegerParameterRanges[0].MaxValue", "1e400", "Expected an integer (as a string), got '1e400'."),
+        (f"{RANGES}.IntegerParameterRanges[0].MaxValue", "", "Expected an integer (as a string), got ''."),
+    ],
+)
+def test_bounds_that_are_not_numbers(path, value, message):
+    assert shape_errors(body_with({path: value})) == {path: [message]}
+
+
+def test_integer_bounds_written_as_whole_floats_are_integers():
+    config = parse_create_tuning_job(body_with({f"{RANGES}.IntegerParameterRanges[0].MinValue": "16.0"}))
+    integer = next(r for r in config.parameter_ranges if r["type"] == "Integer")
+    assert integer["min_value"] == 16 and isinstance(integer["min_value"], int)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "reason"),
+    [
+        ("WarmStartConfig", {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p"}],
+                             "WarmStartType": "IdenticalDataAndAlgorithm"}, "Warm start is not supported yet."),
+        ("TrainingJobDefinitions", [{"DefinitionName": "a"}], "Several training job definitions are not supported"),
+        ("Autotune", {"Mode": "Enabled"}, "Autotune is not supported"),
+        ("HyperParameterTuningJobConfig.TuningJobCompletionCriteria", {"TargetObjectiveMetricValue": 0.9},
+         "Completion criteria are not supported yet."),
+        (f"{RANGES}.AutoParameters", [{"Name": "x", "ValueHint": "1"}], "AutoParameters are not supported."),
+    ],
+)  # fmt: skip
+def test_unsupported_members_are_refused_with_a_reason(path, value, reason):
+    errors = shape_errors(body_with({path: value}))
+    assert list(errors) == [path]
+    assert len(errors[path]) == 1 and errors[path][0].startswith(reason)
+
+
+def test_static_hyperparameter_values_must_be_strings():
+    errors = shape_errors(body_with({STATICS: {"epochs": 30, "seed": "1", "augment": True}}))
+    assert errors == {
+        STATICS: [
+            "epochs: values must be strings, as SageMaker passes them (got 30).",
+            "augment: values must be strings, as SageMaker passes them (got True).",
+        ]
+    }
+
+
+def test_every_shape_error_is_reported_at_once():
+    body = body_with(
+        {
+            "HyperParameterTuningJobName": 5,
+            "Unknown": 1,
+            f"{LIMITS}.MaxParallelTrainingJobs": "2",
+            "WarmStartConfig": {},
+        },
+        removed=("HyperParameterTuningJobConfig.Strategy",),
+    )
+    assert set(shape_errors(body)) == {
+        "HyperParameterTuningJobName",
+        "Unknown",
+        f"{LIMITS}.MaxParallelTrainingJobs",
+        "WarmStartConfig",
+        "HyperParameterTuningJobConfig.Strategy",
+    }
+
+
+# --- rename_validation_error ------------------------------------------------------
+
+
+def _resolves(path: str) -> bool:
+    """Whether `path` names a member of CREATE_TUNING_JOB that is read (not ignored)."""
+    shape = CREATE_TUNING_JOB
+    for step in path.split("."):
+        if not isinstance(shape, dict) or step not in shape or shape[step] is IGNORED:
+            return False
+        shape = shape[step].kind
+    return True
+
+
+def test_every_config_field_has_a_sagemaker_path_that_exists():
+    fields = {f.name for f in dataclasses.fields(TuningJobConfig)}
+    assert set(CONFIG_FIELD_PATHS) == fields
+    unresolved = [path for path in CONFIG_FIELD_PATHS.values() if not _resolves(path)]
+    assert unresolved == []
+
+
+def test_rename_maps_config_fields_to_sagemaker_paths_and_keeps_the_messages():
+    error = ValidationError(
+        {
+            "name": ["Use 1 to 32 letters."],
+            "max_parallel_training_jobs": ["Must be between 1 and 100 (got 0)."],
+            "parameter_ranges": ["lr: bad", "too many"],
+            "something_else": ["kept as is"],
+        }
+    )
+    assert rename_validation_error(error).errors == {
+        "HyperParameterTuningJobName": ["Use 1 to 32 letters."],
+        f"{LIMITS}.MaxParallelTrainingJobs": ["Must be between 1 and 100 (got 0)."],
+        RANGES: ["lr: bad", "too many"],
+        "something_else": ["kept as is"],
+    }
+
+
+@pytest.mark.django_db
+def test_a_validation_error_of_a_parsed_body_names_sagemaker_members():
+    register_algorithm(name="image-classifier", metrics=("validation:accuracy",))
+    body = body_with(
+        {
+            "HyperParameterTuningJobName": "image_classification",
+            f"{LIMITS}.MaxParallelTrainingJobs": 0,
+            f"{OBJECTIVE}.MetricName": "validation:f1",
+            "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds": 0,
+        }
+    )
+    with pytest.raises(ValidationError) as error:
+        validate_tuning_job_config(parse_create_tuning_job(body))
+    renamed = rename_validation_error(error.value)
+    assert set(renamed.errors) == {
+        "HyperParameterTuningJobName",
+        f"{LIMITS}.MaxParallelTrainingJobs",
+        f"{OBJECTIVE}.MetricName",
+        "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds",
+    }
+    assert f"{LIMITS}.MaxParallelTrainingJobs: Must be between 1 and 100 (got 0)." in str(renamed)
+
+
+# --- responses ---------------------------------------------------------------------
+
+MINI_BATCH_SIZE = {"name": "mini_batch_size", "type": "Integer", "min_value": 16, "max_value": 64,
+                   "scaling_type": "Auto"}  # fmt: skip
+
+
+def run(training_job, values, outcome=Outcome.COMPLETED, **result):
+    """Play a training run: claim, report `values` one per epoch, finish."""
+    assert services.training_job_start(training_job_id=training_job.id, worker="w@host:1", log_path="")
+    records = [
+        MetricRecord("validation:accuracy", epoch, value, datetime.now(UTC)) for epoch, value in enumerate(values, 1)
+    ]
+    services.training_job_record_metrics(training_job_id=training_job.id, records=records)
+    return services.training_job_finish(
+        training_job_id=training_job.id, result=RunResult(outcome=outcome, exit_code=0, **result)
+    )
+
+
+@pytest.fixture
+def tuning_job(django_capture_on_commit_callbacks):
+    """tj-1 with a Completed training job (0.8) and one still InProgress."""
+    register_algorithm()
+    config = tuning_job_config(parameter_ranges=[LEARNING_RATE, MINI_BATCH_SIZE, OPTIMIZER])
+    with django_capture_on_commit_callbacks(execute=False):
+        tuning_job = services.tuning_job_create(config=config)
+        first, _ = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+        run(first, [0.3, 0.8])
+    return selectors.tuning_job_get(name=tuning_job.name)
+
+
+@pytest.mark.django_db
+def test_describe_has_sagemakers_members(tuning_job):
+    described = describe_tuning_job(tuning_job)
+    assert described["HyperParameterTuningJobName"] == "tj-1"
+    assert (
+        described["HyperParameterTuningJobArn"]
+        == "arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/tj-1"
+    )
+    assert described["HyperParameterTuningJobStatus"] == "InProgress"
+    assert isinstance(described["CreationTime"], datetime)
+    assert isinstance(described["LastModifiedTime"], datetime)
+    assert "HyperParameterTuningEndTime" not in described
+    assert described["TrainingJobStatusCounters"] == {
+        "Completed": 1,
+        "InProgress": 1,
+        "RetryableError": 0,
+        "NonRetryableError": 0,
+        "Stopped": 0,
+    }
+    assert described["ObjectiveStatusCounters"] == {"Succeeded": 1, "Pending": 1, "Failed": 0}
+    assert isinstance(described["ConsumedResources"]["RuntimeInSeconds"], int)
+    config = described["HyperParameterTuningJobConfig"]
+    assert config["Strategy"] == "Random"
+    assert config["HyperParameterTuningJobObjective"] == {"Type": "Maximize", "MetricName": "validation:accuracy"}
+    assert config["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}
+    assert config["TrainingJobEarlyStoppingType"] == "Off"
+    assert config["RandomSeed"] == 7
+    definition = described["TrainingJobDefinition"]
+    assert definition["AlgorithmSpecification"]["AlgorithmName"] == "quadratic"
+    assert definition["AlgorithmSpecification"]["MetricDefinitions"] == [
+        {"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}
+    ]
+
+
+@pytest.mark.django_db
+def test_describe_writes_parameter_ranges_with_string_bounds(tuning_job):
+    ranges = describe_tuning_job(tuning_job)["HyperParameterTuningJobConfig"]["ParameterRanges"]
+    assert ranges == {
+        "ContinuousParameterRanges": [
+            {"Name": "learning_rate", "MinValue": "0.0001", "MaxValue": "1.0", "ScalingType": "Logarithmic"}
+        ],
+        "IntegerParameterRanges": [
+            {"Name": "mini_batch_size", "MinValue": "16", "MaxValue": "64", "ScalingType": "Auto"}
+        ],
+        "CategoricalParameterRanges": [{"Name": "optimizer", "Values": ["sgd", "adam"]}],
+    }
+
+
+@pytest.mark.django_db
+def test_describe_names_the_best_training_job_with_its_final_objective(tuning_job):
+    best = describe_tuning_job(tuning_job)["BestTrainingJob"]
+    first = tuning_job.training_jobs.get(sequence=1)
+    assert best["TrainingJobName"] == "tj-1-001"
+    assert best["TrainingJobArn"] == "arn:aws:sagemaker:local:000000000000:training-job/tj-1-001"
+    assert best["TuningJobName"] == "tj-1"
+    assert best["TrainingJobStatus"] == "Completed"
+    assert best["ObjectiveStatus"] == "Succeeded"
+    assert best["TunedHyperParameters"] == first.tuned_hyperparameters
+    assert set(best["TunedHyperParameters"]) == {"learning_rate", "mini_batch_size", "optimizer"}
+    assert best["FinalHyperParameterTuningJobObjectiveMetric"] == {
+        "Type": "Maximize",
+        "MetricName": "validation:accuracy",
+        "Value": 0.8,
+    }
+    assert best["TrainingStartTime"] <= best["TrainingEndTime"]
+
+
+@pytest.mark.django_db
+def test_describe_output_reads_back_as_the_same_configuration(tuning_job):
+    described = describe_tuning_job(tuning_job)
+    body = {
+        "HyperParameterTuningJobName": "tj-2",
+        "HyperParameterTuningJobConfig": described["HyperParameterTuningJobConfig"],
+        "TrainingJobDefinition": described["TrainingJobDefinition"],
+    }
+    config = parse_create_tuning_job(body)
+    assert config.parameter_ranges == tuning_job.parameter_ranges
+    assert (config.algorithm_name, config.random_seed, config.max_training_jobs) == ("quadratic", 7, 4)
+
+
+@pytest.mark.django_db
+def test_describe_an_ended_tuning_job(tuning_job, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        services.tuning_job_stop(tuning_job_id=tuning_job.id)
+        services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    tuning_job = selectors.tuning_job_get(name="tj-1")
+    described = describe_tuning_job(tuning_job)
+    assert described["HyperParameterTuningJobStatus"] == "Stopped"
+    assert described["HyperParameterTuningEndTime"] == tuning_job.ended_at
+    assert described["TrainingJobStatusCounters"]["Stopped"] == 1
+    assert described["TrainingJobStatusCounters"]["InProgress"] == 0
+
+
+@pytest.mark.django_db
+def test_list_training_jobs_summarises_each_one(tuning_job):
+    summaries = list_training_jobs(tuning_job, selectors.training_jobs_for_tuning_job(tuning_job=tuning_job))
+    assert list(summaries) == ["TrainingJobSummaries"]
+    done, running = summaries["TrainingJobSummaries"]
+    assert (done["TrainingJobName"], running["TrainingJobName"]) == ("tj-1-001", "tj-1-002")
+    assert running["TrainingJobArn"] == "arn:aws:sagemaker:local:000000000000:training-job/tj-1-002"
+    assert (done["TrainingJobStatus"], running["TrainingJobStatus"]) == ("Completed", "InProgress")
+    assert (done["ObjectiveStatus"], running["ObjectiveStatus"]) == ("Succeeded", "Pending")
+    assert done["FinalHyperParameterTuningJobObjectiveMetric"]["Value"] == 0.8
+    assert "FinalHyperParameterTuningJobObjectiveMetric" not in running
+    assert "TrainingEndTime" not in running and "TrainingStartTime" not in running
+    assert all(isinstance(v, str) for v in running["TunedHyperParameters"].values())
+    assert isinstance(running["CreationTime"], datetime)
+
+
+@pytest.mark.django_db
+def test_a_failed_training_job_carries_its_failure_reason(tuning_job):
+    failed = run(
+        tuning_job.training_jobs.get(sequence=2), [], outcome=Outcome.FAILED, failure_reason="Traceback: out of memory"
+    )
+    (summary,) = list_training_jobs(tuning_job, [failed])["TrainingJobSummaries"]
+    assert summary["TrainingJobStatus"] == "Failed"
+    assert summary["FailureReason"] == "Traceback: out of memory"
+    assert summary["ObjectiveStatus"] == "Failed"
