@@ -1,5 +1,6 @@
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -79,6 +80,8 @@ class Command(BaseCommand):
                 child.process = subprocess.Popen(child.argv, cwd=settings.BASE_DIR, start_new_session=True)
                 if child.name == "redis":
                     self._wait_for_redis(child)
+                if child.name == "web":
+                    self._wait_for_port(child, host, port)
             call_command("ensure_admin", stdout=self.stdout)
             if demo:
                 call_command("launch_demo", stdout=self.stdout)
@@ -120,6 +123,19 @@ class Command(BaseCommand):
             except redis.ConnectionError:
                 time.sleep(0.1)
         raise CommandError("The embedded Redis did not answer within 15 s.")
+
+    def _wait_for_port(self, child: Child, host: str, port: int) -> None:
+        """Print the URL only once it answers, so the first click never fails."""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if child.process.poll() is not None:
+                raise CommandError(f"The web server exited (code {child.process.returncode}); is port {port} taken?")
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        raise CommandError(f"The web server did not listen on {host}:{port} within 30 s.")
 
     def _stop(self, children: list[Child]) -> None:
         """Web and beat first, then the workers (they finish their tasks), Redis last."""

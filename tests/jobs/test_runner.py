@@ -1,0 +1,92 @@
+"""The runner glues a real training process to the service layer, here without Celery."""
+
+import pytest
+
+from jobs import runner, services
+from jobs.models import MetricSample, ObjectiveStatus, TrainingJobStatus
+from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
+
+pytestmark = pytest.mark.django_db
+
+
+def first_training_job(django_capture_on_commit_callbacks, **overrides):
+    with django_capture_on_commit_callbacks(execute=False):
+        tuning_job = services.tuning_job_create(config=tuning_job_config(**overrides))
+        return services.tuning_job_advance(tuning_job_id=tuning_job.id)[0]
+
+
+def execute(training_job, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False):
+        return runner.execute_training_job(training_job.id, worker_node="test@host")
+
+
+def test_a_real_run_stores_every_epoch_and_the_log(tmp_path, jobs_dir, django_capture_on_commit_callbacks):
+    program = write_program(tmp_path, "converging.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "3"})
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    assert job.status == TrainingJobStatus.COMPLETED
+    assert job.objective_status == ObjectiveStatus.SUCCEEDED
+    assert job.worker.startswith("test@host:")
+    assert list(MetricSample.objects.filter(training_job=job).values_list("epoch", flat=True)) == [1, 2, 3]
+    assert job.log_path.startswith(str(jobs_dir))
+    assert (jobs_dir / job.tuning_job.name / job.name / "input/config/hyperparameters.json").exists()
+
+
+def test_a_crashing_program_fails_with_its_last_lines(tmp_path, jobs_dir, django_capture_on_commit_callbacks):
+    program = write_program(
+        tmp_path,
+        "crash.py",
+        """
+        import sys
+        print("validation:accuracy=0.3", flush=True)
+        raise RuntimeError("CUDA out of memory (pretend)")
+        """,
+    )
+    register_algorithm(program=program)
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    assert job.status == TrainingJobStatus.FAILED
+    assert job.objective_status == ObjectiveStatus.FAILED
+    assert "exit code 1" in job.failure_reason
+    assert "CUDA out of memory (pretend)" in job.failure_reason
+    # What it reported before crashing is kept.
+    assert MetricSample.objects.get(training_job=job).value == 0.3
+
+
+def test_garbage_output_is_logged_and_unparsable_metrics_are_ignored(
+    tmp_path, jobs_dir, django_capture_on_commit_callbacks
+):
+    program = write_program(
+        tmp_path,
+        "garbage.py",
+        """
+        import sys
+        sys.stdout.buffer.write(bytes(range(256)) + b"\\n")
+        print("validation:accuracy=not-a-number")
+        print("validation:accuracy=0.75 epoch=4")
+        """,
+    )
+    register_algorithm(program=program)
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    assert job.status == TrainingJobStatus.COMPLETED
+    assert list(MetricSample.objects.filter(training_job=job).values_list("epoch", "value")) == [(4, 0.75)]
+    assert job.final_objective_value == 0.75
+    assert "not-a-number" in open(job.log_path, encoding="utf-8").read()
+
+
+def test_a_missing_program_fails_cleanly(jobs_dir, django_capture_on_commit_callbacks):
+    services.algorithm_register(
+        name="quadratic",
+        command=["/nonexistent/train"],
+        metric_definitions=[{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
+    )
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    assert job.status == TrainingJobStatus.FAILED
+    assert "/nonexistent/train" in job.failure_reason
+
+
+def test_a_second_delivery_does_nothing(tmp_path, jobs_dir, django_capture_on_commit_callbacks):
+    program = write_program(tmp_path, "converging.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "1"})
+    job = first_training_job(django_capture_on_commit_callbacks)
+    assert execute(job, django_capture_on_commit_callbacks).status == TrainingJobStatus.COMPLETED
+    assert execute(job, django_capture_on_commit_callbacks) is None
