@@ -370,3 +370,20 @@ def test_ensure_admin_takes_the_username_from_the_option(var_dir, django_user_mo
     out = command("ensure_admin", username="chief")
     assert out.startswith("login: chief / ")
     assert django_user_model.objects.get(is_superuser=True).username == "chief"
+
+
+# --- launch_demo --------------------------------------------------------------------
+
+
+def test_launch_demo_starts_the_seed_experiment_off_and_auto(no_tasks):
+    command("register_examples")
+    output = command("launch_demo")
+    off, auto = TuningJob.objects.order_by("early_stopping_type")[:2][::-1]
+    assert (off.early_stopping_type, auto.early_stopping_type) == ("Off", "Auto")
+    assert off.name in output and auto.name in output
+    for tuning_job in (off, auto):
+        assert (tuning_job.max_training_jobs, tuning_job.max_parallel_training_jobs) == (20, 2)
+        assert tuning_job.algorithm.name == "image-classifier"
+        assert tuning_job.objective_metric_name == "validation:accuracy"
+    # The same seed, so both try the same hyperparameters and only early stopping differs.
+    assert off.random_seed == auto.random_seed
