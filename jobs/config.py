@@ -7,6 +7,7 @@ the TuningJobConfig field they concern; each entry point renames the keys into
 its own vocabulary.
 """
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -20,15 +21,19 @@ from jobs.models import (
     ObjectiveType,
     Strategy,
     TuningJob,
+    WarmStartType,
 )
+from jobs.tuning.criteria import MIN_JOBS_NOT_IMPROVING
+from jobs.tuning.hyperband import MAX_RESOURCE_KEYS, infer_max_resource
 from jobs.tuning.space import SearchSpace, SearchSpaceError
-from jobs.tuning.strategies import validate_strategy
+from jobs.tuning.strategies import STRATEGIES, validate_strategy
 
 # SageMaker's limits.
 MAX_TRAINING_JOBS_LIMIT = 10_000
 MAX_PARALLEL_LIMIT = 100
 HYPERPARAMETER_VALUE_MAX_LENGTH = 2500
 RANDOM_SEED_MAX = 2**31 - 1
+MAX_WARM_START_PARENTS = 5
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,13 @@ class TuningJobConfig:
     training_max_runtime_seconds: int | None = None
     early_stopping_type: str = EarlyStoppingType.OFF
     random_seed: int | None = None
+    hyperband_min_resource: int | None = None
+    hyperband_max_resource: int | None = None
+    target_objective_value: float | None = None
+    max_jobs_not_improving: int | None = None
+    complete_on_convergence: bool = False
+    warm_start_type: str = ""
+    warm_start_parents: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -53,6 +65,9 @@ class ValidatedConfig:
     config: TuningJobConfig
     algorithm: Algorithm
     space: SearchSpace
+    hyperband_min_resource: int | None = None
+    hyperband_max_resource: int | None = None
+    parents: list[TuningJob] = field(default_factory=list)
 
 
 def algorithm_metric_definitions(algorithm: Algorithm) -> list[MetricDefinition]:
@@ -103,8 +118,8 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
     if algorithm is None:
         fail("algorithm_name", f"No algorithm named {config.algorithm_name!r} is registered.")
 
-    if config.strategy not in Strategy.values:
-        fail("strategy", f"Choose one of {', '.join(Strategy.values)}.")
+    if config.strategy not in STRATEGIES:
+        fail("strategy", f"Choose one of {', '.join(sorted(STRATEGIES))}.")
     if config.objective_type not in ObjectiveType.values:
         fail("objective_type", f"Choose one of {', '.join(ObjectiveType.values)}.")
     if config.early_stopping_type not in EarlyStoppingType.values:
@@ -130,7 +145,7 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
         space = SearchSpace.from_dicts(config.parameter_ranges)
     except SearchSpaceError as exc:
         fail("parameter_ranges", str(exc))
-    if space is not None and config.strategy in Strategy.values:
+    if space is not None and config.strategy in STRATEGIES:
         try:
             validate_strategy(config.strategy, space)
         except SearchSpaceError as exc:
@@ -146,9 +161,112 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
             if space is not None and name in space.names:
                 fail("static_hyperparameters", f"{name} is tuned, so it cannot also be static.")
 
+    hyperband = _check_hyperband(config, algorithm, fail)
+    _check_completion_criteria(config, fail)
+    parents = _check_warm_start(config, algorithm, space, fail)
+
     if errors:
         raise ValidationError(errors)
-    return ValidatedConfig(config=config, algorithm=algorithm, space=space)
+    min_resource, max_resource = hyperband
+    return ValidatedConfig(
+        config=config,
+        algorithm=algorithm,
+        space=space,
+        hyperband_min_resource=min_resource,
+        hyperband_max_resource=max_resource,
+        parents=parents,
+    )
+
+
+def _check_hyperband(config: TuningJobConfig, algorithm: Algorithm | None, fail) -> tuple[int | None, int | None]:
+    """Hyperband's resources, MaxResource inferred from the static `epochs` as SageMaker does."""
+    if config.strategy != Strategy.HYPERBAND:
+        for name in ("hyperband_min_resource", "hyperband_max_resource"):
+            if getattr(config, name) is not None:
+                fail(name, "Only the Hyperband strategy takes MinResource and MaxResource.")
+        return None, None
+    if config.early_stopping_type != EarlyStoppingType.OFF:
+        fail("early_stopping_type", "Hyperband stops training jobs itself: early stopping type must be Off.")
+    min_resource = config.hyperband_min_resource if config.hyperband_min_resource is not None else 1
+    _check_count(min_resource, "hyperband_min_resource", 1, 10_000, fail)
+    max_resource = config.hyperband_max_resource
+    if max_resource is None:
+        statics = {**(algorithm.static_hyperparameters if algorithm else {}), **dict(config.static_hyperparameters)}
+        max_resource = infer_max_resource(statics)
+        if max_resource is None:
+            fail(
+                "hyperband_max_resource",
+                "Give MaxResource, or a static hyperparameter "
+                f"({', '.join(MAX_RESOURCE_KEYS)}) it can be inferred from.",
+            )
+            return min_resource, None
+    _check_count(max_resource, "hyperband_max_resource", 1, 10_000, fail)
+    if isinstance(min_resource, int) and isinstance(max_resource, int) and max_resource < min_resource:
+        fail("hyperband_max_resource", f"MaxResource ({max_resource}) must be at least MinResource ({min_resource}).")
+    return min_resource, max_resource
+
+
+def _check_completion_criteria(config: TuningJobConfig, fail) -> None:
+    target = config.target_objective_value
+    if target is not None and (
+        isinstance(target, bool) or not isinstance(target, int | float) or not math.isfinite(target)
+    ):
+        fail("target_objective_value", "Must be a finite number.")
+    if config.max_jobs_not_improving is not None:
+        _check_count(config.max_jobs_not_improving, "max_jobs_not_improving", MIN_JOBS_NOT_IMPROVING, 10_000, fail)
+    if not isinstance(config.complete_on_convergence, bool):
+        fail("complete_on_convergence", "Must be true or false.")
+
+
+def _check_warm_start(config: TuningJobConfig, algorithm: Algorithm | None, space: SearchSpace | None, fail):
+    """WarmStartConfig: 1 to 5 ended parents with the same objective and tuned hyperparameter names."""
+    names = list(config.warm_start_parents or [])
+    if not config.warm_start_type:
+        if names:
+            fail("warm_start_type", f"Choose one of {', '.join(WarmStartType.values)}.")
+        return []
+    if config.warm_start_type not in WarmStartType.values:
+        fail("warm_start_type", f"Choose one of {', '.join(WarmStartType.values)}.")
+    if not 1 <= len(names) <= MAX_WARM_START_PARENTS:
+        fail("warm_start_parents", f"Give 1 to {MAX_WARM_START_PARENTS} parent tuning jobs (got {len(names)}).")
+        return []
+    if len(set(names)) != len(names):
+        fail("warm_start_parents", "A parent tuning job is named twice.")
+    parents = []
+    for name in names:
+        parent = TuningJob.objects.select_related("algorithm").filter(name=name).first()
+        if parent is None:
+            fail("warm_start_parents", f"No tuning job named {name!r}.")
+            continue
+        parents.append(parent)
+        if parent.is_active:
+            fail("warm_start_parents", f"{name} is still {parent.status}; a parent must have ended.")
+        if (parent.objective_metric_name, parent.objective_type) != (
+            config.objective_metric_name,
+            config.objective_type,
+        ):
+            fail(
+                "warm_start_parents",
+                f"{name} optimizes {parent.objective_type} {parent.objective_metric_name}, not "
+                f"{config.objective_type} {config.objective_metric_name}.",
+            )
+        parent_names = sorted(item["name"] for item in parent.parameter_ranges)
+        if space is not None and parent_names != sorted(space.names):
+            fail(
+                "warm_start_parents",
+                f"{name} tunes {', '.join(parent_names)}; this tuning job tunes {', '.join(sorted(space.names))}.",
+            )
+        if (
+            config.warm_start_type == WarmStartType.IDENTICAL_DATA_AND_ALGORITHM
+            and algorithm is not None
+            and parent.algorithm_id != algorithm.id
+        ):
+            fail(
+                "warm_start_type",
+                f"IdenticalDataAndAlgorithm needs the parent's algorithm ({parent.algorithm.name}); "
+                "use TransferLearning for another one.",
+            )
+    return parents
 
 
 def _check_count(value, field_name, minimum, maximum, fail) -> None:

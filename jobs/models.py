@@ -54,6 +54,8 @@ class StopReason(models.TextChoices):
     MAX_RUNTIME = "MaxRuntimeExceeded", "reached its maximum runtime"
     TUNING_JOB_LIMIT = "TuningJobLimit", "the tuning job reached a limit"
     WORKER_SHUTDOWN = "WorkerShutdown", "its worker shut down"
+    HYPERBAND = "Hyperband", "Hyperband stopped it at a rung"
+    COMPLETION_CRITERIA = "CompletionCriteriaMet", "the tuning job's completion criteria were met"
 
 
 class ObjectiveStatus(models.TextChoices):
@@ -68,13 +70,28 @@ class ObjectiveType(models.TextChoices):
 
 
 class Strategy(models.TextChoices):
+    BAYESIAN = "Bayesian"
     RANDOM = "Random"
     GRID = "Grid"
+    HYPERBAND = "Hyperband"
 
 
 class EarlyStoppingType(models.TextChoices):
     OFF = "Off"
     AUTO = "Auto"
+
+
+class WarmStartType(models.TextChoices):
+    IDENTICAL_DATA_AND_ALGORITHM = "IdenticalDataAndAlgorithm"
+    TRANSFER_LEARNING = "TransferLearning"
+
+
+class CompletionReason(models.TextChoices):
+    """Which TuningJobCompletionCriteria ended a tuning job early."""
+
+    TARGET_REACHED = "TargetObjectiveMetricValueReached"
+    NOT_IMPROVING = "BestObjectiveNotImproving"
+    CONVERGED = "ConvergenceDetected"
 
 
 class Backend(models.TextChoices):
@@ -137,6 +154,29 @@ class TuningJob(models.Model):
         max_length=8, choices=EarlyStoppingType.choices, default=EarlyStoppingType.OFF
     )
     random_seed = models.BigIntegerField()
+    hyperband_min_resource = models.PositiveIntegerField(
+        null=True, blank=True, help_text="HyperbandStrategyConfig.MinResource, in epochs."
+    )
+    hyperband_max_resource = models.PositiveIntegerField(
+        null=True, blank=True, help_text="HyperbandStrategyConfig.MaxResource, in epochs."
+    )
+    target_objective_value = models.FloatField(
+        null=True, blank=True, help_text="TuningJobCompletionCriteria.TargetObjectiveMetricValue."
+    )
+    max_jobs_not_improving = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="TuningJobCompletionCriteria.BestObjectiveNotImproving.MaxNumberOfTrainingJobsNotImproving.",
+    )
+    complete_on_convergence = models.BooleanField(
+        default=False, help_text="TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence."
+    )
+    warm_start_type = models.CharField(max_length=32, choices=WarmStartType.choices, blank=True)
+    warm_start_parents = models.ManyToManyField(
+        "self", symmetrical=False, blank=True, related_name="warm_start_children"
+    )
+    completion_reason = models.CharField(max_length=40, choices=CompletionReason.choices, blank=True)
+    convergence_detected_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=TuningJobStatus.choices, default=TuningJobStatus.IN_PROGRESS, db_index=True
     )

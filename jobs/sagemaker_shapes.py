@@ -10,6 +10,7 @@ Responses carry datetime objects; each caller's JSON encoder decides how a
 time is written (ISO 8601 for people, epoch seconds on the AWS wire).
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from django.utils import timezone
 from jobs.config import TuningJobConfig
 from jobs.models import TrainingJob, TuningJob
 from jobs.selectors import tuning_job_counters
+from jobs.services import tuning_job_completion_details
 
 ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
 
@@ -37,6 +39,18 @@ CONFIG_FIELD_PATHS = {
     "early_stopping_type": "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType",
     "random_seed": "HyperParameterTuningJobConfig.RandomSeed",
     "static_hyperparameters": "TrainingJobDefinition.StaticHyperParameters",
+    "hyperband_min_resource": "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MinResource",
+    "hyperband_max_resource": "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MaxResource",
+    "target_objective_value": "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.TargetObjectiveMetricValue",
+    "max_jobs_not_improving": (
+        "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving"
+        ".MaxNumberOfTrainingJobsNotImproving"
+    ),
+    "complete_on_convergence": (
+        "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence"
+    ),
+    "warm_start_type": "WarmStartConfig.WarmStartType",
+    "warm_start_parents": "WarmStartConfig.ParentHyperParameterTuningJobs",
 }
 
 
@@ -75,7 +89,9 @@ CREATE_TUNING_JOB = {
         (
             {
                 "Strategy": Member(str, required=True),
-                "StrategyConfig": IGNORED,
+                "StrategyConfig": Member(
+                    {"HyperbandStrategyConfig": Member({"MinResource": Member(int), "MaxResource": Member(int)})}
+                ),
                 "HyperParameterTuningJobObjective": Member(
                     ({"Type": Member(str, required=True), "MetricName": Member(str, required=True)})
                 ),
@@ -100,7 +116,15 @@ CREATE_TUNING_JOB = {
                     )
                 ),
                 "TrainingJobEarlyStoppingType": Member(str),
-                "TuningJobCompletionCriteria": Member(dict),
+                "TuningJobCompletionCriteria": Member(
+                    {
+                        "TargetObjectiveMetricValue": Member(float),
+                        "BestObjectiveNotImproving": Member(
+                            {"MaxNumberOfTrainingJobsNotImproving": Member(int, required=True)}
+                        ),
+                        "ConvergenceDetected": Member({"CompleteOnConvergence": Member(str, required=True)}),
+                    }
+                ),
                 "RandomSeed": Member(int),
             }
         ),
@@ -151,7 +175,12 @@ CREATE_TUNING_JOB = {
         required=True,
     ),
     "TrainingJobDefinitions": Member(list),
-    "WarmStartConfig": Member(dict),
+    "WarmStartConfig": Member(
+        {
+            "ParentHyperParameterTuningJobs": Member(list, required=True),
+            "WarmStartType": Member(str, required=True),
+        }
+    ),
     "Tags": IGNORED,
     "Autotune": Member(dict),
 }
@@ -161,9 +190,7 @@ CREATE_TUNING_JOB = {
 # run something other than what was asked.
 UNSUPPORTED = {
     "TrainingJobDefinitions": "Several training job definitions are not supported; use TrainingJobDefinition.",
-    "WarmStartConfig": "Warm start is not supported yet.",
     "Autotune": "Autotune is not supported; give the ranges in ParameterRanges.",
-    "HyperParameterTuningJobConfig.TuningJobCompletionCriteria": "Completion criteria are not supported yet.",
     "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters": "AutoParameters are not supported.",
 }
 
@@ -196,6 +223,11 @@ def _read(value: Any, shape: Any, path: str, errors: dict[str, list[str]]) -> An
             errors.setdefault(path, []).append(f"Expected an integer, got {value!r}.")
             return None
         return value
+    if shape is float:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            errors.setdefault(path, []).append(f"Expected a number, got {value!r}.")
+            return None
+        return float(value)
     if not isinstance(value, shape):
         expected = {str: "a string", list: "a list", dict: "an object"}[shape]
         errors.setdefault(path, []).append(f"Expected {expected}, got {value!r}.")
@@ -232,6 +264,21 @@ def parse_create_tuning_job(body: Any) -> TuningJobConfig:
         errors["HyperParameterTuningJobConfig.HyperParameterTuningJobObjective"] = [
             "This field is required: the metric to optimize and its direction."
         ]
+    hyperband = ((config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")) or {}
+    completion = config.get("TuningJobCompletionCriteria") or {}
+    convergence = (completion.get("ConvergenceDetected") or {}).get("CompleteOnConvergence", "Disabled")
+    if convergence not in ("Disabled", "Enabled"):
+        errors[CONFIG_FIELD_PATHS["complete_on_convergence"]] = ["Choose Disabled or Enabled."]
+    warm_start = data.get("WarmStartConfig") or {}
+    parents = []
+    for index, parent in enumerate(warm_start.get("ParentHyperParameterTuningJobs") or []):
+        name = parent.get("HyperParameterTuningJobName") if isinstance(parent, dict) else None
+        if not isinstance(name, str) or set(parent) != {"HyperParameterTuningJobName"}:
+            errors[f"WarmStartConfig.ParentHyperParameterTuningJobs[{index}]"] = [
+                'Expected {"HyperParameterTuningJobName": "..."}.'
+            ]
+            continue
+        parents.append(name)
     if errors:
         raise ShapeError(errors)
     return TuningJobConfig(
@@ -248,6 +295,15 @@ def parse_create_tuning_job(body: Any) -> TuningJobConfig:
         training_max_runtime_seconds=(definition.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
         early_stopping_type=config.get("TrainingJobEarlyStoppingType", "Off"),
         random_seed=config.get("RandomSeed"),
+        hyperband_min_resource=hyperband.get("MinResource"),
+        hyperband_max_resource=hyperband.get("MaxResource"),
+        target_objective_value=completion.get("TargetObjectiveMetricValue"),
+        max_jobs_not_improving=(completion.get("BestObjectiveNotImproving") or {}).get(
+            "MaxNumberOfTrainingJobsNotImproving"
+        ),
+        complete_on_convergence=convergence == "Enabled",
+        warm_start_type=warm_start.get("WarmStartType", ""),
+        warm_start_parents=parents,
     )
 
 
@@ -376,20 +432,43 @@ def describe_tuning_job(tuning_job: TuningJob) -> dict:
     if tuning_job.training_max_runtime_seconds:
         definition["StoppingCondition"] = {"MaxRuntimeInSeconds": tuning_job.training_max_runtime_seconds}
     end = tuning_job.ended_at
+    tuning_config = {
+        "Strategy": tuning_job.strategy,
+        "HyperParameterTuningJobObjective": {
+            "Type": tuning_job.objective_type,
+            "MetricName": tuning_job.objective_metric_name,
+        },
+        "ResourceLimits": limits,
+        "ParameterRanges": parameter_ranges_shape(tuning_job.parameter_ranges),
+        "TrainingJobEarlyStoppingType": tuning_job.early_stopping_type,
+        "RandomSeed": tuning_job.random_seed,
+    }
+    if tuning_job.hyperband_max_resource:
+        tuning_config["StrategyConfig"] = {
+            "HyperbandStrategyConfig": {
+                "MinResource": tuning_job.hyperband_min_resource,
+                "MaxResource": tuning_job.hyperband_max_resource,
+            }
+        }
+    criteria = {}
+    if tuning_job.target_objective_value is not None:
+        criteria["TargetObjectiveMetricValue"] = tuning_job.target_objective_value
+    if tuning_job.max_jobs_not_improving is not None:
+        criteria["BestObjectiveNotImproving"] = {
+            "MaxNumberOfTrainingJobsNotImproving": tuning_job.max_jobs_not_improving
+        }
+    if tuning_job.complete_on_convergence:
+        criteria["ConvergenceDetected"] = {"CompleteOnConvergence": "Enabled"}
+    if criteria:
+        tuning_config["TuningJobCompletionCriteria"] = criteria
+    details = tuning_job_completion_details(tuning_job)
+    completion_details = {"NumberOfTrainingJobsObjectiveNotImproving": details.jobs_not_improving}
+    if tuning_job.convergence_detected_at:
+        completion_details["ConvergenceDetectedTime"] = tuning_job.convergence_detected_at
     response = {
         "HyperParameterTuningJobName": tuning_job.name,
         "HyperParameterTuningJobArn": tuning_job_arn(tuning_job),
-        "HyperParameterTuningJobConfig": {
-            "Strategy": tuning_job.strategy,
-            "HyperParameterTuningJobObjective": {
-                "Type": tuning_job.objective_type,
-                "MetricName": tuning_job.objective_metric_name,
-            },
-            "ResourceLimits": limits,
-            "ParameterRanges": parameter_ranges_shape(tuning_job.parameter_ranges),
-            "TrainingJobEarlyStoppingType": tuning_job.early_stopping_type,
-            "RandomSeed": tuning_job.random_seed,
-        },
+        "HyperParameterTuningJobConfig": tuning_config,
         "TrainingJobDefinition": definition,
         "HyperParameterTuningJobStatus": tuning_job.status,
         "CreationTime": tuning_job.created_at,
@@ -406,6 +485,7 @@ def describe_tuning_job(tuning_job: TuningJob) -> dict:
             "Pending": counters.objective_pending,
             "Failed": counters.objective_failed,
         },
+        "TuningJobCompletionDetails": completion_details,
         "ConsumedResources": {
             "RuntimeInSeconds": int(((end or timezone.now()) - tuning_job.created_at).total_seconds())
         },
@@ -416,6 +496,13 @@ def describe_tuning_job(tuning_job: TuningJob) -> dict:
         response["BestTrainingJob"] = training_job_summary(tuning_job.best_training_job, tuning_job)
     if tuning_job.failure_reason:
         response["FailureReason"] = tuning_job.failure_reason
+    if tuning_job.warm_start_type:
+        response["WarmStartConfig"] = {
+            "ParentHyperParameterTuningJobs": [
+                {"HyperParameterTuningJobName": parent.name} for parent in tuning_job.warm_start_parents.all()
+            ],
+            "WarmStartType": tuning_job.warm_start_type,
+        }
     return response
 
 

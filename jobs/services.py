@@ -29,19 +29,27 @@ from jobs.config import RANDOM_SEED_MAX, TuningJobConfig, validate_algorithm, va
 from jobs.models import (
     ACTIVE_STATUSES,
     Algorithm,
+    EarlyStoppingType,
     MetricSample,
     ObjectiveStatus,
     ObjectiveType,
     StopReason,
+    Strategy,
     TrainingJob,
     TrainingJobStatus,
     TuningJob,
     TuningJobStatus,
 )
-from jobs.tuning.space import SearchSpace, format_value
+from jobs.tuning import criteria
+from jobs.tuning.early_stopping import DEFAULT_RULE
+from jobs.tuning.hyperband import Hyperband
+from jobs.tuning.space import SearchSpace, SearchSpaceError, format_value
 from jobs.tuning.strategies import Direction, Observation, make_strategy
 
 logger = logging.getLogger(__name__)
+
+# Early stopping type "Auto": the rule that won the replay benchmark (docs/benchmarks.md).
+AUTO_RULE = DEFAULT_RULE()
 
 # A tuning job whose first training jobs all fail is almost surely broken
 # (a bad static hyperparameter, a crashing program); SageMaker also gives up
@@ -103,7 +111,14 @@ def tuning_job_create(*, config: TuningJobConfig, owner=None) -> TuningJob:
         training_max_runtime_seconds=config.training_max_runtime_seconds,
         early_stopping_type=config.early_stopping_type,
         random_seed=seed,
+        hyperband_min_resource=validated.hyperband_min_resource,
+        hyperband_max_resource=validated.hyperband_max_resource,
+        target_objective_value=config.target_objective_value,
+        max_jobs_not_improving=config.max_jobs_not_improving,
+        complete_on_convergence=config.complete_on_convergence,
+        warm_start_type=config.warm_start_type,
     )
+    tuning_job.warm_start_parents.set(validated.parents)
     realtime.publish(realtime.Event(realtime.TUNING_JOB_CREATED, tuning_job.id, {"name": tuning_job.name}))
     _enqueue_advance(tuning_job.id)
     return tuning_job
@@ -156,12 +171,55 @@ def tuning_job_advance(*, tuning_job_id: int, now: datetime | None = None) -> li
             _end_tuning_job(tuning_job, TuningJobStatus.STOPPED, now)
         return []
 
+    _check_completion_criteria(tuning_job, training_jobs, now)
     created = []
-    if not _should_give_up(training_jobs):
+    if not tuning_job.completion_reason and not _should_give_up(training_jobs):
         created = _launch_training_jobs(tuning_job, training_jobs, len(running))
     if not running and not created:
         _complete_tuning_job(tuning_job, training_jobs, now)
     return created
+
+
+def _check_completion_criteria(tuning_job: TuningJob, training_jobs: list[TrainingJob], now: datetime) -> None:
+    """Record TuningJobCompletionDetails; once a criterion is met, stop what runs and launch no more."""
+    ended = sorted((job for job in training_jobs if job.ended_at), key=lambda job: (job.ended_at, job.sequence))
+    finals = [
+        job.final_objective_value
+        if job.objective_status == ObjectiveStatus.SUCCEEDED and job.final_objective_value is not None
+        else math.nan
+        for job in ended
+    ]
+    state = criteria.evaluate(_completion_criteria(tuning_job), finals, Direction(tuning_job.objective_type))
+    changed = []
+    if state.converged and tuning_job.convergence_detected_at is None:
+        tuning_job.convergence_detected_at = now
+        changed.append("convergence_detected_at")
+    if state.reason and not tuning_job.completion_reason:
+        tuning_job.completion_reason = state.reason
+        changed.append("completion_reason")
+        for training_job in training_jobs:
+            if training_job.status == TrainingJobStatus.IN_PROGRESS:
+                _request_training_job_stop(training_job, StopReason.COMPLETION_CRITERIA)
+    if changed:
+        tuning_job.save(update_fields=[*changed, "updated_at"])
+
+
+def _completion_criteria(tuning_job: TuningJob) -> criteria.CompletionCriteria:
+    return criteria.CompletionCriteria(
+        target_objective_value=tuning_job.target_objective_value,
+        max_jobs_not_improving=tuning_job.max_jobs_not_improving,
+        complete_on_convergence=tuning_job.complete_on_convergence,
+    )
+
+
+def tuning_job_completion_details(tuning_job: TuningJob) -> criteria.CompletionState:
+    """TuningJobCompletionDetails as of now (read-only; for Describe)."""
+    ended = tuning_job.training_jobs.filter(ended_at__isnull=False).order_by("ended_at", "sequence")
+    finals = [
+        value if status == ObjectiveStatus.SUCCEEDED and value is not None else math.nan
+        for value, status in ended.values_list("final_objective_value", "objective_status")
+    ]
+    return criteria.evaluate(_completion_criteria(tuning_job), finals, Direction(tuning_job.objective_type))
 
 
 def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob], running: int) -> list[TrainingJob]:
@@ -173,7 +231,7 @@ def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob
     capacity = min(tuning_job.max_parallel_training_jobs - running, limit - len(training_jobs))
     if capacity <= 0:
         return []
-    observations = [_observation(job, space) for job in training_jobs]
+    observations = _warm_start_observations(tuning_job, space) + [_observation(job, space) for job in training_jobs]
     proposals = strategy.suggest(observations, capacity)
     statics = {**tuning_job.algorithm.static_hyperparameters, **tuning_job.static_hyperparameters}
     created = []
@@ -191,6 +249,26 @@ def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob
         _publish_training_job(realtime.TRAINING_JOB_CREATED, training_job)
         _dispatch_run(training_job.id, timezone.now())
     return created
+
+
+def _warm_start_observations(tuning_job: TuningJob, space: SearchSpace) -> list[Observation]:
+    """The parents' finished training jobs, as observations placed before this job's own.
+
+    A parent's configuration outside this job's ranges (the ranges may have
+    changed) is left out: the strategy cannot place it in its search space.
+    """
+    if not tuning_job.warm_start_type:
+        return []
+    observations = []
+    parents = tuning_job.warm_start_parents.order_by("created_at", "id")
+    for training_job in TrainingJob.objects.filter(tuning_job__in=parents, ended_at__isnull=False).order_by(
+        "tuning_job__created_at", "sequence"
+    ):
+        try:
+            observations.append(_observation(training_job, space))
+        except SearchSpaceError:
+            continue
+    return observations
 
 
 def _observation(training_job: TrainingJob, space: SearchSpace) -> Observation:
@@ -336,6 +414,8 @@ def training_job_record_metrics(*, training_job_id: int, records: Sequence[Metri
         # SageMaker's FinalObjectiveValue is the last value the job emitted.
         changes["final_objective_value"] = objective[-1].value
     TrainingJob.objects.filter(pk=training_job.id).update(**changes, updated_at=timezone.now())
+    if objective and training_job.status == TrainingJobStatus.IN_PROGRESS:
+        _apply_stopping_rules(training_job, tuning_job)
     realtime.publish(
         realtime.Event(
             realtime.METRICS_APPENDED,
@@ -344,6 +424,53 @@ def training_job_record_metrics(*, training_job_id: int, records: Sequence[Metri
         )
     )
     return len(records)
+
+
+def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob) -> None:
+    """Early stopping "Auto" and Hyperband's rungs, evaluated on the epoch just reported.
+
+    Both see the job's own objective curve and the other jobs' curves as far
+    as they got now, which is all a live decision can know.
+    """
+    if tuning_job.strategy == Strategy.HYPERBAND:
+        hyperband = Hyperband(tuning_job.hyperband_min_resource or 1, tuning_job.hyperband_max_resource)
+        bracket = hyperband.bracket_of(training_job.sequence)
+        curves = _objective_curves(tuning_job)
+        sequences = dict(tuning_job.training_jobs.values_list("id", "sequence"))
+        peers = [
+            curve
+            for job_id, curve in curves.items()
+            if job_id != training_job.id and hyperband.bracket_of(sequences[job_id]) == bracket
+        ]
+        stop = hyperband.should_stop(
+            curves.get(training_job.id, []), peers, bracket, Direction(tuning_job.objective_type)
+        )
+        reason = StopReason.HYPERBAND
+    elif tuning_job.early_stopping_type == EarlyStoppingType.AUTO:
+        curves = _objective_curves(tuning_job)
+        earlier = set(tuning_job.training_jobs.filter(sequence__lt=training_job.sequence).values_list("id", flat=True))
+        previous = [curve for job_id, curve in curves.items() if job_id in earlier]
+        stop = AUTO_RULE.should_stop(curves.get(training_job.id, []), previous, Direction(tuning_job.objective_type))
+        reason = StopReason.EARLY_STOPPING
+    else:
+        return
+    if stop:
+        locked = TrainingJob.objects.select_for_update().get(pk=training_job.id)
+        if locked.status == TrainingJobStatus.IN_PROGRESS:
+            _request_training_job_stop(locked, reason)
+
+
+def _objective_curves(tuning_job: TuningJob) -> dict[int, list[float]]:
+    """Each training job's objective values in epoch order, in one query."""
+    curves: dict[int, list[float]] = {}
+    samples = (
+        MetricSample.objects.filter(tuning_job=tuning_job, metric_name=tuning_job.objective_metric_name)
+        .order_by("training_job_id", "epoch")
+        .values_list("training_job_id", "value")
+    )
+    for training_job_id, value in samples:
+        curves.setdefault(training_job_id, []).append(value)
+    return curves
 
 
 @transaction.atomic

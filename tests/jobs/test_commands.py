@@ -160,7 +160,7 @@ def test_a_shape_error_lists_each_member_path(algorithm, write_spec):
         [
             f"  {LIMITS}.MaxParallelTrainingJobs: Expected an integer, got '2'.",
             "  TrainingJobDefinition.AlgorithmSpecification.Image: Unknown field.",
-            "  WarmStartConfig: Warm start is not supported yet.",
+            "  WarmStartConfig.ParentHyperParameterTuningJobs: This field is required.",
         ]
     )
     assert not TuningJob.objects.exists()

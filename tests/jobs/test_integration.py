@@ -120,3 +120,26 @@ def test_a_killed_worker_is_reaped_and_the_tuning_job_carries_on(workers, tmp_pa
     assert "stopped responding" in first.failure_reason and "doomed@" in first.failure_reason
     others = tuning_job.training_jobs.exclude(pk=first.pk)
     assert [j.status for j in others] == [TrainingJobStatus.COMPLETED, TrainingJobStatus.COMPLETED]
+
+
+def test_early_stopping_auto_stops_hopeless_jobs_live(workers, tmp_path):
+    program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "8", "epoch_seconds": "0.1"})
+    workers.start_worker("control", 2)
+    workers.start_worker("training", 2)
+    tuning_job = services.tuning_job_create(
+        config=tuning_job_config(max_training_jobs=10, max_parallel_training_jobs=2, early_stopping_type="Auto")
+    )
+    wait_for(lambda: status_of(tuning_job) == TuningJobStatus.COMPLETED, workers, what="Completed")
+
+    stopped = list(tuning_job.training_jobs.filter(status=TrainingJobStatus.STOPPED))
+    assert stopped, "no training job was stopped early"
+    for job in stopped:
+        assert job.stop_reason == StopReason.EARLY_STOPPING
+        assert 2 <= job.epochs_run < 8
+        last = MetricSample.objects.filter(training_job=job).order_by("-epoch").first()
+        assert job.final_objective_value == last.value
+    counters = tuning_job_counters(tuning_job=tuning_job)
+    assert counters.completed + counters.stopped == 10
+    tuning_job.refresh_from_db()
+    assert tuning_job.best_training_job.status == TrainingJobStatus.COMPLETED

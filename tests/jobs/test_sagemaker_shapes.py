@@ -158,7 +158,6 @@ def test_training_image_names_the_algorithm_when_algorithm_name_is_absent():
 def test_aws_infrastructure_members_are_accepted_and_ignored():
     body = body_with(
         {
-            "HyperParameterTuningJobConfig.StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 1}},
             "TrainingJobDefinition.RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
             "TrainingJobDefinition.ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1,
                                                      "VolumeSizeInGB": 50},
@@ -279,12 +278,8 @@ def test_integer_bounds_written_as_whole_floats_are_integers():
 @pytest.mark.parametrize(
     ("path", "value", "reason"),
     [
-        ("WarmStartConfig", {"ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "p"}],
-                             "WarmStartType": "IdenticalDataAndAlgorithm"}, "Warm start is not supported yet."),
         ("TrainingJobDefinitions", [{"DefinitionName": "a"}], "Several training job definitions are not supported"),
         ("Autotune", {"Mode": "Enabled"}, "Autotune is not supported"),
-        ("HyperParameterTuningJobConfig.TuningJobCompletionCriteria", {"TargetObjectiveMetricValue": 0.9},
-         "Completion criteria are not supported yet."),
         (f"{RANGES}.AutoParameters", [{"Name": "x", "ValueHint": "1"}], "AutoParameters are not supported."),
     ],
 )  # fmt: skip
@@ -318,7 +313,8 @@ def test_every_shape_error_is_reported_at_once():
         "HyperParameterTuningJobName",
         "Unknown",
         f"{LIMITS}.MaxParallelTrainingJobs",
-        "WarmStartConfig",
+        "WarmStartConfig.ParentHyperParameterTuningJobs",
+        "WarmStartConfig.WarmStartType",
         "HyperParameterTuningJobConfig.Strategy",
     }
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from jobs.tuning.space import SearchSpace
 from jobs.tuning.strategies.base import Direction, Observation, Strategy
 from jobs.tuning.strategies.grid_search import GridSearch
+from jobs.tuning.strategies.hyperband_search import HyperbandSearch
 from jobs.tuning.strategies.random_search import RandomSearch
 
 __all__ = [
     "STRATEGIES",
     "Direction",
     "GridSearch",
+    "HyperbandSearch",
     "Observation",
     "RandomSearch",
     "Strategy",
@@ -18,7 +20,7 @@ __all__ = [
     "validate_strategy",
 ]
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (RandomSearch, GridSearch)}
+STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (RandomSearch, GridSearch, HyperbandSearch)}
 
 
 def make_strategy(name: str, space: SearchSpace, direction: Direction, seed: int) -> Strategy:

@@ -108,13 +108,15 @@ def test_accepts_exactly_100000_combinations():
 
 
 def test_registry_names_are_sagemakers():
-    assert STRATEGIES == {"Random": RandomSearch, "Grid": GridSearch}
+    assert set(STRATEGIES) <= {"Bayesian", "Random", "Grid", "Hyperband"}
+    assert (STRATEGIES["Random"], STRATEGIES["Grid"]) == (RandomSearch, GridSearch)
     assert isinstance(make_strategy("Grid", SPACE, Direction.MAXIMIZE, 1), GridSearch)
     assert make_strategy("Random", SPACE, "Minimize", 1).max_training_jobs() is None
 
 
 def test_make_strategy_rejects_unknown_name():
-    with pytest.raises(ValueError, match="unknown strategy 'Bayes'; known strategies: Grid, Random"):
+    known = ", ".join(sorted(STRATEGIES))
+    with pytest.raises(ValueError, match=f"unknown strategy 'Bayes'; known strategies: {known}$"):
         make_strategy("Bayes", SPACE, Direction.MAXIMIZE, 1)
 
 
