@@ -2,11 +2,13 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.auth.admin import GroupAdmin
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from jobs import services
 from jobs.config import validate_algorithm
-from jobs.models import Algorithm, MetricSample, TrainingJob, TuningJob
+from jobs.models import Algorithm, MetricSample, TeamMember, TrainingJob, TuningJob
 
 
 class AlgorithmAdminForm(forms.ModelForm):
@@ -63,8 +65,8 @@ def stop_training_jobs(modeladmin, request, queryset):
 
 @admin.register(TuningJob)
 class TuningJobAdmin(ReadOnlyAdmin):
-    list_display = ("name", "status", "strategy", "early_stopping_type", "algorithm", "owner", "created_at")
-    list_filter = ("status", "strategy", "early_stopping_type")
+    list_display = ("name", "status", "strategy", "early_stopping_type", "algorithm", "team", "owner", "created_at")
+    list_filter = ("status", "strategy", "early_stopping_type", "team")
     search_fields = ("name",)
     actions = [stop_tuning_jobs]
 
@@ -82,3 +84,19 @@ class MetricSampleAdmin(ReadOnlyAdmin):
     list_display = ("training_job", "metric_name", "epoch", "value", "timestamp")
     search_fields = ("training_job__name", "metric_name")
     list_select_related = ("training_job",)
+
+
+class TeamMemberInline(admin.TabularInline):
+    model = TeamMember
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+class TeamAdmin(GroupAdmin):
+    """Groups are teams: their members and each member's role are edited here."""
+
+    inlines = [TeamMemberInline]
+
+
+admin.site.unregister(Group)
+admin.site.register(Group, TeamAdmin)

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class JobsConfig(AppConfig):
     name = "jobs"
     verbose_name = "Tuning"
+
+    def ready(self):
+        from jobs import realtime
+
+        realtime.add_sink(realtime.channel_layer_sink)

@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from jobs.backends.metrics import MetricDefinition, MetricDefinitionError, compile_metric_definitions
@@ -58,6 +59,7 @@ class TuningJobConfig:
     complete_on_convergence: bool = False
     warm_start_type: str = ""
     warm_start_parents: list[str] = field(default_factory=list)
+    team_name: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class ValidatedConfig:
     hyperband_min_resource: int | None = None
     hyperband_max_resource: int | None = None
     parents: list[TuningJob] = field(default_factory=list)
+    team: Group | None = None
 
 
 def algorithm_metric_definitions(algorithm: Algorithm) -> list[MetricDefinition]:
@@ -161,6 +164,12 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
             if space is not None and name in space.names:
                 fail("static_hyperparameters", f"{name} is tuned, so it cannot also be static.")
 
+    team = None
+    if config.team_name:
+        team = Group.objects.filter(name=config.team_name).first()
+        if team is None:
+            fail("team_name", f"No team named {config.team_name!r}.")
+
     hyperband = _check_hyperband(config, algorithm, fail)
     _check_completion_criteria(config, fail)
     parents = _check_warm_start(config, algorithm, space, fail)
@@ -175,6 +184,7 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
         hyperband_min_resource=min_resource,
         hyperband_max_resource=max_resource,
         parents=parents,
+        team=team,
     )
 
 

@@ -7,6 +7,7 @@ properties.
 """
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
@@ -129,12 +130,43 @@ class Algorithm(models.Model):
         return [definition["Name"] for definition in self.metric_definitions]
 
 
+class TeamRole(models.TextChoices):
+    OPERATOR = "operator", "Operator: creates and stops tuning jobs"
+    VIEWER = "viewer", "Viewer: looks, changes nothing"
+
+
+class TeamMember(models.Model):
+    """A user's place in a team (a Django group): what they may do with its tuning jobs.
+
+    Teams are plain Django groups so that the admin manages them as usual;
+    the role lives here because a group alone cannot say "read-only".
+    """
+
+    team = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_memberships")
+    role = models.CharField(max_length=16, choices=TeamRole.choices, default=TeamRole.OPERATOR)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="team_member_unique")]
+
+    def __str__(self):
+        return f"{self.user} in {self.team} ({self.role})"
+
+
 class TuningJob(models.Model):
     """SageMaker's HyperParameterTuningJob."""
 
     name = models.CharField(max_length=32, unique=True, validators=[tuning_job_name_validator])
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tuning_jobs"
+    )
+    team = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tuning_jobs",
+        help_text="Its members see and operate it; without a team only staff see it.",
     )
     algorithm = models.ForeignKey(Algorithm, on_delete=models.PROTECT, related_name="tuning_jobs")
     strategy = models.CharField(max_length=16, choices=Strategy.choices, default=Strategy.RANDOM)

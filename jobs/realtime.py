@@ -10,6 +10,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -52,6 +54,16 @@ def add_sink(sink: Callable[[Event], None]) -> None:
 
 def remove_sink(sink: Callable[[Event], None]) -> None:
     _sinks.remove(sink)
+
+
+def channel_layer_sink(event: Event) -> None:
+    """Send a committed event to its Channels groups (installed by JobsConfig.ready)."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": "job.event", "event": event.type, "tuning_job_id": event.tuning_job_id, "payload": event.payload}
+    for group in event.groups:
+        async_to_sync(layer.group_send)(group, message)
 
 
 def publish(event: Event) -> None:

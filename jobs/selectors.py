@@ -1,10 +1,20 @@
 """Read queries shared by pages, the API, commands and workers."""
 
+import math
 from dataclasses import dataclass
 
+from django.contrib.auth.models import Group
 from django.db.models import Count, Q
 
-from jobs.models import ObjectiveStatus, TrainingJob, TrainingJobStatus, TuningJob
+from jobs.models import (
+    MetricSample,
+    ObjectiveStatus,
+    TeamMember,
+    TeamRole,
+    TrainingJob,
+    TrainingJobStatus,
+    TuningJob,
+)
 
 
 def training_job_status(*, training_job_id: int) -> str:
@@ -61,3 +71,101 @@ def training_jobs_for_tuning_job(*, tuning_job: TuningJob, status: str | None = 
     if status:
         queryset = queryset.filter(status=status)
     return queryset
+
+
+# --- who may see and do what ------------------------------------------------------
+
+
+def tuning_jobs_visible_to(*, user):
+    """The tuning jobs `user` may see: staff all of them, others their teams' ones.
+
+    Everything a user may not see is treated as absent (a 404 everywhere), so
+    a name leaks nothing about another team's work.
+    """
+    queryset = TuningJob.objects.select_related("algorithm", "best_training_job", "team", "owner")
+    if not user.is_authenticated:
+        return queryset.none()
+    if user.is_staff:
+        return queryset
+    return queryset.filter(team__members__user=user).distinct()
+
+
+def training_jobs_visible_to(*, user):
+    return TrainingJob.objects.filter(tuning_job__in=tuning_jobs_visible_to(user=user).values("id"))
+
+
+def can_operate(*, user, tuning_job: TuningJob) -> bool:
+    """Whether `user` may stop `tuning_job` (viewers may only look)."""
+    if user.is_staff:
+        return True
+    return TeamMember.objects.filter(team_id=tuning_job.team_id, user=user, role=TeamRole.OPERATOR).exists()
+
+
+def can_create_in(*, user, team) -> bool:
+    if user.is_staff:
+        return True
+    return team is not None and TeamMember.objects.filter(team=team, user=user, role=TeamRole.OPERATOR).exists()
+
+
+def teams_for_creation(*, user):
+    """The teams `user` may create tuning jobs in."""
+    if user.is_staff:
+        return Group.objects.order_by("name")
+    return Group.objects.filter(members__user=user, members__role=TeamRole.OPERATOR).order_by("name")
+
+
+# --- live pages -----------------------------------------------------------------------
+
+
+def counters_payload(counters: StatusCounters) -> dict:
+    return {
+        "Completed": counters.completed,
+        "InProgress": counters.in_progress,
+        "Stopped": counters.stopped,
+        "Failed": counters.non_retryable_error,
+    }
+
+
+def metric_samples_since(
+    *, tuning_job_id: int, since: dict[str, int], only: set[str] | None = None, limit: int = 20_000
+) -> dict:
+    """The samples of a tuning job that a client holding cursor `since` has not seen.
+
+    The cursor is the last sample id per training job (by name). One
+    training job's samples are written by one runner, batch after batch, so
+    its ids grow in commit order and "id > cursor" misses nothing; a single
+    cursor for the whole tuning job would not be safe, because two jobs'
+    batches can commit out of id order.
+
+    `only` narrows the read to the named training jobs (those an event said
+    had new samples), so a live page's refresh reads what changed, not the
+    whole tuning job.
+
+    Returns {"jobs": {name: {metric: [[epoch, value], ...]}}, "cursor": {name: id}, "more": bool};
+    non-finite values become None (JSON has no NaN), which charts draw as gaps.
+    """
+    jobs_queryset = TrainingJob.objects.filter(tuning_job_id=tuning_job_id)
+    if only is not None:
+        jobs_queryset = jobs_queryset.filter(name__in=only)
+    names = dict(jobs_queryset.values_list("id", "name"))
+    by_id = {job_id: since.get(name, 0) for job_id, name in names.items()}
+    lowest = min(by_id.values(), default=0)
+    rows = MetricSample.objects.filter(tuning_job_id=tuning_job_id, id__gt=lowest)
+    if only is not None:
+        rows = rows.filter(training_job_id__in=list(names))
+    rows = rows.order_by("id").values_list("id", "training_job_id", "metric_name", "epoch", "value")
+    jobs: dict[str, dict[str, list]] = {}
+    cursor: dict[str, int] = {}
+    count = 0
+    more = False
+    for sample_id, job_id, metric, epoch, value in rows.iterator(chunk_size=5000):
+        if sample_id <= by_id.get(job_id, 0):
+            continue
+        if count >= limit:
+            more = True
+            break
+        name = names[job_id]
+        jobs.setdefault(name, {}).setdefault(metric, []).append([epoch, value if math.isfinite(value) else None])
+        cursor[name] = sample_id
+        count += 1
+    return {"jobs": jobs, "cursor": cursor, "more": more}

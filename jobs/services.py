@@ -18,11 +18,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from jobs import realtime
+from jobs import realtime, selectors
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.backends.metrics import MetricRecord
 from jobs.config import RANDOM_SEED_MAX, TuningJobConfig, validate_algorithm, validate_tuning_job_config
@@ -93,12 +94,15 @@ def algorithm_register(
 def tuning_job_create(*, config: TuningJobConfig, owner=None) -> TuningJob:
     """Validate `config`, store the tuning job, and start advancing it after commit."""
     validated = validate_tuning_job_config(config)
+    if owner is not None and not selectors.can_create_in(user=owner, team=validated.team):
+        raise ValidationError({"team_name": ["You can only create tuning jobs in a team where you are an operator."]})
     seed = config.random_seed
     if seed is None:
         seed = random.SystemRandom().randrange(RANDOM_SEED_MAX)
     tuning_job = TuningJob.objects.create(
         name=config.name,
         owner=owner,
+        team=validated.team,
         algorithm=validated.algorithm,
         strategy=config.strategy,
         objective_metric_name=config.objective_metric_name,

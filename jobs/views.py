@@ -1,18 +1,19 @@
 """Server-rendered pages. Thin: reads come from selectors, writes go to services."""
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from jobs import selectors, services
-from jobs.models import TrainingJob, TuningJob, TuningJobStatus
+from jobs.models import TuningJobStatus
 
 LOG_TAIL_BYTES = 16 * 1024
 
 
 @login_required
 def tuning_job_list(request):
-    tuning_jobs = TuningJob.objects.select_related("algorithm", "best_training_job")
+    tuning_jobs = selectors.tuning_jobs_visible_to(user=request.user)
     status = request.GET.get("status", "")
     if status in TuningJobStatus.values:
         tuning_jobs = tuning_jobs.filter(status=status)
@@ -26,7 +27,7 @@ def tuning_job_list(request):
 
 @login_required
 def tuning_job_detail(request, name):
-    tuning_job = get_object_or_404(TuningJob.objects.select_related("algorithm", "best_training_job"), name=name)
+    tuning_job = get_object_or_404(selectors.tuning_jobs_visible_to(user=request.user), name=name)
     return render(
         request,
         "jobs/tuning_job_detail.html",
@@ -41,14 +42,18 @@ def tuning_job_detail(request, name):
 @login_required
 @require_POST
 def tuning_job_stop(request, name):
-    tuning_job = get_object_or_404(TuningJob, name=name)
+    tuning_job = get_object_or_404(selectors.tuning_jobs_visible_to(user=request.user), name=name)
+    if not selectors.can_operate(user=request.user, tuning_job=tuning_job):
+        raise PermissionDenied("Viewers cannot stop tuning jobs.")
     services.tuning_job_stop(tuning_job_id=tuning_job.id)
     return redirect("tuning-job-detail", name=name)
 
 
 @login_required
 def training_job_detail(request, name):
-    training_job = get_object_or_404(TrainingJob.objects.select_related("tuning_job"), name=name)
+    training_job = get_object_or_404(
+        selectors.training_jobs_visible_to(user=request.user).select_related("tuning_job"), name=name
+    )
     return render(
         request,
         "jobs/training_job_detail.html",

@@ -70,10 +70,16 @@ def redis_url(tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def celery_broker(redis_url):
-    """Point this process's Celery app at the test Redis, so tasks queued by services land there."""
+    """Point this process's Celery app and Channels layer at the test Redis.
+
+    Tasks queued and events published by services in this process then land
+    where the suite's workers and consumers listen.
+    """
     celery_app.conf.broker_url = redis_url
     celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    yield redis_url
+    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}}
+    with override_settings(CHANNEL_LAYERS=layers):
+        yield redis_url
 
 
 @pytest.fixture

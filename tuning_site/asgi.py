@@ -1,4 +1,4 @@
-"""ASGI entry point, served by daphne."""
+"""ASGI entry point, served by daphne: HTTP to Django, websockets to the Channels consumers."""
 
 import os
 
@@ -6,4 +6,18 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tuning_site.settings")
 
-application = get_asgi_application()
+# Django must be set up before the consumers import models.
+django_asgi_app = get_asgi_application()
+
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from jobs.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

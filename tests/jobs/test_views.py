@@ -5,13 +5,15 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
 
 from jobs import services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import Algorithm, TrainingJob, TuningJob, TuningJobStatus
+from jobs.models import Algorithm, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = [
@@ -22,9 +24,17 @@ pytestmark = [
 
 
 @pytest.fixture
-def alice(django_user_model):
+def team(db):
+    return Group.objects.create(name="vision")
+
+
+@pytest.fixture
+def alice(django_user_model, team):
+    """An operator of the team that owns the tuning jobs here."""
     # No password: force_login does not need one, and hashing one is slow.
-    return django_user_model.objects.create_user("alice")
+    user = django_user_model.objects.create_user("alice")
+    TeamMember.objects.create(team=team, user=user, role=TeamRole.OPERATOR)
+    return user
 
 
 @pytest.fixture
@@ -62,7 +72,8 @@ def run(training_job, values, log_path=""):
 def tuning_job(no_tasks, tmp_path):
     """tj-1: tj-1-001 Completed at 0.875 (with a log file), tj-1-002 not started yet."""
     register_algorithm()
-    tuning_job = services.tuning_job_create(config=tuning_job_config())
+    Group.objects.get_or_create(name="vision")
+    tuning_job = services.tuning_job_create(config=tuning_job_config(team_name="vision"))
     first, _ = services.tuning_job_advance(tuning_job_id=tuning_job.id)
     log = tmp_path / "tj-1-001.log"
     log.write_text("epoch=1 validation:accuracy=0.5\nepoch=2 validation:accuracy=0.875\nall done\n")
@@ -123,11 +134,11 @@ def test_the_list_of_nothing(alice_client):
 
 
 @pytest.fixture
-def two_tuning_jobs(no_tasks):
+def two_tuning_jobs(no_tasks, team):
     """tj-1 InProgress and tj-2 Stopping."""
     register_algorithm()
-    services.tuning_job_create(config=tuning_job_config(name="tj-1"))
-    stopped = services.tuning_job_create(config=tuning_job_config(name="tj-2"))
+    services.tuning_job_create(config=tuning_job_config(name="tj-1", team_name="vision"))
+    stopped = services.tuning_job_create(config=tuning_job_config(name="tj-2", team_name="vision"))
     services.tuning_job_stop(tuning_job_id=stopped.id)
 
 
@@ -281,3 +292,54 @@ def test_the_admin_lists_tuning_jobs(staff_client, tuning_job):
     response = staff_client.get(reverse("admin:jobs_tuningjob_changelist"))
     assert response.status_code == 200
     assert b"tj-1" in response.content
+
+
+# --- teams ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bob_client(client, django_user_model):
+    """Bob is in no team: every tuning job here is another team's."""
+    client.force_login(django_user_model.objects.create_user("bob"))
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, django_user_model, team):
+    carol = django_user_model.objects.create_user("carol")
+    TeamMember.objects.create(team=team, user=carol, role=TeamRole.VIEWER)
+    client.force_login(carol)
+    return client
+
+
+def test_another_teams_tuning_job_is_a_404_everywhere(bob_client, tuning_job):
+    training_job = tuning_job.training_jobs.first()
+    assert bob_client.get(reverse("tuning-job-detail", args=[tuning_job.name])).status_code == 404
+    assert bob_client.get(reverse("training-job-detail", args=[training_job.name])).status_code == 404
+    assert bob_client.post(reverse("tuning-job-stop", args=[tuning_job.name])).status_code == 404
+    assert bob_client.get(reverse("tuning-job-list")).context["rows"] == []
+    tuning_job.refresh_from_db()
+    assert tuning_job.status == TuningJobStatus.IN_PROGRESS
+
+
+def test_a_viewer_looks_but_cannot_stop(viewer_client, tuning_job, no_tasks):
+    assert viewer_client.get(reverse("tuning-job-detail", args=[tuning_job.name])).status_code == 200
+    assert viewer_client.post(reverse("tuning-job-stop", args=[tuning_job.name])).status_code == 403
+    tuning_job.refresh_from_db()
+    assert tuning_job.status == TuningJobStatus.IN_PROGRESS
+
+
+def test_staff_see_every_team(staff_client, tuning_job):
+    assert staff_client.get(reverse("tuning-job-detail", args=[tuning_job.name])).status_code == 200
+
+
+def test_only_operators_create_in_a_team(django_user_model, team, no_tasks):
+    register_algorithm()
+    viewer = django_user_model.objects.create_user("dave")
+    TeamMember.objects.create(team=team, user=viewer, role=TeamRole.VIEWER)
+    with pytest.raises(ValidationError) as error:
+        services.tuning_job_create(config=tuning_job_config(team_name="vision"), owner=viewer)
+    assert "operator" in error.value.message_dict["team_name"][0]
+    operator = django_user_model.objects.create_user("erin")
+    TeamMember.objects.create(team=team, user=operator, role=TeamRole.OPERATOR)
+    assert services.tuning_job_create(config=tuning_job_config(team_name="vision"), owner=operator).team == team

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from jobs.tuning.space import SearchSpace
 from jobs.tuning.strategies.base import Direction, Observation, Strategy
+from jobs.tuning.strategies.bayesian import BayesianSearch
 from jobs.tuning.strategies.grid_search import GridSearch
 from jobs.tuning.strategies.hyperband_search import HyperbandSearch
 from jobs.tuning.strategies.random_search import RandomSearch
 
 __all__ = [
     "STRATEGIES",
+    "BayesianSearch",
     "Direction",
     "GridSearch",
     "HyperbandSearch",
@@ -20,7 +22,9 @@ __all__ = [
     "validate_strategy",
 ]
 
-STRATEGIES: dict[str, type[Strategy]] = {cls.name: cls for cls in (RandomSearch, GridSearch, HyperbandSearch)}
+STRATEGIES: dict[str, type[Strategy]] = {
+    cls.name: cls for cls in (BayesianSearch, RandomSearch, GridSearch, HyperbandSearch)
+}
 
 
 def make_strategy(name: str, space: SearchSpace, direction: Direction, seed: int) -> Strategy:

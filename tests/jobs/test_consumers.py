@@ -1,0 +1,182 @@
+"""Websocket consumers over the real Redis channel layer: authorisation, events, catch-up, coalescing."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.routing import URLRouter
+from channels.testing import WebsocketCommunicator
+from django.contrib.auth.models import AnonymousUser, Group
+
+from jobs import services
+from jobs.backends.metrics import MetricRecord
+from jobs.consumers import COALESCE_SECONDS
+from jobs.models import TeamMember, TeamRole
+from jobs.routing import websocket_urlpatterns
+from tests.jobs.factories import register_algorithm, tuning_job_config
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+application = URLRouter(websocket_urlpatterns)
+
+
+@pytest.fixture
+def team():
+    return Group.objects.create(name="vision")
+
+
+@pytest.fixture
+def alice(django_user_model, team):
+    user = django_user_model.objects.create_user("alice")
+    TeamMember.objects.create(team=team, user=user, role=TeamRole.VIEWER)
+    return user
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob")
+
+
+@pytest.fixture
+def running(team, celery_broker):
+    """tj-1 with two started training jobs; tasks go to the test broker, where no worker takes them."""
+    register_algorithm()
+    tuning_job = services.tuning_job_create(config=tuning_job_config(team_name="vision"))
+    jobs = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    for job in jobs:
+        services.training_job_start(training_job_id=job.id, worker="w@h:1", log_path="")
+    return tuning_job, jobs
+
+
+def report(job, epochs, metric="validation:accuracy"):
+    services.training_job_record_metrics(
+        training_job_id=job.id,
+        records=[MetricRecord(metric, epoch, epoch / 100, datetime.now(UTC)) for epoch in epochs],
+    )
+
+
+async def connect(user, path="/ws/tuning-jobs/tj-1/"):
+    communicator = WebsocketCommunicator(application, path)
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+async def receive_until(communicator, message_type, timeout=5):
+    while True:
+        message = await communicator.receive_json_from(timeout=timeout)
+        if message["type"] == message_type:
+            return message
+
+
+def epochs_in(messages, job_name):
+    return sorted(epoch for m in messages for epoch, _ in m["jobs"].get(job_name, {}).get("validation:accuracy", []))
+
+
+def test_anonymous_other_teams_and_missing_jobs_are_refused(running, bob):
+    async def scenario():
+        for user, path in (
+            (AnonymousUser(), "/ws/tuning-jobs/tj-1/"),
+            (bob, "/ws/tuning-jobs/tj-1/"),
+            (bob, "/ws/tuning-jobs/no-such-job/"),
+            (AnonymousUser(), "/ws/tuning-jobs/"),
+        ):
+            communicator, connected = await connect(user, path)
+            assert not connected, (user, path)
+
+    async_to_sync(scenario)()
+
+
+def test_catch_up_then_live_batches_then_reconnect_without_loss_or_doubles(running, alice):
+    tuning_job, (first, second) = running
+    report(first, [1, 2])
+
+    async def scenario():
+        communicator, connected = await connect(alice)
+        assert connected
+        await communicator.send_json_to({"type": "catch_up", "since": {}})
+        snapshot = await receive_until(communicator, "metrics")
+        assert epochs_in([snapshot], first.name) == [1, 2]
+        counters = await receive_until(communicator, "counters")
+        assert counters["counters"] == {"Completed": 0, "InProgress": 2, "Stopped": 0, "Failed": 0}
+
+        await database_write(report, first, [3])
+        live = await receive_until(communicator, "metrics")
+        assert epochs_in([live], first.name) == [3]
+        cursor = {**snapshot["cursor"], **live["cursor"]}
+        await communicator.disconnect()
+
+        # Missed while disconnected: the reconnect's catch-up brings exactly these.
+        await database_write(report, first, [4, 5])
+        await database_write(report, second, [1])
+        communicator, _ = await connect(alice)
+        await communicator.send_json_to({"type": "catch_up", "since": cursor})
+        caught_up = await receive_until(communicator, "metrics")
+        assert epochs_in([caught_up], first.name) == [4, 5]
+        assert epochs_in([caught_up], second.name) == [1]
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_flood_of_epochs_is_coalesced(running, alice):
+    tuning_job, (first, _) = running
+
+    async def scenario():
+        communicator, _ = await connect(alice)
+        await communicator.send_json_to({"type": "catch_up", "since": {}})
+        await receive_until(communicator, "counters")
+        started = time.monotonic()
+        for epoch in range(1, 201):
+            await database_write(report, first, [epoch])
+        batches = []
+        while sum(len(epochs_in([b], first.name)) for b in batches) < 200:
+            batches.append(await receive_until(communicator, "metrics"))
+        elapsed = time.monotonic() - started
+        assert epochs_in(batches, first.name) == list(range(1, 201))
+        # One message per coalescing window at most, however fast the epochs come.
+        assert len(batches) <= elapsed / COALESCE_SECONDS + 2
+        assert len(batches) < 200
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_status_changes_are_forwarded_with_fresh_counters(running, alice):
+    tuning_job, (first, _) = running
+
+    async def scenario():
+        communicator, _ = await connect(alice)
+        await communicator.send_json_to({"type": "catch_up", "since": {}})
+        await receive_until(communicator, "counters")
+        await database_write(lambda: services.training_job_stop(training_job_id=first.id))
+        status = await receive_until(communicator, "training_job.status")
+        assert (status["name"], status["status"]) == (first.name, "Stopping")
+        counters = await receive_until(communicator, "counters")
+        assert counters["counters"]["InProgress"] == 2  # Stopping still runs
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_the_list_socket_sends_rows_of_visible_tuning_jobs_only(running, alice, bob):
+    tuning_job, (first, _) = running
+
+    async def scenario():
+        member, _ = await connect(alice, "/ws/tuning-jobs/")
+        outsider, _ = await connect(bob, "/ws/tuning-jobs/")
+        await database_write(lambda: services.training_job_stop(training_job_id=first.id))
+        row = await receive_until(member, "tuning_job")
+        assert row["name"] == "tj-1" and row["counters"]["InProgress"] == 2
+        assert await outsider.receive_nothing(timeout=0.5)
+        await member.disconnect()
+        await outsider.disconnect()
+
+    async_to_sync(scenario)()
+
+
+async def database_write(function, *args):
+    from channels.db import database_sync_to_async
+
+    await database_sync_to_async(function)(*args)
