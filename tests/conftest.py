@@ -118,10 +118,11 @@ class Workers:
         }
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *argv: str) -> subprocess.Popen:
+    def start(self, name: str, *argv: str, module: str = "celery") -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
+        prefix = ["-A", "tuning_site"] if module == "celery" else []
         process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tuning_site", *argv],
+            [sys.executable, "-m", module, *prefix, *argv],
             cwd=ROOT,
             env=self.env,
             stdout=log,
@@ -140,6 +141,27 @@ class Workers:
 
     def start_beat(self, schedule_dir: Path) -> subprocess.Popen:
         return self.start("beat", "beat", "-s", str(schedule_dir / "beat-schedule"), "-l", "INFO")
+
+    def start_web(self, static_root: Path) -> str:
+        """daphne serving the whole site (pages, static files, websockets); returns its base URL."""
+        port = _free_port()
+        self.env.update(
+            STATIC_ROOT=str(static_root),
+            SECURE_SSL_REDIRECT="0",
+            SESSION_COOKIE_SECURE="0",
+            CSRF_COOKIE_SECURE="0",
+            SECURE_HSTS_SECONDS="0",
+        )
+        process = self.start("web", "-b", "127.0.0.1", "-p", str(port), "tuning_site.asgi:application", module="daphne")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                return f"http://127.0.0.1:{port}"
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"daphne did not start:\n{self.logs()}") from None
+                time.sleep(0.1)
 
     def kill(self, name: str) -> None:
         """SIGKILL a worker and its pool: the machine it ran on is gone."""
@@ -178,3 +200,18 @@ def workers(transactional_db, celery_broker, jobs_dir, tmp_path):
     pool = Workers(celery_broker, jobs_dir, log_dir, extra_env={})
     yield pool
     pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """collectstatic once per session, as a deployment would, for the live servers to serve."""
+    root = tmp_path_factory.mktemp("static")
+    result = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+        cwd=ROOT,
+        env={**os.environ, "STATIC_ROOT": str(root)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return root
