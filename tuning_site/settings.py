@@ -67,6 +67,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "channels",
     "jobs",
     "analytics",
@@ -208,8 +211,27 @@ TUNEBOARD_STOP_GRACE_SECONDS = env_float("TUNEBOARD_STOP_GRACE_SECONDS", 10.0, m
 TUNEBOARD_START_TIMEOUT = env_float("TUNEBOARD_START_TIMEOUT", 600.0, minimum=1.0)
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Token first: an unauthenticated program then gets 401 with a
+    # WWW-Authenticate challenge rather than a bare 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "jobs.api.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"user": env_str("TUNEBOARD_API_RATE", "6000/min")},
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tuneboard API",
+    "DESCRIPTION": "Hyperparameter tuning jobs, their training jobs and metrics (SageMaker's vocabulary).",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI and Redoc from the sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 LOGGING = {

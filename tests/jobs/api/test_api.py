@@ -1,0 +1,246 @@
+"""REST API v1 through DRF's test client: auth, validation errors, visibility, filters, sorting."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from jobs import services
+from jobs.backends.base import Outcome, RunResult
+from jobs.backends.metrics import MetricRecord
+from jobs.models import TeamMember, TeamRole, TuningJob
+from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1"
+
+
+@pytest.fixture
+def team():
+    return Group.objects.create(name="vision")
+
+
+def member(django_user_model, name, team, role=TeamRole.OPERATOR):
+    user = django_user_model.objects.create_user(name)
+    TeamMember.objects.create(team=team, user=user, role=role)
+    return user
+
+
+@pytest.fixture
+def alice(django_user_model, team):
+    return member(django_user_model, "alice", team)
+
+
+@pytest.fixture
+def api(alice):
+    client = APIClient()
+    client.force_authenticate(alice)
+    return client
+
+
+@pytest.fixture
+def no_tasks(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        yield callbacks
+
+
+@pytest.fixture
+def algorithm():
+    return register_algorithm()
+
+
+def body(**overrides):
+    values = {
+        "name": "api-job",
+        "algorithm": "quadratic",
+        "team": "vision",
+        "objective_metric_name": "validation:accuracy",
+        "objective_type": "Maximize",
+        "parameter_ranges": [LEARNING_RATE, OPTIMIZER],
+        "max_training_jobs": 4,
+        "max_parallel_training_jobs": 2,
+        "random_seed": 3,
+    }
+    values.update(overrides)
+    return values
+
+
+def play(training_job, values):
+    services.training_job_start(training_job_id=training_job.id, worker="w@h:1", log_path="")
+    services.training_job_record_metrics(
+        training_job_id=training_job.id,
+        records=[MetricRecord("validation:accuracy", e, v, datetime.now(UTC)) for e, v in enumerate(values, 1)],
+    )
+    services.training_job_finish(training_job_id=training_job.id, result=RunResult(Outcome.COMPLETED, 0))
+
+
+@pytest.fixture
+def tuning_job(algorithm, team, no_tasks):
+    """vision's tj-1: jobs 001 (0.5) and 002 (0.9) Completed, 003 running without an objective."""
+    tuning_job = services.tuning_job_create(config=tuning_job_config(team_name="vision", max_parallel_training_jobs=3))
+    first, second, third = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    play(first, [0.3, 0.5])
+    play(second, [0.9])
+    services.training_job_start(training_job_id=third.id, worker="w@h:1", log_path="")
+    return tuning_job
+
+
+def error(response):
+    assert set(response.json()) == {"error"}
+    return response.json()["error"]
+
+
+def test_unauthenticated_requests_get_the_error_shape():
+    response = APIClient().get(f"{BASE}/tuning-jobs/")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Token"
+    assert error(response)["status"] == 401
+
+
+def test_token_auth_and_revocation(alice, tuning_job):
+    token = Token.objects.create(user=alice)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 200
+    token.delete()
+    assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 401
+
+
+def test_create_runs_the_service_and_returns_the_description(api, algorithm, team, no_tasks):
+    response = api.post(f"{BASE}/tuning-jobs/", body(), format="json")
+    assert response.status_code == 201, response.json()
+    data = response.json()
+    assert (data["name"], data["status"], data["team"], data["owner"]) == ("api-job", "InProgress", "vision", "alice")
+    assert data["counters"] == {"Completed": 0, "InProgress": 0, "Stopped": 0, "Failed": 0}
+    assert TuningJob.objects.get(name="api-job").random_seed == 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "fragment"),
+    [
+        ({"max_parallel_training_jobs": 0}, "max_parallel_training_jobs", "between 1"),
+        ({"max_training_jobs": "many"}, "max_training_jobs", "valid integer"),
+        ({"algorithm": "nope"}, "algorithm", "No algorithm named 'nope'"),
+        ({"team": "other"}, "team", "No team named 'other'"),
+        ({"objective_metric_name": "loss"}, "objective_metric_name", "not one of the algorithm's metric"),
+        ({"parameter_ranges": [{**LEARNING_RATE, "min_value": 2.0}]}, "parameter_ranges", "MinValue"),
+        ({"parameter_ranges": [{"name": "x", "type": "Sideways"}]}, "parameter_ranges[0].type", "valid choice"),
+        ({"strategy": "Hyperband", "early_stopping_type": "Auto"}, "early_stopping_type", "must be Off"),
+        ({"name": "bad name!"}, "name", "letters, digits and hyphens"),
+    ],
+)
+def test_create_rejects_bad_input_naming_the_field(api, algorithm, team, no_tasks, overrides, field, fragment):
+    response = api.post(f"{BASE}/tuning-jobs/", body(**overrides), format="json")
+    assert response.status_code == 400
+    fields = error(response)["fields"]
+    assert field in fields, fields
+    assert fragment in " ".join(fields[field])
+    assert not TuningJob.objects.filter(name="api-job").exists()
+
+
+def test_create_needs_a_json_object(api, algorithm):
+    response = api.post(f"{BASE}/tuning-jobs/", "[1, 2]", content_type="application/json")
+    assert response.status_code == 400
+    response = api.post(f"{BASE}/tuning-jobs/", "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert "JSON parse error" in error(response)["message"]
+
+
+def test_a_viewer_cannot_create_or_stop(django_user_model, team, tuning_job, no_tasks):
+    client = APIClient()
+    client.force_authenticate(member(django_user_model, "carol", team, TeamRole.VIEWER))
+    response = client.post(f"{BASE}/tuning-jobs/", body(), format="json")
+    assert response.status_code == 400 and "operator" in error(response)["fields"]["team"][0]
+    assert client.post(f"{BASE}/tuning-jobs/tj-1/stop/").status_code == 403
+    assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 200
+
+
+def test_other_teams_jobs_are_404(django_user_model, tuning_job):
+    client = APIClient()
+    client.force_authenticate(django_user_model.objects.create_user("bob"))
+    training_job = tuning_job.training_jobs.first()
+    for url in (
+        f"{BASE}/tuning-jobs/tj-1/",
+        f"{BASE}/tuning-jobs/tj-1/training-jobs/",
+        f"{BASE}/training-jobs/{training_job.name}/",
+        f"{BASE}/training-jobs/{training_job.name}/metrics/",
+    ):
+        response = client.get(url)
+        assert response.status_code == 404, url
+        assert error(response)["code"] == "not_found"
+    assert client.post(f"{BASE}/tuning-jobs/tj-1/stop/").status_code == 404
+    assert client.get(f"{BASE}/tuning-jobs/").json()["results"] == []
+
+
+def test_retrieve_is_describe_like(api, tuning_job):
+    data = api.get(f"{BASE}/tuning-jobs/tj-1/").json()
+    assert data["counters"] == {"Completed": 2, "InProgress": 1, "Stopped": 0, "Failed": 0}
+    assert data["best_training_job"]["name"] == "tj-1-002"
+    assert data["best_training_job"]["final_objective_value"] == 0.9
+    assert data["completion_details"]["number_of_training_jobs_objective_not_improving"] == 0
+    assert data["consumed_runtime_seconds"] >= 0
+
+
+def test_list_filters_and_orders(api, algorithm, team, no_tasks):
+    for name in ("alpha", "beta", "gamma"):
+        services.tuning_job_create(config=tuning_job_config(name=name, team_name="vision"))
+    services.tuning_job_stop(tuning_job_id=TuningJob.objects.get(name="beta").id)
+    names = lambda **params: [j["name"] for j in api.get(f"{BASE}/tuning-jobs/", params).json()["results"]]  # noqa: E731
+    assert names(ordering="name") == ["alpha", "beta", "gamma"]
+    assert names(status="Stopping") == ["beta"]
+    assert names(name_contains="MM", ordering="name") == ["gamma"]
+    assert names(created_after="2000-01-01T00:00:00Z", ordering="-name") == ["gamma", "beta", "alpha"]
+    assert names(created_before="2000-01-01T00:00:00Z") == []
+    for params, field in (({"status": "Done"}, "status"), ({"ordering": "sideways"}, "ordering"),
+                          ({"created_after": "yesterday"}, "created_after")):  # fmt: skip
+        response = api.get(f"{BASE}/tuning-jobs/", params)
+        assert response.status_code == 400 and field in error(response)["fields"]
+
+
+def test_training_jobs_sorted_as_sagemaker_sorts_them(api, tuning_job):
+    url = f"{BASE}/tuning-jobs/tj-1/training-jobs/"
+    names = lambda **params: [j["name"] for j in api.get(url, params).json()["results"]]  # noqa: E731
+    assert names(sort_by="FinalObjectiveMetricValue", sort_order="Descending") == ["tj-1-002", "tj-1-001"]
+    assert names(sort_by="FinalObjectiveMetricValue", sort_order="Ascending") == ["tj-1-001", "tj-1-002"]
+    assert names(sort_by="Name", sort_order="Ascending") == ["tj-1-001", "tj-1-002", "tj-1-003"]
+    assert names(status_equals="InProgress") == ["tj-1-003"]
+    page = api.get(url, {"sort_by": "Name", "sort_order": "Ascending", "page_size": 2}).json()
+    assert (page["count"], len(page["results"]), page["next"] is not None) == (3, 2, True)
+    assert api.get(url, {"sort_by": "Bogus"}).status_code == 400
+
+
+def test_training_job_metrics_and_stop(api, tuning_job, no_tasks):
+    metrics = api.get(f"{BASE}/training-jobs/tj-1-001/metrics/").json()["metrics"]
+    assert [s["value"] for s in metrics["validation:accuracy"]] == [0.3, 0.5]
+    since = api.get(f"{BASE}/training-jobs/tj-1-001/metrics/", {"since_epoch": 1, "metric": "validation:accuracy"})
+    assert [s["epoch"] for s in since.json()["metrics"]["validation:accuracy"]] == [2]
+    assert api.get(f"{BASE}/training-jobs/tj-1-001/metrics/", {"since_epoch": "x"}).status_code == 400
+    response = api.post(f"{BASE}/training-jobs/tj-1-003/stop/")
+    assert response.status_code == 200 and response.json()["status"] == "Stopping"
+
+
+def test_algorithms_are_read_by_all_and_written_by_staff(api, algorithm, django_user_model):
+    assert [a["name"] for a in api.get(f"{BASE}/algorithms/").json()["results"]] == ["quadratic"]
+    new = {"name": "new-algo", "command": ["/bin/true"], "metric_definitions": [{"Name": "m", "Regex": "m=(\\S+)"}]}
+    assert api.post(f"{BASE}/algorithms/", new, format="json").status_code == 403
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
+    assert staff.post(f"{BASE}/algorithms/", new, format="json").status_code == 201
+    bad = {**new, "name": "bad-algo", "metric_definitions": [{"Name": "m", "Regex": "m=("}]}
+    response = staff.post(f"{BASE}/algorithms/", bad, format="json")
+    assert response.status_code == 400 and "metric_definitions" in error(response)["fields"]
+
+
+def test_the_openapi_schema_is_valid(tmp_path, client):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
+    assert "/api/v1/tuning-jobs/{name}/training-jobs/" in (tmp_path / "schema.yml").read_text()
+
+
+def test_swagger_ui_is_served_without_a_cdn(api):
+    page = api.get("/api/docs/").content.decode()
+    assert "drf_spectacular_sidecar/swagger-ui-dist" in page
+    assert "cdn" not in page.lower()
