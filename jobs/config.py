@@ -18,6 +18,7 @@ from jobs.backends.metrics import MetricDefinition, MetricDefinitionError, compi
 from jobs.models import (
     TUNING_JOB_NAME_PATTERN,
     Algorithm,
+    Backend,
     EarlyStoppingType,
     ObjectiveType,
     Strategy,
@@ -81,7 +82,11 @@ def validate_algorithm(algorithm: Algorithm) -> None:
     """Check what the model's field types cannot: argv shape and metric regexes."""
     errors: dict[str, list[str]] = {}
     command = algorithm.command
-    if not isinstance(command, list) or not command or not all(isinstance(a, str) and a for a in command):
+    if algorithm.backend == Backend.EXTERNAL:
+        # Its training runs elsewhere; there is nothing here to start.
+        if command:
+            errors["command"] = ["An external algorithm has no command: its trainers claim jobs through the API."]
+    elif not isinstance(command, list) or not command or not all(isinstance(a, str) and a for a in command):
         errors["command"] = ["Give the program's argv as a non-empty list of non-empty strings."]
     definitions = algorithm.metric_definitions
     if not isinstance(definitions, list) or not all(

@@ -97,6 +97,7 @@ class CompletionReason(models.TextChoices):
 
 class Backend(models.TextChoices):
     LOCAL = "local", "Local process"
+    EXTERNAL = "external", "Runs elsewhere and reports through the API"
 
 
 class Algorithm(models.Model):
@@ -109,7 +110,7 @@ class Algorithm(models.Model):
     name = models.CharField(max_length=63, unique=True, validators=[algorithm_name_validator])
     description = models.TextField(blank=True)
     backend = models.CharField(max_length=16, choices=Backend.choices, default=Backend.LOCAL)
-    command = models.JSONField(default=list, help_text="The program's argv, run without a shell.")
+    command = models.JSONField(default=list, blank=True, help_text="The program's argv, run without a shell.")
     metric_definitions = models.JSONField(
         default=list, help_text='SageMaker\'s MetricDefinitions: [{"Name": ..., "Regex": ...}].'
     )
@@ -303,3 +304,18 @@ class MetricSample(models.Model):
 
     def __str__(self):
         return f"{self.metric_name}[{self.epoch}]={self.value}"
+
+
+class TrainingJobToken(models.Model):
+    """The credential an outside trainer reports with: good for one training job only.
+
+    Only a hash is stored; the key itself is shown once, when the trainer
+    claims the job.
+    """
+
+    training_job = models.OneToOneField(TrainingJob, on_delete=models.CASCADE, related_name="token")
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"token of {self.training_job}"

@@ -11,9 +11,11 @@ job is claimed and finished with conditional updates or its row lock, so that
 running any of these twice does no harm.
 """
 
+import hashlib
 import logging
 import math
 import random
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -30,6 +32,7 @@ from jobs.config import RANDOM_SEED_MAX, TuningJobConfig, validate_algorithm, va
 from jobs.models import (
     ACTIVE_STATUSES,
     Algorithm,
+    Backend,
     EarlyStoppingType,
     MetricSample,
     ObjectiveStatus,
@@ -38,6 +41,7 @@ from jobs.models import (
     Strategy,
     TrainingJob,
     TrainingJobStatus,
+    TrainingJobToken,
     TuningJob,
     TuningJobStatus,
 )
@@ -63,7 +67,13 @@ FAILED_TRAINING_JOBS_BEFORE_GIVING_UP = 3
 
 @transaction.atomic
 def algorithm_register(
-    *, name: str, command: list[str], metric_definitions: list[dict], static_hyperparameters=None, description=""
+    *,
+    name: str,
+    command: list[str],
+    metric_definitions: list[dict],
+    static_hyperparameters=None,
+    description="",
+    backend: str = Backend.LOCAL,
 ) -> Algorithm:
     """Create or update an algorithm by name, after checking its command and metric regexes."""
     candidate = Algorithm(
@@ -72,6 +82,7 @@ def algorithm_register(
         metric_definitions=metric_definitions,
         static_hyperparameters=static_hyperparameters or {},
         description=description,
+        backend=backend,
     )
     candidate.full_clean(exclude=["name"])
     validate_algorithm(candidate)
@@ -82,6 +93,7 @@ def algorithm_register(
             "metric_definitions": candidate.metric_definitions,
             "static_hyperparameters": candidate.static_hyperparameters,
             "description": description,
+            "backend": backend,
         },
     )
     return algorithm
@@ -251,7 +263,9 @@ def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob
         )
         created.append(training_job)
         _publish_training_job(realtime.TRAINING_JOB_CREATED, training_job)
-        _dispatch_run(training_job.id, timezone.now())
+        if tuning_job.algorithm.backend != Backend.EXTERNAL:
+            # An external job waits for a trainer to claim it instead.
+            _dispatch_run(training_job.id, timezone.now())
     return created
 
 
@@ -370,6 +384,37 @@ def training_jobs_interrupt(*, worker_node: str) -> int:
         _request_training_job_stop(training_job, StopReason.WORKER_SHUTDOWN)
         interrupted += 1
     return interrupted
+
+
+@transaction.atomic
+def training_job_claim_external(*, tuning_job_id: int, claimant: str) -> tuple[TrainingJob, str] | None:
+    """Hand the next waiting training job of an external algorithm to an outside trainer.
+
+    Returns the job and the key of its new per-job token (shown only now),
+    or None when no job is waiting. SKIP LOCKED lets several trainers claim
+    at once without taking the same job or waiting on each other.
+    """
+    candidate = (
+        TrainingJob.objects.select_for_update(skip_locked=True)
+        .filter(
+            tuning_job_id=tuning_job_id,
+            tuning_job__algorithm__backend=Backend.EXTERNAL,
+            status=TrainingJobStatus.IN_PROGRESS,
+            started_at__isnull=True,
+        )
+        .order_by("sequence")
+        .first()
+    )
+    if candidate is None:
+        return None
+    training_job = training_job_start(training_job_id=candidate.id, worker=f"external:{claimant}", log_path="")
+    key = secrets.token_urlsafe(32)
+    TrainingJobToken.objects.create(training_job=training_job, key_hash=token_hash(key))
+    return training_job, key
+
+
+def token_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def training_job_heartbeat(*, training_job_id: int) -> str:
@@ -580,14 +625,22 @@ def training_jobs_reap_stale(*, now: datetime | None = None) -> list[int]:
     cutoff = now - timedelta(seconds=settings.TUNEBOARD_HEARTBEAT_TIMEOUT)
     stale = TrainingJob.objects.filter(
         status__in=ACTIVE_STATUSES, started_at__isnull=False, heartbeat_at__lt=cutoff
-    ).values_list("id", "worker", "heartbeat_at")
+    ).values_list("id", "status", "worker", "heartbeat_at")
     reaped = []
-    for training_job_id, worker, heartbeat_at in stale:
-        reason = (
-            f"The worker running this job ({worker or 'unknown'}) stopped responding: "
-            f"no heartbeat since {heartbeat_at.isoformat()}."
-        )
-        training_job_fail(training_job_id=training_job_id, reason=reason)
+    for training_job_id, status, worker, heartbeat_at in stale:
+        if status == TrainingJobStatus.STOPPING:
+            # It was being stopped anyway (an outside trainer that quit
+            # without acknowledging): the stop has happened.
+            training_job_finish(
+                training_job_id=training_job_id,
+                result=RunResult(outcome=Outcome.STOPPED, exit_code=None, stop_cause=StopCause.REQUESTED),
+            )
+        else:
+            reason = (
+                f"The worker running this job ({worker or 'unknown'}) stopped responding: "
+                f"no heartbeat since {heartbeat_at.isoformat()}."
+            )
+            training_job_fail(training_job_id=training_job_id, reason=reason)
         reaped.append(training_job_id)
     if reaped:
         logger.warning("failed %d training job(s) whose worker was lost: %s", len(reaped), reaped)
@@ -607,7 +660,9 @@ def training_jobs_redispatch(*, now: datetime | None = None) -> list[int]:
     waiting = list(
         TrainingJob.objects.filter(
             status=TrainingJobStatus.IN_PROGRESS, started_at__isnull=True, dispatched_at__lt=cutoff
-        ).values_list("id", flat=True)
+        )
+        .exclude(tuning_job__algorithm__backend=Backend.EXTERNAL)
+        .values_list("id", flat=True)
     )
     for training_job_id in waiting:
         _dispatch_run(training_job_id, now)

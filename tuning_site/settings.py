@@ -221,7 +221,10 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "jobs.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"user": env_str("TUNEBOARD_API_RATE", "6000/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env_str("TUNEBOARD_API_RATE", "6000/min"),
+        "ingest": env_str("TUNEBOARD_INGEST_RATE", "60000/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneboard API",
@@ -232,6 +235,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "jobs.models.TrainingJobStatus",
+        "TrainerOutcomeEnum": ["Completed", "Failed", "Stopped"],
+    },
 }
 
 LOGGING = {

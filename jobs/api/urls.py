@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from jobs.api import views
+from jobs.api import trainer, views
 
 router = DefaultRouter()
 router.register("algorithms", views.AlgorithmViewSet, basename="algorithm")
@@ -9,3 +9,10 @@ router.register("tuning-jobs", views.TuningJobViewSet, basename="tuning-job")
 router.register("training-jobs", views.TrainingJobViewSet, basename="training-job")
 
 urlpatterns = [path("", include(router.urls))]
+
+urlpatterns += [
+    path("trainer/", trainer.TrainerJobView.as_view(), name="trainer-job"),
+    path("trainer/metrics/", trainer.TrainerMetricsView.as_view(), name="trainer-metrics"),
+    path("trainer/heartbeat/", trainer.TrainerHeartbeatView.as_view(), name="trainer-heartbeat"),
+    path("trainer/finish/", trainer.TrainerFinishView.as_view(), name="trainer-finish"),
+]

@@ -13,9 +13,9 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
 from jobs import selectors, services
-from jobs.api import serializers
+from jobs.api import serializers, trainer
 from jobs.config import TuningJobConfig
-from jobs.models import Algorithm, MetricSample, TrainingJobStatus, TuningJobStatus
+from jobs.models import Algorithm, Backend, MetricSample, TrainingJobStatus, TuningJobStatus
 
 
 class Pagination(PageNumberPagination):
@@ -52,6 +52,7 @@ class AlgorithmViewSet(
             metric_definitions=data["metric_definitions"],
             static_hyperparameters=data["static_hyperparameters"],
             description=data["description"],
+            backend=data["backend"],
         )
 
 
@@ -133,6 +134,27 @@ class TuningJobViewSet(
             raise exceptions.PermissionDenied("Viewers cannot stop tuning jobs.")
         services.tuning_job_stop(tuning_job_id=tuning_job.id)
         return Response(serializers.TuningJobSerializer(self.get_object()).data)
+
+    @extend_schema(request=None, responses={200: trainer.ClaimSerializer, 204: None})
+    @action(detail=True, methods=["post"])
+    def claim(self, request, name=None):
+        """Take the next waiting training job of an external algorithm; 204 when none waits.
+
+        The answer carries the job's hyperparameters and a token good only for
+        reporting that job (shown once).
+        """
+        tuning_job = self.get_object()
+        if not selectors.can_operate(user=request.user, tuning_job=tuning_job):
+            raise exceptions.PermissionDenied("Viewers cannot run training jobs.")
+        if tuning_job.algorithm.backend != Backend.EXTERNAL:
+            raise exceptions.ValidationError(
+                {"algorithm": [f"{tuning_job.algorithm.name} runs on Tuneboard's workers, not through claims."]}
+            )
+        claimed = services.training_job_claim_external(tuning_job_id=tuning_job.id, claimant=request.user.username)
+        if claimed is None:
+            return Response(status=204)
+        training_job, key = claimed
+        return Response(trainer.ClaimSerializer({"training_job": training_job, "token": key}).data)
 
     @extend_schema(
         parameters=[

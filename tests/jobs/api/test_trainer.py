@@ -1,0 +1,158 @@
+"""Training that runs elsewhere: claims, per-job tokens, idempotent ingest, stop answers."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from jobs import services
+from jobs.models import Backend, MetricSample, StopReason, TeamMember, TeamRole, TrainingJob, TrainingJobStatus
+from tests.jobs.factories import tuning_job_config
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/api/v1"
+
+
+@pytest.fixture
+def no_tasks(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        yield callbacks
+
+
+@pytest.fixture
+def operator(django_user_model):
+    team = Group.objects.create(name="vision")
+    user = django_user_model.objects.create_user("alice")
+    TeamMember.objects.create(team=team, user=user, role=TeamRole.OPERATOR)
+    return user
+
+
+@pytest.fixture
+def api(operator):
+    client = APIClient()
+    client.force_authenticate(operator)
+    return client
+
+
+@pytest.fixture
+def external(operator, no_tasks):
+    services.algorithm_register(
+        name="remote",
+        command=[],
+        metric_definitions=[{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
+        backend=Backend.EXTERNAL,
+    )
+    tuning_job = services.tuning_job_create(
+        config=tuning_job_config(
+            algorithm_name="remote",
+            team_name="vision",
+            max_training_jobs=6,
+            max_parallel_training_jobs=4,
+            early_stopping_type="Auto",
+        )
+    )
+    services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    return tuning_job
+
+
+def claim(api):
+    response = api.post(f"{BASE}/tuning-jobs/tj-1/claim/")
+    assert response.status_code == 200, response.content
+    data = response.json()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"TrainingJob {data['token']}")
+    return data["training_job"], client
+
+
+def report(trainer, epoch, value):
+    return trainer.post(
+        f"{BASE}/trainer/metrics/", {"samples": [{"metric": "validation:accuracy", "epoch": epoch, "value": value}]},
+        format="json",
+    )  # fmt: skip
+
+
+def test_claims_hand_out_each_waiting_job_once(api, external):
+    names = [claim(api)[0]["name"] for _ in range(4)]
+    assert names == ["tj-1-001", "tj-1-002", "tj-1-003", "tj-1-004"]
+    assert api.post(f"{BASE}/tuning-jobs/tj-1/claim/").status_code == 204
+
+
+def test_the_token_reports_only_for_its_own_job(api, external):
+    job, trainer = claim(api)
+    info = trainer.get(f"{BASE}/trainer/").json()
+    assert info["name"] == job["name"] and set(info["hyperparameters"]) >= {"learning_rate", "optimizer"}
+    # A job token is not a user: the rest of the API refuses it.
+    assert trainer.get(f"{BASE}/tuning-jobs/").status_code == 401
+    assert trainer.get(f"{BASE}/training-jobs/{job['name']}/").status_code == 401
+    # And user credentials cannot report.
+    assert api.post(f"{BASE}/trainer/heartbeat/").status_code in (401, 403)
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="TrainingJob not-a-token")
+    assert bad.post(f"{BASE}/trainer/heartbeat/").status_code == 401
+
+
+def test_ingest_is_idempotent_and_answers_stop(api, external):
+    job, trainer = claim(api)
+    first = report(trainer, 1, 0.5)
+    assert first.status_code == 200 and first.json() == {"stop": False, "reason": None}
+    report(trainer, 1, 0.5)  # a retried batch
+    assert MetricSample.objects.filter(training_job__name=job["name"]).count() == 1
+    assert report(trainer, 2, None).status_code == 200  # NaN as null
+    bad = trainer.post(
+        f"{BASE}/trainer/metrics/", {"samples": [{"metric": "m", "epoch": -1, "value": 1}]}, format="json"
+    )
+    assert bad.status_code == 400 and "samples[0].epoch" in bad.json()["error"]["fields"]
+
+
+def test_early_stopping_reaches_an_outside_trainer(api, external):
+    trainers = [claim(api) for _ in range(4)]
+    for _job, trainer in trainers[:3]:
+        for epoch, value in enumerate([0.5, 0.6, 0.7], 1):
+            report(trainer, epoch, value)
+        assert trainer.post(f"{BASE}/trainer/finish/", {"status": "Completed"}, format="json").status_code == 200
+    job, trainer = trainers[3]
+    assert report(trainer, 1, 0.1).json()["stop"] is False  # grace epoch
+    answer = report(trainer, 2, 0.1).json()
+    assert answer == {"stop": True, "reason": "early stopping"}
+    assert trainer.post(f"{BASE}/trainer/heartbeat/").json()["stop"] is True
+    finished = trainer.post(f"{BASE}/trainer/finish/", {"status": "Stopped"}, format="json").json()
+    assert finished["status"] == "Stopped"
+    stopped = TrainingJob.objects.get(name=job["name"])
+    assert (stopped.status, stopped.stop_reason) == (TrainingJobStatus.STOPPED, StopReason.EARLY_STOPPING)
+    late = report(trainer, 3, 0.2)
+    assert late.status_code == 409 and late.json()["error"]["code"] == "conflict"
+
+
+def test_a_failure_is_recorded_with_its_reason(api, external):
+    job, trainer = claim(api)
+    trainer.post(f"{BASE}/trainer/finish/", {"status": "Failed", "failure_reason": "OOM on node 7"}, format="json")
+    failed = TrainingJob.objects.get(name=job["name"])
+    assert (failed.status, failed.failure_reason) == (TrainingJobStatus.FAILED, "OOM on node 7")
+
+
+def test_a_stopping_job_whose_trainer_vanished_ends_stopped(api, external, settings):
+    job, trainer = claim(api)
+    services.training_job_stop(training_job_id=TrainingJob.objects.get(name=job["name"]).id)
+    TrainingJob.objects.filter(name=job["name"]).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    services.training_jobs_reap_stale()
+    vanished = TrainingJob.objects.get(name=job["name"])
+    assert (vanished.status, vanished.stop_reason) == (TrainingJobStatus.STOPPED, StopReason.USER_REQUEST)
+
+
+def test_claims_are_for_external_algorithms_and_operators(api, django_user_model, external, no_tasks):
+    services.algorithm_register(
+        name="local-one", command=["/bin/true"], metric_definitions=[{"Name": "validation:accuracy", "Regex": "a=(.)"}]
+    )
+    services.tuning_job_create(
+        config=tuning_job_config(name="local-tj", algorithm_name="local-one", team_name="vision")
+    )
+    response = api.post(f"{BASE}/tuning-jobs/local-tj/claim/")
+    assert response.status_code == 400 and "algorithm" in response.json()["error"]["fields"]
+    viewer = django_user_model.objects.create_user("carol")
+    TeamMember.objects.create(team=Group.objects.get(name="vision"), user=viewer, role=TeamRole.VIEWER)
+    client = APIClient()
+    client.force_authenticate(viewer)
+    assert client.post(f"{BASE}/tuning-jobs/tj-1/claim/").status_code == 403
