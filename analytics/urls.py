@@ -1,1 +1,10 @@
-urlpatterns: list = []
+from django.urls import path
+
+from analytics import views
+
+urlpatterns = [
+    path("compare/", views.tuning_jobs_compare, name="tuning-jobs-compare"),
+    path("tuning-jobs/<str:name>/report/", views.tuning_job_report, name="tuning-job-report"),
+    path("tuning-jobs/<str:name>/analytics.csv", views.analytics_csv_export, name="tuning-job-analytics-csv"),
+    path("tuning-jobs/<str:name>/analytics.json", views.analytics_json_export, name="tuning-job-analytics-json"),
+]

@@ -2,9 +2,11 @@
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib.auth.models import Group
-from django.db.models import Count, Q
+from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.db.models.functions import Coalesce
 
 from jobs.models import (
     MetricSample,
@@ -169,3 +171,136 @@ def metric_samples_since(
         cursor[name] = sample_id
         count += 1
     return {"jobs": jobs, "cursor": cursor, "more": more}
+
+
+# --- pages: list, table, charts ---------------------------------------------------------
+
+TRAINING_JOB_SORTS = ("sequence", "objective", "duration", "status")
+# Running first, then the endings; a list reads better in this order than alphabetically.
+_STATUS_ORDER = [
+    TrainingJobStatus.IN_PROGRESS,
+    TrainingJobStatus.STOPPING,
+    TrainingJobStatus.COMPLETED,
+    TrainingJobStatus.STOPPED,
+    TrainingJobStatus.FAILED,
+]
+
+
+@dataclass(frozen=True)
+class TuningJobTotals:
+    counters: StatusCounters
+    training_seconds: float
+
+
+def _running_time(now: datetime):
+    """A training job's (ended or now) - started, as a database expression; NULL until it starts."""
+    return ExpressionWrapper(
+        Coalesce("ended_at", Value(now, output_field=DateTimeField())) - F("started_at"),
+        output_field=DurationField(),
+    )
+
+
+def tuning_job_totals(*, tuning_job_ids, now: datetime) -> dict[int, TuningJobTotals]:
+    """Counters and total training time of several tuning jobs, in one grouped query.
+
+    For a page of the tuning-job list: asking tuning_job_counters once per row
+    would be a query per row.
+    """
+    rows = (
+        TrainingJob.objects.filter(tuning_job_id__in=list(tuning_job_ids))
+        .values("tuning_job_id")
+        .annotate(**_counter_aggregates(), training=Sum(_running_time(now)))
+        .order_by()
+    )
+    totals = {}
+    for row in rows:
+        training = row.pop("training")
+        tuning_job_id = row.pop("tuning_job_id")
+        totals[tuning_job_id] = TuningJobTotals(
+            counters=StatusCounters(**row),
+            training_seconds=training.total_seconds() if training else 0.0,
+        )
+    return totals
+
+
+def training_jobs_table(*, tuning_job: TuningJob, sort: str = "sequence", status: str = "", now: datetime):
+    """A tuning job's training jobs for the table: filtered by `status`, ordered by `sort`.
+
+    `sort` is one of TRAINING_JOB_SORTS, "-" in front for descending. Jobs
+    without a finite objective (or without a duration) come last either way,
+    so "best first" never opens on a page of blanks. Rows carry `duration`.
+    """
+    queryset = tuning_job.training_jobs.annotate(
+        duration=_running_time(now),
+        objective_missing=Case(
+            When(final_objective_value__isnull=True, then=Value(1)),
+            When(final_objective_value=math.nan, then=Value(1)),
+            default=Value(0),
+        ),
+        status_rank=Case(
+            *(When(status=value, then=Value(rank)) for rank, value in enumerate(_STATUS_ORDER)),
+            default=Value(len(_STATUS_ORDER)),
+        ),
+    )
+    if status:
+        queryset = queryset.filter(status=status)
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key == "objective":
+        value = F("final_objective_value")
+        order = [
+            "objective_missing",
+            value.desc(nulls_last=True) if descending else value.asc(nulls_last=True),
+        ]
+    elif key == "duration":
+        value = F("duration")
+        order = [value.desc(nulls_last=True) if descending else value.asc(nulls_last=True)]
+    elif key == "status":
+        order = ["-status_rank" if descending else "status_rank"]
+    else:
+        order = []
+    return queryset.order_by(*order, "-sequence" if descending and not order else "sequence")
+
+
+def training_job_summaries(*, tuning_job: TuningJob, updated_since: datetime | None = None) -> list[dict]:
+    """Every training job of a tuning job in the compact shape the detail page's charts draw.
+
+    With `updated_since`, only the jobs that changed since then: how a page
+    that has the rest already catches up after a dropped connection.
+    """
+    queryset = tuning_job.training_jobs.all()
+    if updated_since is not None:
+        queryset = queryset.filter(updated_at__gte=updated_since)
+    rows = queryset.order_by("sequence").values_list(
+        "name",
+        "sequence",
+        "status",
+        "stop_reason",
+        "final_objective_value",
+        "objective_status",
+        "tuned_hyperparameters",
+        "epochs_run",
+    )
+    return [
+        {
+            "name": name,
+            "sequence": sequence,
+            "status": status,
+            "stop_reason": stop_reason,
+            "objective": finite_or_none(value),
+            "objective_status": objective_status,
+            "hyperparameters": hyperparameters,
+            "epochs": epochs,
+        }
+        for name, sequence, status, stop_reason, value, objective_status, hyperparameters, epochs in rows
+    ]
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON has no NaN or Infinity; a chart draws None as a gap."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+def can_create_anywhere(*, user) -> bool:
+    """Whether `user` may open the create form at all: staff, or an operator of some team."""
+    return user.is_staff or teams_for_creation(user=user).exists()

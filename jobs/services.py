@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
@@ -111,7 +111,20 @@ def tuning_job_create(*, config: TuningJobConfig, owner=None) -> TuningJob:
     seed = config.random_seed
     if seed is None:
         seed = random.SystemRandom().randrange(RANDOM_SEED_MAX)
-    tuning_job = TuningJob.objects.create(
+    try:
+        with transaction.atomic():
+            tuning_job = _store_tuning_job(config, validated, owner, seed)
+    except IntegrityError:
+        # Another request created the same name between the check and the insert.
+        raise ValidationError({"name": [f"A tuning job named {config.name!r} already exists."]}) from None
+    tuning_job.warm_start_parents.set(validated.parents)
+    realtime.publish(realtime.Event(realtime.TUNING_JOB_CREATED, tuning_job.id, {"name": tuning_job.name}))
+    _enqueue_advance(tuning_job.id)
+    return tuning_job
+
+
+def _store_tuning_job(config: TuningJobConfig, validated, owner, seed: int) -> TuningJob:
+    return TuningJob.objects.create(
         name=config.name,
         owner=owner,
         team=validated.team,
@@ -134,10 +147,6 @@ def tuning_job_create(*, config: TuningJobConfig, owner=None) -> TuningJob:
         complete_on_convergence=config.complete_on_convergence,
         warm_start_type=config.warm_start_type,
     )
-    tuning_job.warm_start_parents.set(validated.parents)
-    realtime.publish(realtime.Event(realtime.TUNING_JOB_CREATED, tuning_job.id, {"name": tuning_job.name}))
-    _enqueue_advance(tuning_job.id)
-    return tuning_job
 
 
 @transaction.atomic
@@ -597,6 +606,11 @@ def _update_best_training_job(tuning_job: TuningJob) -> None:
     TuningJob.objects.filter(pk=tuning_job.pk).update(best_training_job=best, updated_at=timezone.now())
 
 
+def _finite_or_none(value: float | None) -> float | None:
+    """Events travel as JSON, which has no NaN or Infinity."""
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _publish_training_job(event_type: str, training_job: TrainingJob) -> None:
     realtime.publish(
         realtime.Event(
@@ -606,7 +620,7 @@ def _publish_training_job(event_type: str, training_job: TrainingJob) -> None:
                 "name": training_job.name,
                 "status": training_job.status,
                 "stop_reason": training_job.stop_reason,
-                "final_objective_value": training_job.final_objective_value,
+                "final_objective_value": _finite_or_none(training_job.final_objective_value),
             },
         )
     )

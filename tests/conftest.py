@@ -77,7 +77,12 @@ def celery_broker(redis_url):
     """
     celery_app.conf.broker_url = redis_url
     celery_app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    layers = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}}
+    layers = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}]},
+        }
+    }
     with override_settings(CHANNEL_LAYERS=layers):
         yield redis_url
 

@@ -5,6 +5,7 @@ database and the test Redis. Playwright's own browser download cannot work
 here, so it drives /usr/bin/chromium.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,13 @@ CHROMIUM_ARGS = [
 
 @pytest.fixture(scope="session")
 def chromium():
+    """One browser for the session.
+
+    Playwright's sync API runs an event loop in this thread, which Django
+    takes for an async context; the tests' own ORM calls are ordinary
+    blocking calls, so the guard is lifted for this session only.
+    """
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
     with sync_playwright() as playwright:

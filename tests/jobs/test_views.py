@@ -1,7 +1,12 @@
-"""Server-rendered pages and the admin, as a browser uses them."""
+"""Server-rendered pages, their JSON endpoints and the admin, as a browser uses them.
+
+Who may see what: every page needs a login, another team's jobs are a 404
+everywhere, a viewer looks but never acts. The create form has its own file
+(test_forms.py).
+"""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib import admin
@@ -9,8 +14,9 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.test import RequestFactory
 from django.urls import reverse
+from django.utils import timezone
 
-from jobs import services
+from jobs import services, views
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.models import Algorithm, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
@@ -50,6 +56,22 @@ def staff_client(client, django_user_model):
 
 
 @pytest.fixture
+def bob_client(client, django_user_model):
+    """Bob is in no team: every tuning job here is another team's."""
+    client.force_login(django_user_model.objects.create_user("bob"))
+    return client
+
+
+@pytest.fixture
+def viewer_client(client, django_user_model, team):
+    """Carol views the team's tuning jobs and operates nothing."""
+    carol = django_user_model.objects.create_user("carol")
+    TeamMember.objects.create(team=team, user=carol, role=TeamRole.VIEWER)
+    client.force_login(carol)
+    return client
+
+
+@pytest.fixture
 def no_tasks(django_capture_on_commit_callbacks):
     """Capture the on-commit task hand-offs so that nothing reaches a broker."""
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
@@ -68,40 +90,57 @@ def run(training_job, values, log_path=""):
     )
 
 
+LOG_TEXT = "epoch=1 validation:accuracy=0.5\nepoch=2 validation:accuracy=0.875\nall done\n"
+
+
 @pytest.fixture
-def tuning_job(no_tasks, tmp_path):
+def tuning_job(no_tasks, team, tmp_path):
     """tj-1: tj-1-001 Completed at 0.875 (with a log file), tj-1-002 not started yet."""
     register_algorithm()
-    Group.objects.get_or_create(name="vision")
     tuning_job = services.tuning_job_create(config=tuning_job_config(team_name="vision"))
     first, _ = services.tuning_job_advance(tuning_job_id=tuning_job.id)
     log = tmp_path / "tj-1-001.log"
-    log.write_text("epoch=1 validation:accuracy=0.5\nepoch=2 validation:accuracy=0.875\nall done\n")
+    log.write_text(LOG_TEXT)
     run(first, [0.5, 0.875], log_path=str(log))
     tuning_job.refresh_from_db()
     return tuning_job
 
 
-# --- login ----------------------------------------------------------------------------
+PAGES = [
+    ("tuning-job-list", []),
+    ("tuning-job-create", []),
+    ("tuning-job-detail", ["tj-1"]),
+    ("training-job-detail", ["tj-1-001"]),
+    ("training-job-log-download", ["tj-1-001"]),
+]
+ENDPOINTS = [
+    ("tuning-job-summary", ["tj-1"]),
+    ("tuning-job-training-jobs", ["tj-1"]),
+    ("training-job-metrics", ["tj-1-001"]),
+    ("training-job-log", ["tj-1-001"]),
+]
 
 
-@pytest.mark.parametrize(
-    "url",
-    [
-        reverse("tuning-job-list"),
-        reverse("tuning-job-detail", args=["tj-1"]),
-        reverse("training-job-detail", args=["tj-1-001"]),
-    ],
-)
-def test_pages_redirect_anonymous_users_to_login(client, tuning_job, url):
-    response = client.get(url)
-    assert response.status_code == 302
-    assert response["Location"] == f"{reverse('login')}?next={url}"
+# --- login -------------------------------------------------------------------------------
+
+
+def test_pages_redirect_anonymous_users_to_login(client, tuning_job):
+    for name, args in PAGES:
+        url = reverse(name, args=args)
+        response = client.get(url)
+        assert response.status_code == 302, name
+        assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_endpoints_answer_anonymous_users_401_in_json(client, tuning_job):
+    for name, args in ENDPOINTS:
+        response = client.get(reverse(name, args=args))
+        assert response.status_code == 401, name
+        assert response.json() == {"detail": "Log in first."}
 
 
 def test_stopping_needs_login(client, tuning_job):
-    url = reverse("tuning-job-stop", args=["tj-1"])
-    response = client.post(url)
+    response = client.post(reverse("tuning-job-stop", args=["tj-1"]))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
     tuning_job.refresh_from_db()
@@ -114,57 +153,209 @@ def test_the_login_page_renders(client):
     assert b'name="username"' in response.content
 
 
-# --- pages ------------------------------------------------------------------------------
+# --- teams and roles -------------------------------------------------------------------------
 
 
-def test_the_list_shows_each_tuning_job_with_its_counters(alice_client, tuning_job):
+def test_another_teams_jobs_are_a_404_on_every_page_and_endpoint(bob_client, tuning_job):
+    for name, args in [page for page in PAGES if page[1]] + ENDPOINTS:
+        assert bob_client.get(reverse(name, args=args)).status_code == 404, name
+
+
+def test_another_teams_tuning_job_cannot_be_stopped_and_is_not_listed(bob_client, tuning_job):
+    assert bob_client.post(reverse("tuning-job-stop", args=["tj-1"])).status_code == 404
+    tuning_job.refresh_from_db()
+    assert tuning_job.status == TuningJobStatus.IN_PROGRESS
+    response = bob_client.get(reverse("tuning-job-list"))
+    assert response.context["rows"] == []
+    # Not even the names of active tuning jobs the list's script keeps.
+    assert response.context["page_config"]["active"] == []
+    assert b"tj-1" not in response.content
+
+
+@pytest.mark.parametrize(
+    "url", [reverse("tuning-job-detail", args=["nope"]), reverse("training-job-detail", args=["nope-001"])]
+)
+def test_unknown_jobs_are_404(alice_client, tuning_job, url):
+    assert alice_client.get(url).status_code == 404
+
+
+def test_stopping_an_unknown_tuning_job_is_404(alice_client):
+    assert alice_client.post(reverse("tuning-job-stop", args=["nope"])).status_code == 404
+
+
+def test_a_viewer_looks_but_cannot_stop(viewer_client, tuning_job):
+    response = viewer_client.get(reverse("tuning-job-detail", args=["tj-1"]))
+    assert response.status_code == 200
+    assert response.context["can_operate"] is False
+    assert b'data-testid="stop-button"' not in response.content
+    assert viewer_client.post(reverse("tuning-job-stop", args=["tj-1"])).status_code == 403
+    tuning_job.refresh_from_db()
+    assert tuning_job.status == TuningJobStatus.IN_PROGRESS
+
+
+def test_a_viewer_gets_403_on_the_create_page_and_no_link_to_it(viewer_client, tuning_job):
+    assert viewer_client.get(reverse("tuning-job-create")).status_code == 403
+    assert viewer_client.post(reverse("tuning-job-create"), {"name": "sneaky"}).status_code == 403
+    assert not TuningJob.objects.filter(name="sneaky").exists()
+    assert reverse("tuning-job-create").encode() not in viewer_client.get(reverse("tuning-job-list")).content
+
+
+def test_staff_see_every_team(staff_client, tuning_job):
+    assert staff_client.get(reverse("tuning-job-detail", args=[tuning_job.name])).status_code == 200
+    assert staff_client.get(reverse("tuning-job-create")).status_code == 200
+
+
+def test_only_operators_create_in_a_team(django_user_model, team, no_tasks):
+    register_algorithm()
+    viewer = django_user_model.objects.create_user("dave")
+    TeamMember.objects.create(team=team, user=viewer, role=TeamRole.VIEWER)
+    with pytest.raises(ValidationError) as error:
+        services.tuning_job_create(config=tuning_job_config(team_name="vision"), owner=viewer)
+    assert "operator" in error.value.message_dict["team_name"][0]
+    operator = django_user_model.objects.create_user("erin")
+    TeamMember.objects.create(team=team, user=operator, role=TeamRole.OPERATOR)
+    assert services.tuning_job_create(config=tuning_job_config(team_name="vision"), owner=operator).team == team
+
+
+# --- the tuning jobs list ---------------------------------------------------------------------
+
+
+def test_the_list_shows_each_tuning_job_with_counters_best_and_times(alice_client, tuning_job):
+    now = timezone.now()
+    first, second = tuning_job.training_jobs.order_by("sequence")
+    TrainingJob.objects.filter(pk=first.pk).update(
+        started_at=now - timedelta(seconds=100), ended_at=now - timedelta(seconds=40)
+    )
+    TrainingJob.objects.filter(pk=second.pk).update(started_at=now - timedelta(seconds=30))  # still running
+    TuningJob.objects.filter(pk=tuning_job.pk).update(created_at=now - timedelta(seconds=200))
+
     response = alice_client.get(reverse("tuning-job-list"))
     assert response.status_code == 200
-    ((job, counters),) = response.context["rows"]
-    assert job == tuning_job
-    assert (counters.completed, counters.in_progress) == (1, 1)
-    assert reverse("tuning-job-detail", args=["tj-1"]).encode() in response.content
-    assert b"0.8750" in response.content  # the best objective
+    (row,) = response.context["rows"]
+    assert row.tuning_job == tuning_job
+    assert (row.counters.completed, row.counters.in_progress) == (1, 1)
+    assert row.best_value == 0.875
+    assert 90 <= row.training_seconds < 95  # 60 s ended + 30 s so far
+    assert 200 <= row.wall_seconds < 205
+    content = response.content.decode()
+    assert reverse("tuning-job-detail", args=["tj-1"]) in content
+    assert '<td class="num" data-field="best">0.875</td>' in content
+    assert '<td class="num" data-counter="Completed">1</td>' in content
+    assert '<td class="num" data-counter="InProgress">1</td>' in content
+    assert "1 m 30 s" in content  # the training time
+    assert response.context["page_config"]["active"] == ["tj-1"]
 
 
 def test_the_list_of_nothing(alice_client):
     response = alice_client.get(reverse("tuning-job-list"))
     assert response.status_code == 200
     assert b"No tuning jobs yet" in response.content
+    assert reverse("tuning-job-create").encode() in response.content
 
 
 @pytest.fixture
 def two_tuning_jobs(no_tasks, team):
-    """tj-1 InProgress and tj-2 Stopping."""
+    """vision-tj-1 InProgress and audio-tj-2 Stopping."""
     register_algorithm()
-    services.tuning_job_create(config=tuning_job_config(name="tj-1", team_name="vision"))
-    stopped = services.tuning_job_create(config=tuning_job_config(name="tj-2", team_name="vision"))
+    services.tuning_job_create(config=tuning_job_config(name="vision-tj-1", team_name="vision"))
+    stopped = services.tuning_job_create(config=tuning_job_config(name="audio-tj-2", team_name="vision"))
     services.tuning_job_stop(tuning_job_id=stopped.id)
+
+
+def listed(response) -> list[str]:
+    return sorted(row.tuning_job.name for row in response.context["rows"])
 
 
 @pytest.mark.parametrize(
     ("status", "expected"),
-    [("InProgress", ["tj-1"]), ("Stopping", ["tj-2"]), ("Completed", []), ("", ["tj-1", "tj-2"]),
-     ("Bogus", ["tj-1", "tj-2"])],
+    [("InProgress", ["vision-tj-1"]), ("Stopping", ["audio-tj-2"]), ("Completed", []),
+     ("", ["audio-tj-2", "vision-tj-1"]), ("Bogus", ["audio-tj-2", "vision-tj-1"])],
 )  # fmt: skip
 def test_the_list_filters_by_status(alice_client, two_tuning_jobs, status, expected):
     response = alice_client.get(reverse("tuning-job-list"), {"status": status})
     assert response.status_code == 200
-    assert sorted(job.name for job, _ in response.context["rows"]) == expected
+    assert listed(response) == expected
     assert response.context["status"] == status
 
 
-def test_the_detail_page_shows_counters_best_job_and_training_jobs(alice_client, tuning_job):
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("vision", ["vision-tj-1"]), ("TJ-2", ["audio-tj-2"]), ("tj", ["audio-tj-2", "vision-tj-1"]), ("zzz", [])],
+)
+def test_the_list_searches_by_name(alice_client, two_tuning_jobs, query, expected):
+    response = alice_client.get(reverse("tuning-job-list"), {"q": query})
+    assert listed(response) == expected
+    if not expected:
+        assert b"No tuning jobs match" in response.content
+
+
+def test_search_and_status_filter_combine(alice_client, two_tuning_jobs):
+    response = alice_client.get(reverse("tuning-job-list"), {"q": "tj", "status": "Stopping"})
+    assert listed(response) == ["audio-tj-2"]
+
+
+def test_the_list_is_paginated_newest_first(alice_client, no_tasks, team, monkeypatch):
+    monkeypatch.setattr(views, "LIST_PAGE_SIZE", 4)
+    register_algorithm()
+    for i in range(6):
+        services.tuning_job_create(config=tuning_job_config(name=f"tj-{i:02d}", team_name="vision"))
+    first = alice_client.get(reverse("tuning-job-list"))
+    assert [row.tuning_job.name for row in first.context["rows"]] == ["tj-05", "tj-04", "tj-03", "tj-02"]
+    assert b'rel="next"' in first.content
+    second = alice_client.get(reverse("tuning-job-list"), {"page": 2, "q": "tj"})
+    assert [row.tuning_job.name for row in second.context["rows"]] == ["tj-01", "tj-00"]
+    assert b'href="?page=1&amp;q=tj"' in second.content  # the search stays on the other pages
+    # A page out of range shows the last one rather than an error.
+    assert alice_client.get(reverse("tuning-job-list"), {"page": 99}).context["page"].number == 2
+
+
+# --- the tuning job page ------------------------------------------------------------------------
+
+
+def test_the_detail_page_shows_counters_best_job_table_and_chart_containers(alice_client, tuning_job):
     response = alice_client.get(reverse("tuning-job-detail", args=["tj-1"]))
     assert response.status_code == 200
     assert response.context["tuning_job"] == tuning_job
-    assert [job.name for job in response.context["training_jobs"]] == ["tj-1-001", "tj-1-002"]
+    assert [row["name"] for row in response.context["table"]["rows"]] == ["tj-1-001", "tj-1-002"]
     content = response.content.decode()
+    assert '<span class="counter-value" data-testid="counter-Completed">1</span>' in content
+    assert '<span class="counter-value" data-testid="counter-InProgress">1</span>' in content
+    for testid in ("learning-curves", "objective-by-job", "parallel-coordinates", "objective-vs-hyperparameter",
+                   "training-jobs-table", "stop-button"):  # fmt: skip
+        assert f'data-testid="{testid}"' in content
     assert reverse("training-job-detail", args=["tj-1-001"]) in content
     assert reverse("training-job-detail", args=["tj-1-002"]) in content
-    assert "validation:accuracy = 0.875" in content
-    # An active tuning job offers the stop button.
+    assert "0.875" in content  # the best objective
     assert f'action="{reverse("tuning-job-stop", args=["tj-1"])}"' in content
+    assert "vendor/plotly.min.js" in content
+
+
+def test_the_detail_page_config_tells_the_script_what_to_draw(alice_client, tuning_job):
+    config = alice_client.get(reverse("tuning-job-detail", args=["tj-1"])).context["page_config"]
+    assert config["objective"] == {"metric": "validation:accuracy", "type": "Maximize"}
+    assert config["parameters"] == [
+        {"name": "learning_rate", "type": "Continuous", "min": 1e-4, "max": 1.0, "log": True},
+        {"name": "optimizer", "type": "Categorical", "values": ["sgd", "adam"]},
+    ]
+    assert config["urls"]["socket"] == "/ws/tuning-jobs/tj-1/"
+    assert config["urls"]["summary"] == reverse("tuning-job-summary", args=["tj-1"])
+    assert config["urls"]["training_job"].replace(config["placeholder"], "x") == reverse(
+        "training-job-detail", args=["x"]
+    )
+    assert config["best"]["name"] == "tj-1-001"
+    assert config["counters"] == {"Completed": 1, "InProgress": 1, "Stopped": 0, "Failed": 0}
+
+
+def test_user_data_on_the_detail_page_is_escaped(alice_client, no_tasks, team):
+    register_algorithm(static_hyperparameters={})
+    services.tuning_job_create(
+        config=tuning_job_config(
+            name="esc", team_name="vision", static_hyperparameters={"note": "<script>alert(1)</script>"}
+        )
+    )
+    content = alice_client.get(reverse("tuning-job-detail", args=["esc"])).content.decode()
+    assert "<script>alert(1)</script>" not in content
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
 
 
 def test_an_ended_tuning_job_offers_no_stop_button(alice_client, tuning_job, no_tasks):
@@ -175,38 +366,147 @@ def test_an_ended_tuning_job_offers_no_stop_button(alice_client, tuning_job, no_
     assert reverse("tuning-job-stop", args=["tj-1"]).encode() not in response.content
 
 
-def test_the_training_job_page_shows_hyperparameters_metrics_and_log(alice_client, tuning_job):
-    response = alice_client.get(reverse("training-job-detail", args=["tj-1-001"]))
+def test_the_table_shows_fifty_training_jobs_a_page():
+    assert views.TABLE_PAGE_SIZE == 50
+
+
+@pytest.fixture
+def big_tuning_job(no_tasks, team, monkeypatch):
+    """tj-big: 12 training jobs, 5 a page; objective = sequence / 100, except job 7 (NaN) and job 8 (none yet).
+
+    Every third job Stopped, the others Completed; job N ran N seconds.
+    """
+    monkeypatch.setattr(views, "TABLE_PAGE_SIZE", 5)
+    register_algorithm()
+    config = tuning_job_config(name="tj-big", team_name="vision", max_training_jobs=12, max_parallel_training_jobs=12)
+    tuning_job = services.tuning_job_create(config=config)
+    jobs = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    assert len(jobs) == 12
+    now = timezone.now()
+    for job in jobs:
+        value = {7: float("nan"), 8: None}.get(job.sequence, job.sequence / 100)
+        status = "Completed" if job.sequence % 3 else "Stopped"
+        TrainingJob.objects.filter(pk=job.pk).update(
+            final_objective_value=value,
+            status=status,
+            started_at=now - timedelta(seconds=1000),
+            ended_at=now - timedelta(seconds=1000 - job.sequence),
+        )
+    return tuning_job
+
+
+def table_json(client, **params):
+    response = client.get(reverse("tuning-job-training-jobs", args=["tj-big"]), params)
     assert response.status_code == 200
-    training_job = response.context["training_job"]
-    assert training_job.name == "tj-1-001"
-    assert [(s.epoch, s.value) for s in response.context["samples"]] == [(1, 0.5), (2, 0.875)]
-    assert response.context["log_tail"].endswith("all done\n")
+    return response.json()
+
+
+def test_the_table_endpoint_pages(alice_client, big_tuning_job):
+    first = table_json(alice_client)
+    assert (first["count"], first["page"], first["num_pages"], first["sort"], first["status"]) == (
+        12, 1, 3, "sequence", ""
+    )  # fmt: skip
+    assert [row["sequence"] for row in first["rows"]] == [1, 2, 3, 4, 5]
+    assert [row["sequence"] for row in table_json(alice_client, page=3)["rows"]] == [11, 12]
+    # A page out of range is the last one.
+    assert table_json(alice_client, page=99)["page"] == 3
+    row = first["rows"][0]
+    assert set(row) == {
+        "name", "url", "sequence", "status", "stop_reason", "stop_reason_text", "objective", "objective_text",
+        "epochs", "duration", "duration_text", "hyperparameters",
+    }  # fmt: skip
+    assert row["url"] == reverse("training-job-detail", args=[row["name"]])
+    assert row["duration"] == 1.0 and row["duration_text"] == "1 s"
+    assert set(row["hyperparameters"]) == {"learning_rate", "optimizer"}
+
+
+def test_the_table_sorts_by_objective_with_missing_values_last(alice_client, big_tuning_job):
+    best_first = table_json(alice_client, sort="-objective")
+    assert [row["sequence"] for row in best_first["rows"][:3]] == [12, 11, 10]
+    worst_first = table_json(alice_client, sort="objective")
+    assert [row["sequence"] for row in worst_first["rows"][:3]] == [1, 2, 3]
+    assert [row["sequence"] for row in table_json(alice_client, sort="-objective", page=3)["rows"]] in ([7, 8], [8, 7])
+    last_page = table_json(alice_client, sort="objective", page=3)["rows"]
+    # NaN (job 7) and no value yet (job 8) come last in either direction, shown as null / NaN / –.
+    assert {row["sequence"] for row in last_page[-2:]} == {7, 8}
+    by_sequence = {row["sequence"]: row for row in last_page}
+    assert by_sequence[7]["objective"] is None and by_sequence[7]["objective_text"] == "NaN"
+    assert by_sequence[8]["objective_text"] == "–"
+
+
+def test_the_table_sorts_by_duration_and_status(alice_client, big_tuning_job):
+    assert [row["sequence"] for row in table_json(alice_client, sort="-duration")["rows"][:2]] == [12, 11]
+    assert [row["sequence"] for row in table_json(alice_client, sort="duration")["rows"][:2]] == [1, 2]
+    by_status = table_json(alice_client, sort="status")["rows"]
+    assert [row["status"] for row in by_status[:2]] == ["Completed", "Completed"]
+    assert table_json(alice_client, sort="-status")["rows"][0]["status"] == "Stopped"
+
+
+def test_the_table_filters_by_status_and_ignores_nonsense(alice_client, big_tuning_job):
+    stopped = table_json(alice_client, status="Stopped")
+    assert stopped["count"] == 4
+    assert {row["status"] for row in stopped["rows"]} == {"Stopped"}
+    nonsense = table_json(alice_client, status="Bogus", sort="drop table", page="x")
+    assert (nonsense["count"], nonsense["status"], nonsense["sort"], nonsense["page"]) == (12, "", "sequence", 1)
+
+
+def test_the_page_renders_the_table_the_query_string_asks_for(alice_client, big_tuning_job):
+    response = alice_client.get(
+        reverse("tuning-job-detail", args=["tj-big"]), {"sort": "-objective", "status": "Completed", "page": 1}
+    )
+    table = response.context["table"]
+    assert (table["count"], table["sort"], table["status"]) == (8, "-objective", "Completed")
+    assert table["rows"][0]["sequence"] == 11
     content = response.content.decode()
-    for name, value in training_job.hyperparameters.items():
-        assert f"<dt>{name}</dt><dd>{value}</dd>" in content
-    assert "all done" in content
+    assert 'aria-sort="descending"' in content
+    # The objective header now offers the other direction, keeping the filter.
+    assert 'href="?sort=objective&amp;status=Completed#training-jobs"' in content
 
 
-def test_a_training_job_without_a_log_renders(alice_client, tuning_job):
-    response = alice_client.get(reverse("training-job-detail", args=["tj-1-002"]))
-    assert response.status_code == 200
-    assert response.context["log_tail"] == ""
+def test_the_summary_endpoint_gives_every_training_job_for_the_charts(alice_client, tuning_job):
+    data = alice_client.get(reverse("tuning-job-summary", args=["tj-1"])).json()
+    assert set(data) == {"as_of", "status", "failure_reason", "counters", "best", "training_jobs"}
+    assert data["counters"] == {"Completed": 1, "InProgress": 1, "Stopped": 0, "Failed": 0}
+    assert data["best"]["name"] == "tj-1-001" and data["best"]["value"] == 0.875
+    first, second = data["training_jobs"]
+    assert first == {
+        "name": "tj-1-001",
+        "sequence": 1,
+        "status": "Completed",
+        "stop_reason": "",
+        "objective": 0.875,
+        "objective_status": "Succeeded",
+        "hyperparameters": TrainingJob.objects.get(name="tj-1-001").tuned_hyperparameters,
+        "epochs": 2,
+    }
+    assert second["objective"] is None and second["status"] == "InProgress"
 
 
-@pytest.mark.parametrize(
-    "url",
-    [reverse("tuning-job-detail", args=["nope"]), reverse("training-job-detail", args=["nope-001"])],
-)
-def test_unknown_jobs_are_404(alice_client, tuning_job, url):
-    assert alice_client.get(url).status_code == 404
+def test_the_summary_answers_only_what_changed_since_as_of(alice_client, tuning_job):
+    url = reverse("tuning-job-summary", args=["tj-1"])
+    as_of = alice_client.get(url).json()["as_of"]
+    # Nothing changed, but the overlap repeats what changed just before.
+    assert len(alice_client.get(url, {"updated_since": as_of}).json()["training_jobs"]) == 2
+    later = (timezone.now() + timedelta(seconds=1)).isoformat()
+    assert alice_client.get(url, {"updated_since": later}).json()["training_jobs"] == []
+    TrainingJob.objects.filter(name="tj-1-002").update(updated_at=timezone.now() + timedelta(seconds=5))
+    changed = alice_client.get(url, {"updated_since": later}).json()["training_jobs"]
+    assert [job["name"] for job in changed] == ["tj-1-002"]
 
 
-def test_stopping_an_unknown_tuning_job_is_404(alice_client):
-    assert alice_client.post(reverse("tuning-job-stop", args=["nope"])).status_code == 404
+@pytest.mark.parametrize("value", ["yesterday", "2024-01-01T00:00:00"])
+def test_the_summary_refuses_a_bad_updated_since(alice_client, tuning_job, value):
+    response = alice_client.get(reverse("tuning-job-summary", args=["tj-1"]), {"updated_since": value})
+    assert response.status_code == 400
 
 
-# --- stop ---------------------------------------------------------------------------
+def test_nan_objectives_are_null_in_json(alice_client, big_tuning_job):
+    data = alice_client.get(reverse("tuning-job-summary", args=["tj-big"]))
+    assert b"NaN" not in data.content
+    assert data.json()["training_jobs"][6]["objective"] is None
+
+
+# --- stop ----------------------------------------------------------------------------------------
 
 
 def test_the_stop_button_asks_the_tuning_job_to_stop(alice_client, tuning_job, no_tasks):
@@ -217,6 +517,7 @@ def test_the_stop_button_asks_the_tuning_job_to_stop(alice_client, tuning_job, n
     assert tuning_job.status in (TuningJobStatus.STOPPING, TuningJobStatus.STOPPED)
     # The training job that had not started yet ends Stopped at once.
     assert TrainingJob.objects.get(name="tj-1-002").status == "Stopped"
+    assert b"Stopping tj-1" in alice_client.get(response["Location"]).content
 
 
 def test_get_on_the_stop_url_is_405_and_stops_nothing(alice_client, tuning_job):
@@ -226,7 +527,115 @@ def test_get_on_the_stop_url_is_405_and_stops_nothing(alice_client, tuning_job):
     assert tuning_job.status == TuningJobStatus.IN_PROGRESS
 
 
-# --- admin ---------------------------------------------------------------------------
+# --- the training job page ---------------------------------------------------------------------------
+
+
+def test_the_training_job_page_shows_hyperparameters_history_and_log(alice_client, tuning_job):
+    response = alice_client.get(reverse("training-job-detail", args=["tj-1-001"]))
+    assert response.status_code == 200
+    training_job = response.context["training_job"]
+    assert training_job.name == "tj-1-001"
+    hyperparameters = {hp["name"]: (hp["value"], hp["tuned"]) for hp in response.context["hyperparameters"]}
+    assert hyperparameters.keys() == training_job.hyperparameters.keys()
+    assert hyperparameters["optimizer"] == (training_job.hyperparameters["optimizer"], True)
+    assert [step["label"] for step in response.context["history"]] == ["Created", "Started", "Completed"]
+    assert response.context["log"]["text"] == LOG_TEXT
+    content = response.content.decode()
+    assert "all done" in content
+    assert 'data-testid="metric-charts"' in content
+    config = response.context["page_config"]
+    assert config["log_offset"] == len(LOG_TEXT)
+    assert config["state"]["status"] == "Completed" and config["state"]["active"] is False
+    assert config["urls"]["log"] == reverse("training-job-log", args=["tj-1-001"])
+
+
+def test_a_training_job_without_a_log_renders(alice_client, tuning_job):
+    response = alice_client.get(reverse("training-job-detail", args=["tj-1-002"]))
+    assert response.status_code == 200
+    assert response.context["log"] == {"start": 0, "offset": 0, "size": 0, "text": ""}
+    assert response.context["page_config"]["state"]["active"] is True
+
+
+def test_the_metrics_endpoint_answers_samples_after_a_cursor(alice_client, tuning_job):
+    url = reverse("training-job-metrics", args=["tj-1-001"])
+    data = alice_client.get(url).json()
+    assert data["metrics"] == {"validation:accuracy": [[1, 0.5], [2, 0.875]]}
+    assert data["more"] is False
+    assert data["job"]["status"] == "Completed" and data["job"]["objective"] == 0.875
+    again = alice_client.get(url, {"after": data["cursor"]}).json()
+    assert again["metrics"] == {} and again["cursor"] == data["cursor"]
+    assert alice_client.get(url, {"after": "-1"}).status_code == 400
+    assert alice_client.get(url, {"after": "x"}).status_code == 400
+
+
+def log_at(client, **params):
+    response = client.get(reverse("training-job-log", args=["tj-1-001"]), params)
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_the_log_endpoint_reads_from_an_offset(alice_client, tuning_job):
+    whole = log_at(alice_client, offset=0)
+    assert whole == {"start": 0, "offset": len(LOG_TEXT), "size": len(LOG_TEXT), "text": LOG_TEXT, "active": False}
+    rest = log_at(alice_client, offset=len("epoch=1 validation:accuracy=0.5\n"))
+    assert rest["text"] == "epoch=2 validation:accuracy=0.875\nall done\n"
+    assert rest["offset"] == len(LOG_TEXT)
+    assert log_at(alice_client, offset=len(LOG_TEXT))["text"] == ""
+    # Past the end (a log that was replaced): nothing, and the offset to carry on from.
+    beyond = log_at(alice_client, offset=10_000)
+    assert (beyond["text"], beyond["offset"]) == ("", len(LOG_TEXT))
+    # Without an offset: the tail, which here is the whole log.
+    assert log_at(alice_client)["text"] == LOG_TEXT
+
+
+@pytest.mark.parametrize("offset", ["-1", "abc", "1.5"])
+def test_the_log_endpoint_refuses_a_bad_offset(alice_client, tuning_job, offset):
+    response = alice_client.get(reverse("training-job-log", args=["tj-1-001"]), {"offset": offset})
+    assert response.status_code == 400
+
+
+def test_a_long_log_comes_in_chunks_of_whole_lines(alice_client, tuning_job):
+    line = "x" * 99 + "\n"
+    lines = (3 * views.LOG_CHUNK_BYTES) // len(line) + 7
+    with open(TrainingJob.objects.get(name="tj-1-001").log_path, "w") as log:
+        log.write(line * lines)
+    total = len(line) * lines
+
+    tail = log_at(alice_client)
+    assert tail["start"] > 0 and tail["text"].startswith("x") and tail["offset"] == total
+    assert len(tail["text"]) <= views.LOG_TAIL_BYTES and tail["text"].count("\n") == len(tail["text"]) // len(line)
+
+    text, offset, reads = "", 0, 0
+    while offset < total:
+        chunk = log_at(alice_client, offset=offset)
+        assert chunk["start"] == offset and chunk["text"].endswith("\n")
+        assert len(chunk["text"]) <= views.LOG_CHUNK_BYTES
+        text, offset, reads = text + chunk["text"], chunk["offset"], reads + 1
+    assert text == line * lines
+    assert reads == 4
+
+
+def test_a_training_job_without_a_log_has_an_empty_one(alice_client, tuning_job):
+    response = alice_client.get(reverse("training-job-log", args=["tj-1-002"]), {"offset": 0})
+    assert response.json() == {"start": 0, "offset": 0, "size": 0, "text": "", "active": True}
+    assert alice_client.get(reverse("training-job-log-download", args=["tj-1-002"])).status_code == 404
+
+
+def test_the_whole_log_downloads_as_text(alice_client, tuning_job):
+    response = alice_client.get(reverse("training-job-log-download", args=["tj-1-001"]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
+    assert b"".join(response.streaming_content).decode() == LOG_TEXT
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(None, "–"), (0, "0 s"), (59.4, "59 s"), (61, "1 m 01 s"), (3600 * 2 + 180, "2 h 03 m")]
+)
+def test_durations_read_short(seconds, text):
+    assert views.duration_text(seconds) == text
+
+
+# --- admin -----------------------------------------------------------------------------------------
 
 
 def algorithm_form(**overrides) -> dict:
@@ -292,54 +701,3 @@ def test_the_admin_lists_tuning_jobs(staff_client, tuning_job):
     response = staff_client.get(reverse("admin:jobs_tuningjob_changelist"))
     assert response.status_code == 200
     assert b"tj-1" in response.content
-
-
-# --- teams ---------------------------------------------------------------------------
-
-
-@pytest.fixture
-def bob_client(client, django_user_model):
-    """Bob is in no team: every tuning job here is another team's."""
-    client.force_login(django_user_model.objects.create_user("bob"))
-    return client
-
-
-@pytest.fixture
-def viewer_client(client, django_user_model, team):
-    carol = django_user_model.objects.create_user("carol")
-    TeamMember.objects.create(team=team, user=carol, role=TeamRole.VIEWER)
-    client.force_login(carol)
-    return client
-
-
-def test_another_teams_tuning_job_is_a_404_everywhere(bob_client, tuning_job):
-    training_job = tuning_job.training_jobs.first()
-    assert bob_client.get(reverse("tuning-job-detail", args=[tuning_job.name])).status_code == 404
-    assert bob_client.get(reverse("training-job-detail", args=[training_job.name])).status_code == 404
-    assert bob_client.post(reverse("tuning-job-stop", args=[tuning_job.name])).status_code == 404
-    assert bob_client.get(reverse("tuning-job-list")).context["rows"] == []
-    tuning_job.refresh_from_db()
-    assert tuning_job.status == TuningJobStatus.IN_PROGRESS
-
-
-def test_a_viewer_looks_but_cannot_stop(viewer_client, tuning_job, no_tasks):
-    assert viewer_client.get(reverse("tuning-job-detail", args=[tuning_job.name])).status_code == 200
-    assert viewer_client.post(reverse("tuning-job-stop", args=[tuning_job.name])).status_code == 403
-    tuning_job.refresh_from_db()
-    assert tuning_job.status == TuningJobStatus.IN_PROGRESS
-
-
-def test_staff_see_every_team(staff_client, tuning_job):
-    assert staff_client.get(reverse("tuning-job-detail", args=[tuning_job.name])).status_code == 200
-
-
-def test_only_operators_create_in_a_team(django_user_model, team, no_tasks):
-    register_algorithm()
-    viewer = django_user_model.objects.create_user("dave")
-    TeamMember.objects.create(team=team, user=viewer, role=TeamRole.VIEWER)
-    with pytest.raises(ValidationError) as error:
-        services.tuning_job_create(config=tuning_job_config(team_name="vision"), owner=viewer)
-    assert "operator" in error.value.message_dict["team_name"][0]
-    operator = django_user_model.objects.create_user("erin")
-    TeamMember.objects.create(team=team, user=operator, role=TeamRole.OPERATOR)
-    assert services.tuning_job_create(config=tuning_job_config(team_name="vision"), owner=operator).team == team

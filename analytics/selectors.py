@@ -1,0 +1,171 @@
+"""Read queries of the analytics pages: summaries, chart data, notes.
+
+Visibility is jobs.selectors.tuning_jobs_visible_to's: whatever a user may not
+see does not exist for them here either.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from django.utils import timezone
+
+from analytics import compare
+from analytics.models import ReviewNote
+from analytics.table import Row, analytics_columns, analytics_rows, is_finite_number
+from jobs import selectors as jobs_selectors
+from jobs.models import MetricSample, TuningJob
+
+# Learning curves drawn on a report: at most this many points in all, shared by
+# the training jobs, so that a 10,000-job tuning job still draws in a moment.
+CURVE_POINT_BUDGET = 20_000
+MIN_POINTS_PER_JOB = 20
+
+
+@dataclass(frozen=True)
+class TuningJobSummary:
+    """One tuning job as the seed reads it off the console."""
+
+    tuning_job: TuningJob
+    columns: list[str]
+    rows: list[Row]
+    total_training_seconds: float
+    wall_seconds: float
+    best: Row | None
+    counts: dict[str, int]
+    stopped: list[Row]
+    curve: list[compare.CurvePoint]
+    # Filled in on the compare page, against the first tuning job picked.
+    training_time_saved_percent: float | None = None
+    wall_time_saved_percent: float | None = None
+
+    @property
+    def best_objective(self) -> float | None:
+        return self.best["FinalObjectiveValue"] if self.best else None
+
+
+def tuning_job_summary(*, tuning_job: TuningJob, now: datetime | None = None) -> TuningJobSummary:
+    now = now or timezone.now()
+    rows = analytics_rows(tuning_job)
+    return TuningJobSummary(
+        tuning_job=tuning_job,
+        columns=analytics_columns(tuning_job),
+        rows=rows,
+        total_training_seconds=compare.total_training_seconds(rows, now=now),
+        wall_seconds=compare.wall_seconds(created_at=tuning_job.created_at, ended_at=tuning_job.ended_at, now=now),
+        best=compare.best_row(rows, objective_type=tuning_job.objective_type),
+        counts=compare.status_counts(rows),
+        stopped=compare.stopped_rows(rows),
+        curve=compare.best_so_far_curve(rows, objective_type=tuning_job.objective_type),
+    )
+
+
+def tuning_jobs_compare(*, tuning_jobs: Sequence[TuningJob], now: datetime | None = None) -> list[TuningJobSummary]:
+    """Summaries of `tuning_jobs`, each with its savings against the first one (the baseline)."""
+    now = now or timezone.now()
+    summaries = [tuning_job_summary(tuning_job=tuning_job, now=now) for tuning_job in tuning_jobs]
+    if not summaries:
+        return []
+    baseline = summaries[0]
+    return [
+        replace(
+            summary,
+            training_time_saved_percent=compare.saved_percent(
+                baseline.total_training_seconds, summary.total_training_seconds
+            ),
+            wall_time_saved_percent=compare.saved_percent(baseline.wall_seconds, summary.wall_seconds),
+        )
+        for summary in summaries
+    ]
+
+
+def tuning_jobs_named_visible_to(*, user, names: Sequence[str]) -> list[TuningJob] | None:
+    """The tuning jobs called `names`, in that order; None if any is unknown or not visible to `user`."""
+    found = {job.name: job for job in jobs_selectors.tuning_jobs_visible_to(user=user).filter(name__in=names)}
+    if any(name not in found for name in names):
+        return None
+    return [found[name] for name in names]
+
+
+def compare_choices(*, user) -> list[tuple[str, str]]:
+    """(name, label) of every tuning job `user` may compare, oldest first.
+
+    Oldest first because the first job picked is the baseline, and in the
+    seed's experiment the baseline (early stopping Off) ran first.
+    """
+    jobs = (
+        jobs_selectors.tuning_jobs_visible_to(user=user)
+        .order_by("created_at", "id")
+        .values_list("name", "early_stopping_type", "status")
+    )
+    return [(name, f"{name} (early stopping {early_stopping}, {status})") for name, early_stopping, status in jobs]
+
+
+def review_notes_for(*, tuning_job: TuningJob):
+    return ReviewNote.objects.filter(tuning_job=tuning_job).select_related("author").order_by("created_at", "id")
+
+
+# --- chart data (JSON-ready: no NaN, which JSON cannot carry) -------------------------
+
+
+def _finite_or_none(value):
+    return value if is_finite_number(value) else None
+
+
+def best_so_far_series(summary: TuningJobSummary) -> dict:
+    job = summary.tuning_job
+    return {
+        "name": job.name,
+        "early_stopping": job.early_stopping_type,
+        "x": [point.cumulative_seconds for point in summary.curve],
+        "y": [_finite_or_none(point.best) for point in summary.curve],
+        "text": [point.name for point in summary.curve],
+    }
+
+
+def objective_by_training_job(rows: Sequence[Row]) -> dict[str, dict]:
+    """Final objective of each training job in launch order, grouped by status (one trace each)."""
+    groups: dict[str, dict] = {}
+    for index, row in enumerate(rows, start=1):
+        group = groups.setdefault(compare.STATUS_GROUPS[row["TrainingJobStatus"]], {"x": [], "y": [], "text": []})
+        group["x"].append(index)
+        group["y"].append(_finite_or_none(row["FinalObjectiveValue"]))
+        group["text"].append(row["TrainingJobName"])
+    return groups
+
+
+def objective_learning_curves(*, tuning_job: TuningJob, rows: Sequence[Row]) -> dict[str, dict]:
+    """The objective metric per epoch of every training job, one trace per status group.
+
+    Jobs are separated by a null (a gap in the line) rather than drawn as one
+    trace each, and long curves are thinned to a share of CURVE_POINT_BUDGET,
+    keeping their first and last epochs.
+    """
+    group_of = {row["TrainingJobName"]: compare.STATUS_GROUPS[row["TrainingJobStatus"]] for row in rows}
+    per_job = max(MIN_POINTS_PER_JOB, CURVE_POINT_BUDGET // max(1, len(rows)))
+    samples = (
+        MetricSample.objects.filter(tuning_job=tuning_job, metric_name=tuning_job.objective_metric_name)
+        .order_by("training_job__sequence", "epoch")
+        .values_list("training_job__name", "epoch", "value")
+    )
+    curves: dict[str, list[tuple[int, float]]] = {}
+    for name, epoch, value in samples.iterator(chunk_size=5000):
+        curves.setdefault(name, []).append((epoch, value))
+    groups: dict[str, dict] = {}
+    for name, points in curves.items():
+        group = groups.setdefault(group_of.get(name, "InProgress"), {"x": [], "y": [], "text": []})
+        for epoch, value in _thin(points, per_job):
+            group["x"].append(epoch)
+            group["y"].append(_finite_or_none(value))
+            group["text"].append(name)
+        group["x"].append(None)
+        group["y"].append(None)
+        group["text"].append("")
+    return groups
+
+
+def _thin(points: list, limit: int) -> list:
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]

@@ -1,0 +1,119 @@
+"""Compare, the review report and the exports. Thin: reads from selectors, notes through services.
+
+A tuning job the user may not see is a 404 on every page and export, exactly
+like one that does not exist.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpResponse, QueryDict
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from analytics import selectors, services
+from analytics.forms import CompareForm, ReviewNoteForm
+from analytics.table import analytics_csv, analytics_json, analytics_top
+from jobs import selectors as jobs_selectors
+
+TOP_N = 5
+
+
+def _visible_tuning_job(request, name):
+    return get_object_or_404(jobs_selectors.tuning_jobs_visible_to(user=request.user), name=name)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def tuning_job_report(request, name):
+    """The printable review report; POST adds a note (viewers may, see review_note_add)."""
+    tuning_job = _visible_tuning_job(request, name)
+    form = ReviewNoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.review_note_add(tuning_job=tuning_job, author=request.user, text=form.cleaned_data["text"])
+        except ValidationError as error:
+            form.add_error(None, error)  # keyed by "text": shown at the field
+        else:
+            return redirect(reverse("tuning-job-report", args=[tuning_job.name]) + "#notes")
+    summary = selectors.tuning_job_summary(tuning_job=tuning_job)
+    top = analytics_top(summary.rows, objective_type=tuning_job.objective_type, n=TOP_N)
+    charts = {
+        "objective": {"name": tuning_job.objective_metric_name, "type": tuning_job.objective_type},
+        "best_so_far": [selectors.best_so_far_series(summary)],
+        "by_job": selectors.objective_by_training_job(summary.rows),
+        "curves": selectors.objective_learning_curves(tuning_job=tuning_job, rows=summary.rows),
+    }
+    return render(
+        request,
+        "analytics/report.html",
+        {
+            "tuning_job": tuning_job,
+            "summary": summary,
+            "top": [[(column, row.get(column)) for column in summary.columns] for row in top],
+            "top_n": TOP_N,
+            "charts": charts,
+            "notes": selectors.review_notes_for(tuning_job=tuning_job),
+            "form": form,
+        },
+    )
+
+
+@login_required
+@require_GET
+def analytics_csv_export(request, name):
+    tuning_job = _visible_tuning_job(request, name)
+    summary = selectors.tuning_job_summary(tuning_job=tuning_job)
+    return _attachment(
+        analytics_csv(summary.rows, columns=summary.columns), "text/csv; charset=utf-8", f"{name}-analytics.csv"
+    )
+
+
+@login_required
+@require_GET
+def analytics_json_export(request, name):
+    tuning_job = _visible_tuning_job(request, name)
+    summary = selectors.tuning_job_summary(tuning_job=tuning_job)
+    return _attachment(analytics_json(summary.rows), "application/json", f"{name}-analytics.json")
+
+
+def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
+    # Tuning job names are letters, digits and hyphens: safe in a quoted filename.
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@login_required
+@require_GET
+def tuning_jobs_compare(request):
+    """Two or more tuning jobs side by side: ?jobs=off&jobs=auto, the first one the baseline."""
+    names = list(dict.fromkeys(name for name in request.GET.getlist("jobs") if name))
+    tuning_jobs = selectors.tuning_jobs_named_visible_to(user=request.user, names=names)
+    if tuning_jobs is None:
+        raise Http404("No such tuning job.")
+    data = None
+    if "jobs" in request.GET:
+        data = QueryDict(mutable=True)
+        data.setlist("jobs", names)
+    form = CompareForm(data, choices=selectors.compare_choices(user=request.user))
+    summaries = []
+    charts = None
+    if form.is_valid():
+        summaries = selectors.tuning_jobs_compare(tuning_jobs=tuning_jobs)
+        first = tuning_jobs[0]
+        charts = {
+            "objective": {"name": first.objective_metric_name, "type": first.objective_type},
+            "best_so_far": [selectors.best_so_far_series(summary) for summary in summaries],
+        }
+    objectives = {(job.objective_metric_name, job.objective_type) for job in tuning_jobs}
+    return render(
+        request,
+        "analytics/compare.html",
+        {
+            "form": form,
+            "summaries": summaries,
+            "charts": charts,
+            "mixed_objectives": len(objectives) > 1 and bool(summaries),
+        },
+    )

@@ -1,0 +1,324 @@
+// The tuning job page's Plotly charts, drawn from the page's state (see tuning_job_detail.js).
+//
+// Scale matters here (thousands of training jobs, each with a curve), so the
+// learning curves use WebGL (scattergl) and few traces: one per status group,
+// the jobs of a group joined into one trace with null gaps between them, and
+// the best job as a trace of its own. Each render is a Plotly.react of the
+// whole figure, which updates the existing chart in place.
+
+const Plotly = globalThis.Plotly;
+
+export const COLORS = {
+  InProgress: "#0e9384",
+  Completed: "#2463eb",
+  Stopped: "#8a94a6",
+  Failed: "#b42318",
+  Best: "#f79009",
+};
+
+// Stopping jobs still run, so they are drawn with the running ones.
+const GROUPS = [
+  { key: "Completed", name: "Completed", line: { color: COLORS.Completed, width: 1.2 } },
+  { key: "InProgress", name: "Running", line: { color: COLORS.InProgress, width: 1.6 } },
+  { key: "Stopped", name: "Stopped", line: { color: COLORS.Stopped, width: 1, dash: "dash" } },
+  { key: "Failed", name: "Failed", line: { color: COLORS.Failed, width: 1, dash: "dot" } },
+];
+
+export function groupOf(status) {
+  if (status === "Stopping" || status === "InProgress" || !status) return "InProgress";
+  return status;
+}
+
+const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+const FONT = { family: "system-ui, -apple-system, Segoe UI, sans-serif", size: 12, color: "#1d2330" };
+
+function baseLayout(extra = {}) {
+  return {
+    font: FONT,
+    margin: { l: 56, r: 16, t: 12, b: 44 },
+    paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff",
+    hovermode: "closest",
+    uirevision: "keep", // zoom and legend clicks survive updates
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+    ...extra,
+  };
+}
+
+function emptyNote(text) {
+  return [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#5b6475" } }];
+}
+
+/** Plotly renders a little HTML in hover labels; names and values are the user's, so escape them. */
+export function escapeLabel(text) {
+  return String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** "lr=0.01<br>optimizer=adam": a job's tuned hyperparameters for its hover label, computed once per job. */
+export function hoverInfo(job) {
+  if (!job.hover) {
+    const pairs = Object.entries(job.hyperparameters || {}).map(([k, v]) => escapeLabel(`${k}=${v}`));
+    job.hover = [escapeLabel(job.name), pairs.join("<br>")];
+  }
+  return job.hover;
+}
+
+function jobsInOrder(state) {
+  return [...state.jobs.values()].sort((a, b) => (a.sequence ?? Infinity) - (b.sequence ?? Infinity));
+}
+
+function sortedCurve(curve) {
+  if (!curve.sorted) {
+    const epochs = [...curve.points.keys()].sort((a, b) => a - b);
+    curve.sorted = { x: epochs, y: epochs.map((epoch) => curve.points.get(epoch)) };
+  }
+  return curve.sorted;
+}
+
+// --- learning curves ------------------------------------------------------------------
+
+export function learningCurveTraces(state) {
+  const bestName = state.best ? state.best.name : null;
+  const buckets = new Map([...GROUPS.map((group) => [group.key, { x: [], y: [], customdata: [] }])]);
+  const best = { x: [], y: [], customdata: [] };
+  for (const job of jobsInOrder(state)) {
+    const curve = state.curves.get(job.name);
+    if (!curve || curve.points.size === 0) continue;
+    const bucket = job.name === bestName ? best : buckets.get(groupOf(job.status));
+    const { x, y } = sortedCurve(curve);
+    const info = hoverInfo(job);
+    if (bucket.x.length) {
+      // A gap between one job's curve and the next one's.
+      bucket.x.push(null);
+      bucket.y.push(null);
+      bucket.customdata.push(null);
+    }
+    for (let i = 0; i < x.length; i += 1) {
+      bucket.x.push(x[i]);
+      bucket.y.push(y[i]);
+      bucket.customdata.push(info);
+    }
+  }
+  const hovertemplate = "<b>%{customdata[0]}</b><br>epoch %{x}: %{y:.6g}<br>%{customdata[1]}<extra></extra>";
+  const traces = GROUPS.filter((group) => buckets.get(group.key).x.length).map((group) => ({
+    type: "scattergl",
+    mode: "lines",
+    uid: group.key,
+    name: group.name,
+    line: group.line,
+    connectgaps: false,
+    hovertemplate,
+    ...buckets.get(group.key),
+  }));
+  if (best.x.length) {
+    traces.push({
+      type: "scattergl",
+      mode: "lines+markers",
+      uid: "Best",
+      name: `Best (${escapeLabel(bestName)})`,
+      line: { color: COLORS.Best, width: 3 },
+      marker: { size: 4, color: COLORS.Best },
+      hovertemplate,
+      ...best,
+    });
+  }
+  return traces;
+}
+
+export function renderLearningCurves(node, state) {
+  const traces = learningCurveTraces(state);
+  const layout = baseLayout({
+    xaxis: { title: { text: "epoch" }, zeroline: false },
+    yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
+    annotations: traces.length ? [] : emptyNote("Waiting for the first epoch's metrics…"),
+  });
+  return Plotly.react(node, traces, layout, PLOT_CONFIG);
+}
+
+// --- objective by training job --------------------------------------------------------------
+
+function betterThan(type) {
+  return type === "Minimize" ? (a, b) => a < b : (a, b) => a > b;
+}
+
+export function renderObjectiveByJob(node, state) {
+  const jobs = jobsInOrder(state).filter((job) => job.objective !== null && job.objective !== undefined);
+  const better = betterThan(state.objective.type);
+  const bestSoFar = { x: [], y: [] };
+  let best = null;
+  for (const job of jobs) {
+    // As the service decides it: an ended job that was not Failed, with a final value.
+    if (job.status !== "Completed" && job.status !== "Stopped") continue;
+    if (best === null || better(job.objective, best)) best = job.objective;
+    bestSoFar.x.push(job.sequence);
+    bestSoFar.y.push(best);
+  }
+  const traces = [];
+  if (jobs.length) {
+    traces.push({
+      type: "scattergl",
+      mode: "markers",
+      uid: "jobs",
+      name: "Training jobs",
+      x: jobs.map((job) => job.sequence),
+      y: jobs.map((job) => job.objective),
+      customdata: jobs.map(hoverInfo),
+      marker: {
+        size: 7,
+        color: jobs.map((job) => COLORS[groupOf(job.status)]),
+        symbol: jobs.map((job) => (groupOf(job.status) === "InProgress" ? "circle-open" : "circle")),
+      },
+      hovertemplate: "<b>%{customdata[0]}</b> (%{x})<br>%{y:.6g}<br>%{customdata[1]}<extra></extra>",
+    });
+  }
+  if (bestSoFar.x.length) {
+    traces.push({
+      type: "scatter",
+      mode: "lines",
+      uid: "best-so-far",
+      name: "Best so far",
+      line: { color: COLORS.Best, width: 2, shape: "hv" },
+      hoverinfo: "skip",
+      ...bestSoFar,
+    });
+  }
+  const layout = baseLayout({
+    // Whole training jobs only: a tick at 1.5 would mean nothing.
+    xaxis: {
+      title: { text: "training job" },
+      rangemode: "tozero",
+      zeroline: false,
+      dtick: Math.max(1, Math.ceil((jobs.length ? jobs[jobs.length - 1].sequence : 1) / 10)),
+    },
+    yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
+    annotations: traces.length ? [] : emptyNote("No objective value yet."),
+  });
+  return Plotly.react(node, traces, layout, PLOT_CONFIG);
+}
+
+// --- hyperparameters ---------------------------------------------------------------------
+
+function numeric(value) {
+  const number = Number.parseFloat(value);
+  return Number.isFinite(number) ? number : null;
+}
+
+/** Ticks of a log10 axis from min to max: its two ends and the powers of ten between. */
+function logTicks(min, max) {
+  const values = [Math.log10(min)];
+  for (let k = Math.ceil(Math.log10(min)); k <= Math.floor(Math.log10(max)); k += 1) {
+    if (Math.abs(k - values[values.length - 1]) > 0.15) values.push(k);
+  }
+  if (Math.log10(max) - values[values.length - 1] > 0.15) values.push(Math.log10(max));
+  else values[values.length - 1] = Math.log10(max);
+  return { tickvals: values, ticktext: values.map((v) => String(Number((10 ** v).toPrecision(3)))) };
+}
+
+/** One parcoords dimension: categories as ticks, log-scaled ranges on a log10 axis. */
+function dimension(parameter, jobs) {
+  const raw = jobs.map((job) => (job.hyperparameters || {})[parameter.name]);
+  const label = parameter.name;
+  if (parameter.type === "Categorical") {
+    const n = parameter.values.length;
+    return {
+      label,
+      values: raw.map((value) => parameter.values.indexOf(value)),
+      tickvals: parameter.values.map((_, i) => i),
+      ticktext: parameter.values, // parcoords writes tick labels as plain text
+      range: n > 1 ? [0, n - 1] : [-0.5, 0.5],
+    };
+  }
+  if (parameter.log) {
+    return {
+      label: `${label} (log)`,
+      values: raw.map((value) => Math.log10(numeric(value))),
+      range: [Math.log10(parameter.min), Math.log10(parameter.max)],
+      ...logTicks(parameter.min, parameter.max),
+    };
+  }
+  return { label, values: raw.map(numeric), range: [parameter.min, parameter.max] };
+}
+
+function jobsWithObjective(state) {
+  return jobsInOrder(state).filter((job) => job.objective !== null && job.objective !== undefined);
+}
+
+export function renderParallelCoordinates(node, state) {
+  const jobs = jobsWithObjective(state);
+  if (!jobs.length || !state.parameters.length) {
+    const layout = baseLayout({ xaxis: { visible: false }, yaxis: { visible: false }, annotations: emptyNote("No objective value yet.") });
+    return Plotly.react(node, [], layout, PLOT_CONFIG);
+  }
+  const objectives = jobs.map((job) => job.objective);
+  const dimensions = state.parameters.map((parameter) => dimension(parameter, jobs));
+  dimensions.push({ label: state.objective.metric, values: objectives }); // plain text, like the ticks
+  const trace = {
+    type: "parcoords",
+    uid: "parcoords",
+    dimensions,
+    line: {
+      color: objectives,
+      colorscale: "Viridis",
+      // The brightest lines are the best ones, whichever way the objective goes.
+      reversescale: state.objective.type === "Minimize",
+      showscale: true,
+      colorbar: { thickness: 12, title: { text: escapeLabel(state.objective.metric), side: "right" } },
+    },
+    labelangle: -12,
+  };
+  const layout = baseLayout({ margin: { l: 64, r: 72, t: 56, b: 28 } });
+  return Plotly.react(node, [trace], layout, PLOT_CONFIG);
+}
+
+export function renderObjectiveVsHyperparameter(node, state, parameterName) {
+  const parameter = state.parameters.find((p) => p.name === parameterName) || state.parameters[0];
+  const jobs = jobsWithObjective(state);
+  const traces = [];
+  if (parameter && jobs.length) {
+    const categorical = parameter.type === "Categorical";
+    traces.push({
+      type: "scattergl",
+      mode: "markers",
+      uid: "jobs",
+      name: "Training jobs",
+      x: jobs.map((job) => {
+        const value = (job.hyperparameters || {})[parameter.name];
+        return categorical ? escapeLabel(value) : numeric(value);
+      }),
+      y: jobs.map((job) => job.objective),
+      customdata: jobs.map(hoverInfo),
+      marker: { size: 7, opacity: 0.85, color: jobs.map((job) => COLORS[groupOf(job.status)]) },
+      hovertemplate: "<b>%{customdata[0]}</b><br>%{y:.6g}<br>%{customdata[1]}<extra></extra>",
+    });
+  }
+  const xaxis = { title: { text: parameter ? parameter.name : "" }, zeroline: false };
+  if (parameter && parameter.type === "Categorical") {
+    const categories = parameter.values.map(escapeLabel);
+    Object.assign(xaxis, { type: "category", categoryorder: "array", categoryarray: categories });
+  } else if (parameter && parameter.log) {
+    xaxis.type = "log";
+  } else {
+    xaxis.type = "linear";
+  }
+  const layout = baseLayout({
+    xaxis,
+    yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
+    showlegend: false,
+    uirevision: parameter ? parameter.name : "none", // a new axis starts unzoomed
+    annotations: traces.length ? [] : emptyNote("No objective value yet."),
+  });
+  return Plotly.react(node, traces, layout, PLOT_CONFIG);
+}
+
+/** Click a point to open its training job. */
+export function linkPoints(node, urlFor) {
+  node.on("plotly_click", (event) => {
+    const point = event.points && event.points[0];
+    const name = point && point.customdata && point.customdata[0];
+    if (name) window.location.assign(urlFor(unescapeLabel(name)));
+  });
+}
+
+function unescapeLabel(text) {
+  return String(text).replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+}

@@ -1,0 +1,207 @@
+"""The dashboard in a real browser against a live stack: what a user sees and does.
+
+Screenshots of every test land in test-artifacts/ for review.
+"""
+
+import re
+
+import pytest
+from django.contrib.auth.models import Group
+from playwright.sync_api import expect
+
+from jobs import services
+from jobs.models import TeamMember, TeamRole, TrainingJobStatus, TuningJob, TuningJobStatus
+from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def alice(django_user_model):
+    team = Group.objects.create(name="vision")
+    user = django_user_model.objects.create_user("alice", password=PASSWORD)
+    TeamMember.objects.create(team=team, user=user, role=TeamRole.OPERATOR)
+    return user
+
+
+@pytest.fixture
+def algorithm(tmp_path):
+    program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
+    return register_algorithm(program=program, static_hyperparameters={"epochs": "6", "epoch_seconds": "0.15"})
+
+
+def log_in(page, base_url):
+    page.goto(f"{base_url}/")
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.get_by_test_id("tuning-jobs-table")).to_be_visible()
+
+
+def fill_range(page, index, name, kind, low=None, high=None, values=None):
+    prefix = f"#id_ranges-{index}-"
+    page.fill(prefix + "name", name)
+    page.select_option(prefix + "type", kind)
+    if values is not None:
+        page.fill(prefix + "values", values)
+    else:
+        page.fill(prefix + "min_value", str(low))
+        page.fill(prefix + "max_value", str(high))
+
+
+def open_create_form(page, base_url):
+    page.goto(f"{base_url}/new/")
+    expect(page.get_by_test_id("tuning-job-form")).to_be_visible()
+
+
+def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, algorithm):
+    log_in(page, stack)
+    open_create_form(page, stack)
+    page.fill("#id_name", "browser-job")
+    page.select_option("#id_algorithm_name", "quadratic")
+    page.select_option("#id_objective_metric_name", "validation:accuracy")
+    page.select_option("#id_team_name", "vision")
+    page.fill("#id_max_training_jobs", "4")
+    page.fill("#id_max_parallel_training_jobs", "2")
+    fill_range(page, 0, "learning_rate", "Continuous", 0.001, 0.5)
+    page.get_by_test_id("create-button").click()
+
+    expect(page).to_have_url(re.compile(r"/tuning-jobs/browser-job/$"))
+    # Counters move to Completed while the page stays loaded: no reload happens.
+    page.evaluate("window.__notReloaded = true")
+    expect(page.get_by_test_id("counter-Completed")).to_contain_text("4", timeout=90_000)
+    expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
+    assert page.evaluate("window.__notReloaded") is True
+
+    # Few WebGL traces (one per status group, jobs separated by gaps) rather
+    # than one per job, which is what keeps 10,000 jobs drawable; so "one
+    # curve per training job" is checked on the points each job contributes.
+    curves = page.get_by_test_id("learning-curves")
+    expect(curves).to_have_class(re.compile("js-plotly-plot"))
+    drawn = page.evaluate(
+        """() => {
+            const plot = document.querySelector('[data-testid="learning-curves"]');
+            const points = {};
+            for (const trace of plot.data) {
+                (trace.customdata || []).forEach((info) => {
+                    if (info) points[info[0]] = (points[info[0]] || 0) + 1;
+                });
+            }
+            return points;
+        }"""
+    )
+    job_names = set(TuningJob.objects.get(name="browser-job").training_jobs.values_list("name", flat=True))
+    assert set(drawn) == job_names, drawn
+    assert all(count >= 6 for count in drawn.values()), drawn  # every epoch of every job
+    expect(page.get_by_test_id("training-jobs-table").locator("tbody tr")).to_have_count(4)
+
+
+def test_stop_from_the_page(stack, page, alice, tmp_path):
+    program = write_program(tmp_path / "slow", "slow.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "500", "epoch_seconds": "0.1"})
+    tuning_job = services.tuning_job_create(config=tuning_job_config(team_name="vision", max_parallel_training_jobs=2))
+    log_in(page, stack)
+    page.goto(f"{stack}/tuning-jobs/{tuning_job.name}/")
+    expect(page.get_by_test_id("counter-InProgress")).to_contain_text("2", timeout=30_000)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_test_id("stop-button").click()
+    expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Stopped", timeout=30_000)
+    expect(page.get_by_test_id("counter-Stopped")).to_contain_text("2")
+    tuning_job.refresh_from_db()
+    assert tuning_job.status == TuningJobStatus.STOPPED
+    assert set(tuning_job.training_jobs.values_list("status", flat=True)) == {TrainingJobStatus.STOPPED}
+
+
+def test_a_field_error_shows_at_its_field(stack, page, alice, algorithm):
+    log_in(page, stack)
+    open_create_form(page, stack)
+    page.fill("#id_name", "bad name!")
+    page.select_option("#id_algorithm_name", "quadratic")
+    page.select_option("#id_objective_metric_name", "validation:accuracy")
+    page.fill("#id_max_training_jobs", "4")
+    page.fill("#id_max_parallel_training_jobs", "0")
+    fill_range(page, 0, "learning_rate", "Continuous", 0.5, 0.1)
+    page.get_by_test_id("create-button").click()
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    name_field = page.locator("#id_name").locator("xpath=ancestor::*[contains(@class, 'field')][1]")
+    expect(name_field).to_contain_text("letters, digits and hyphens")
+    parallel_field = page.locator("#id_max_parallel_training_jobs").locator(
+        "xpath=ancestor::*[contains(@class, 'field')][1]"
+    )
+    expect(parallel_field).to_contain_text("1")
+    expect(page.get_by_test_id("range-errors").or_(page.get_by_test_id("parameter-ranges"))).to_contain_text("MinValue")
+    assert not TuningJob.objects.exists()
+
+
+def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_stopping="Off"):
+    """A tuning job whose training jobs ran `seconds_per_job` each (the stopped ones half as long)."""
+    from datetime import UTC, datetime, timedelta
+
+    from jobs.backends.base import Outcome, RunResult, StopCause
+    from jobs.backends.metrics import MetricRecord
+    from jobs.models import TrainingJob
+
+    tuning_job = services.tuning_job_create(
+        config=tuning_job_config(
+            name=name, team_name="vision", max_training_jobs=len(finals), max_parallel_training_jobs=len(finals),
+            early_stopping_type=early_stopping, random_seed=5,
+        )
+    )  # fmt: skip
+    start = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    jobs = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    for index, (job, final) in enumerate(zip(jobs, finals, strict=True)):
+        services.training_job_start(training_job_id=job.id, worker="w@h:1", log_path="")
+        services.training_job_record_metrics(
+            training_job_id=job.id,
+            records=[MetricRecord("validation:accuracy", e, final * e / 3, start) for e in (1, 2, 3)],
+        )
+        if index in stopped:
+            services.training_job_stop(training_job_id=job.id, reason="EarlyStopping")
+            result = RunResult(Outcome.STOPPED, -15, stop_cause=StopCause.REQUESTED)
+        else:
+            result = RunResult(Outcome.COMPLETED, 0)
+        services.training_job_finish(training_job_id=job.id, result=result)
+        duration = seconds_per_job / 2 if index in stopped else seconds_per_job
+        TrainingJob.objects.filter(pk=job.pk).update(started_at=start, ended_at=start + timedelta(seconds=duration))
+    services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    return tuning_job
+
+
+@pytest.fixture
+def web(workers, static_root):
+    """Only the web server: these pages show finished tuning jobs."""
+    return workers.start_web(static_root)
+
+
+def test_compare_shows_the_savings_of_an_off_auto_pair(web, page, alice, algorithm):
+    finished_tuning_job("seed-off", [0.30, 0.35, 0.33, 0.20])
+    finished_tuning_job("seed-auto", [0.30, 0.35, 0.10, 0.12], stopped=(2, 3), early_stopping="Auto")
+    log_in(page, web)
+    page.goto(f"{web}/analytics/compare/?jobs=seed-off&jobs=seed-auto")
+    saved = page.locator("tr", has_text="Training time saved vs seed-off")
+    expect(saved).to_be_visible()
+    # Off trained 4 x 10 s; Auto 2 x 10 s + 2 x 5 s = 30 s: 25% saved.
+    expect(saved.locator("td.saved").nth(1)).to_contain_text("25")
+    expect(page.locator("#chart-best-so-far.js-plotly-plot")).to_be_visible()
+
+
+def test_the_report_prints_the_top_5_table(web, page, alice, algorithm):
+    finished_tuning_job("review-me", [0.5, 0.9, 0.7, 0.6, 0.8, 0.4, 0.3])
+    log_in(page, web)
+    page.goto(f"{web}/analytics/tuning-jobs/review-me/report/")
+    page.emulate_media(media="print")
+    table = page.locator("table.analytics")
+    expect(table).to_be_visible()
+    rows = table.locator("tbody tr")
+    expect(rows).to_have_count(5)
+    first = rows.first.inner_text()
+    assert "review-me-002" in first and "0.9" in first  # best first, for Maximize
+    header = table.locator("thead").inner_text()
+    for column in ("TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue", "TrainingElapsedTimeSeconds"):
+        assert column in header
+    expect(page.locator("header.topbar, .site-header, nav").first).to_be_hidden()
+    pdf = page.pdf()
+    assert pdf.startswith(b"%PDF")
