@@ -103,10 +103,15 @@ def algorithm_register(
 
 
 @transaction.atomic
-def tuning_job_create(*, config: TuningJobConfig, owner=None) -> TuningJob:
-    """Validate `config`, store the tuning job, and start advancing it after commit."""
+def tuning_job_create(*, config: TuningJobConfig, owner=None, check_team_role: bool = True) -> TuningJob:
+    """Validate `config`, store the tuning job, and start advancing it after commit.
+
+    The owner must be an operator of the chosen team, unless the caller is
+    trusted like staff (`check_team_role=False`: management commands, run by
+    whoever administers the machine).
+    """
     validated = validate_tuning_job_config(config)
-    if owner is not None and not selectors.can_create_in(user=owner, team=validated.team):
+    if check_team_role and owner is not None and not selectors.can_create_in(user=owner, team=validated.team):
         raise ValidationError({"team_name": ["You can only create tuning jobs in a team where you are an operator."]})
     seed = config.random_seed
     if seed is None:
@@ -473,7 +478,7 @@ def training_job_record_metrics(*, training_job_id: int, records: Sequence[Metri
         changes["final_objective_value"] = objective[-1].value
     TrainingJob.objects.filter(pk=training_job.id).update(**changes, updated_at=timezone.now())
     if objective and training_job.status == TrainingJobStatus.IN_PROGRESS:
-        _apply_stopping_rules(training_job, tuning_job)
+        _apply_stopping_rules(training_job, tuning_job, max(r.epoch for r in objective))
     realtime.publish(
         realtime.Event(
             realtime.METRICS_APPENDED,
@@ -484,7 +489,7 @@ def training_job_record_metrics(*, training_job_id: int, records: Sequence[Metri
     return len(records)
 
 
-def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob) -> None:
+def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, latest_epoch: int) -> None:
     """Early stopping "Auto" and Hyperband's rungs, evaluated on the epoch just reported.
 
     Both see the job's own objective curve and the other jobs' curves as far
@@ -505,7 +510,9 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob) -> N
         )
         reason = StopReason.HYPERBAND
     elif tuning_job.early_stopping_type == EarlyStoppingType.AUTO:
-        curves = _objective_curves(tuning_job)
+        # The rules compare epochs 1..t only, so nothing later is read: the
+        # cost of a decision grows with the epoch, not with the whole table.
+        curves = _objective_curves(tuning_job, max_epoch=latest_epoch)
         earlier = set(tuning_job.training_jobs.filter(sequence__lt=training_job.sequence).values_list("id", flat=True))
         previous = [curve for job_id, curve in curves.items() if job_id in earlier]
         stop = AUTO_RULE.should_stop(curves.get(training_job.id, []), previous, Direction(tuning_job.objective_type))
@@ -518,14 +525,13 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob) -> N
             _request_training_job_stop(locked, reason)
 
 
-def _objective_curves(tuning_job: TuningJob) -> dict[int, list[float]]:
-    """Each training job's objective values in epoch order, in one query."""
+def _objective_curves(tuning_job: TuningJob, max_epoch: int | None = None) -> dict[int, list[float]]:
+    """Each training job's objective values in epoch order (up to `max_epoch`), in one query."""
     curves: dict[int, list[float]] = {}
-    samples = (
-        MetricSample.objects.filter(tuning_job=tuning_job, metric_name=tuning_job.objective_metric_name)
-        .order_by("training_job_id", "epoch")
-        .values_list("training_job_id", "value")
-    )
+    samples = MetricSample.objects.filter(tuning_job=tuning_job, metric_name=tuning_job.objective_metric_name)
+    if max_epoch is not None:
+        samples = samples.filter(epoch__lte=max_epoch)
+    samples = samples.order_by("training_job_id", "epoch").values_list("training_job_id", "value")
     for training_job_id, value in samples:
         curves.setdefault(training_job_id, []).append(value)
     return curves

@@ -34,7 +34,9 @@ class EarlyStoppingRule(abc.ABC):
 
 @dataclass(frozen=True)
 class MedianStoppingRule(EarlyStoppingRule):
-    """SageMaker's documented rule for early stopping type "Auto".
+    """SageMaker's documented rule for its early stopping type "Auto".
+
+    Kept under its own name as the baseline; our "Auto" is `DEFAULT_RULE`.
 
     After epoch t of the current job, take the running average of every
     previous job's objective over epochs 1..t, and the median of those
@@ -85,6 +87,77 @@ class MedianStoppingRule(EarlyStoppingRule):
         return value > median
 
 
-RULES: dict[str, type[EarlyStoppingRule]] = {MedianStoppingRule.name: MedianStoppingRule}
+@dataclass(frozen=True)
+class BestSoFarRankRule(EarlyStoppingRule):
+    """Early stopping type "Auto": stop a job whose best so far is not in the top third.
 
-DEFAULT_RULE = MedianStoppingRule
+    After epoch t of the current job, take the running average of every
+    previous job's objective over epochs 1..t, as SageMaker's rule does; stop
+    the current job if its *best* value over epochs 1..t is not among the best
+    `keep_fraction` of those averages, i.e. is worse than their
+    (1 - keep_fraction) quantile when maximizing (the keep_fraction quantile
+    when minimizing), linearly interpolated as numpy does.
+
+    Why each part (measured in docs/benchmarks.md, "Early stopping"):
+
+    - The job's best so far, not its latest value: one noisy epoch (a dip of a
+      high-learning-rate SGD job) must not end the job that would have been
+      the best. SageMaker's rule stops on such a dip.
+    - Running averages of the previous jobs, not their values: an average lags
+      a rising curve by about half of what the curve gained so far, which
+      leaves room for a late starter that is still climbing.
+    - The top third, not the median: the two choices above make the median
+      too lenient; keeping only a third saves more time at no loss of the
+      best objective on both recorded workloads. With keep_fraction=0.5 this is
+      the median stopping rule of Google Vizier (Golovin et al., 2017).
+
+    Guards, the same as SageMaker's rule and for the same reasons:
+    `min_previous_jobs` (3) previous jobs must have reached epoch t, and no
+    decision is made during the first `grace_epochs` (1) epoch(s).
+
+    A job that has reported nothing is never stopped. A non-finite latest
+    value (a diverged loss) stops the job once past the grace epochs;
+    previous curves with a non-finite value up to epoch t are left out.
+    """
+
+    name: ClassVar[str] = "best_so_far_rank"
+    keep_fraction: float = 1 / 3
+    min_previous_jobs: int = 3
+    grace_epochs: int = 1
+
+    def __post_init__(self):
+        if not 0 < self.keep_fraction <= 1:
+            raise ValueError("keep_fraction must be in (0, 1]")
+        if self.min_previous_jobs < 1:
+            raise ValueError("min_previous_jobs must be at least 1")
+        if self.grace_epochs < 0:
+            raise ValueError("grace_epochs must not be negative")
+
+    def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
+        epoch = len(current)
+        if epoch == 0 or epoch <= self.grace_epochs:
+            return False
+        averages = [
+            float(np.mean(curve[:epoch]))
+            for curve in previous
+            if len(curve) >= epoch and all(math.isfinite(v) for v in curve[:epoch])
+        ]
+        if len(averages) < self.min_previous_jobs:
+            return False
+        if not math.isfinite(current[-1]):
+            return True
+        finite = [v for v in current if math.isfinite(v)]
+        if direction == Direction.MAXIMIZE:
+            return max(finite) < float(np.quantile(averages, 1 - self.keep_fraction))
+        return min(finite) > float(np.quantile(averages, self.keep_fraction))
+
+
+RULES: dict[str, type[EarlyStoppingRule]] = {
+    MedianStoppingRule.name: MedianStoppingRule,
+    BestSoFarRankRule.name: BestSoFarRankRule,
+}
+
+DEFAULT_RULE: type[EarlyStoppingRule] = BestSoFarRankRule
+"""The rule of early stopping type "Auto", with its default settings: the winner of
+bench/early_stopping.py on both recorded workloads (docs/benchmarks.md). SageMaker's
+documented rule stays available as RULES["sagemaker_median"]."""

@@ -387,3 +387,16 @@ def test_launch_demo_starts_the_seed_experiment_off_and_auto(no_tasks):
         assert tuning_job.objective_metric_name == "validation:accuracy"
     # The same seed, so both try the same hyperparameters and only early stopping differs.
     assert off.random_seed == auto.random_seed
+
+
+def test_create_with_a_team_and_an_owner_outside_it(algorithm, write_spec, no_tasks, django_user_model):
+    """The shell is trusted like staff: --owner need not be an operator of --team."""
+    from django.contrib.auth.models import Group
+
+    Group.objects.create(name="vision")
+    django_user_model.objects.create_user("outsider")
+    command("create_tuning_job", str(write_spec(BODY)), "--owner", "outsider", "--team", "vision")
+    tuning_job = TuningJob.objects.get()
+    assert (tuning_job.owner.username, tuning_job.team.name) == ("outsider", "vision")
+    with pytest.raises(CommandError, match="team_name: No team named 'nobody'"):
+        command("create_tuning_job", str(write_spec({**BODY, "HyperParameterTuningJobName": "x2"})), "--team", "nobody")

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,8 +17,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("spec", help="Path to the JSON request body, or - to read it from standard input.")
         parser.add_argument("--owner", help="Username that owns the tuning job.")
+        parser.add_argument("--team", help="Team (group) the tuning job belongs to; without one only staff see it.")
 
-    def handle(self, *args, spec, owner=None, **options):
+    def handle(self, *args, spec, owner=None, team=None, **options):
         body = _load_json(spec)
         user = None
         if owner:
@@ -26,7 +28,9 @@ class Command(BaseCommand):
                 raise CommandError(f"--owner: no user named {owner!r}.")
         try:
             config = parse_create_tuning_job(body)
-            tuning_job = services.tuning_job_create(config=config, owner=user)
+            if team:
+                config = dataclasses.replace(config, team_name=team)
+            tuning_job = services.tuning_job_create(config=config, owner=user, check_team_role=False)
         except ValidationError as exc:
             raise CommandError(_describe(rename_validation_error(exc))) from None
         except ShapeError as exc:

@@ -244,3 +244,19 @@ def test_swagger_ui_is_served_without_a_cdn(api):
     page = api.get("/api/docs/").content.decode()
     assert "drf_spectacular_sidecar/swagger-ui-dist" in page
     assert "cdn" not in page.lower()
+
+
+def test_analytics_as_json_and_csv(api, tuning_job):
+    data = api.get(f"{BASE}/tuning-jobs/tj-1/analytics/").json()
+    assert data["columns"][:2] == ["learning_rate", "optimizer"]
+    assert {"TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue", "TrainingElapsedTimeSeconds"} <= set(
+        data["columns"]
+    )
+    by_name = {row["TrainingJobName"]: row for row in data["rows"]}
+    assert by_name["tj-1-002"]["FinalObjectiveValue"] == 0.9
+    csv = api.get(f"{BASE}/tuning-jobs/tj-1/analytics/", {"format": "csv"})
+    assert csv["Content-Type"].startswith("text/csv")
+    lines = csv.content.decode().splitlines()
+    assert lines[0].split(",")[:2] == ["learning_rate", "optimizer"] and len(lines) == 4
+    by_accept = api.get(f"{BASE}/tuning-jobs/tj-1/analytics/", HTTP_ACCEPT="text/csv")
+    assert by_accept.content.decode().splitlines() == lines
