@@ -47,7 +47,7 @@ from jobs.models import (
 )
 from jobs.tuning import criteria
 from jobs.tuning.early_stopping import DEFAULT_RULE
-from jobs.tuning.hyperband import Hyperband
+from jobs.tuning.hyperband import Hyperband, infer_max_resource
 from jobs.tuning.space import SearchSpace, SearchSpaceError, format_value
 from jobs.tuning.strategies import Direction, Observation, make_strategy
 
@@ -505,9 +505,13 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
             for job_id, curve in curves.items()
             if job_id != training_job.id and hyperband.bracket_of(sequences[job_id]) == bracket
         ]
-        stop = hyperband.should_stop(
-            curves.get(training_job.id, []), peers, bracket, Direction(tuning_job.objective_type)
-        )
+        current = curves.get(training_job.id, [])
+        stop = hyperband.should_stop(current, peers, bracket, Direction(tuning_job.objective_type))
+        own_epochs = infer_max_resource(training_job.hyperparameters)
+        if stop and len(current) >= hyperband.max_resource and own_epochs and own_epochs <= hyperband.max_resource:
+            # Its program ends at MaxResource by itself: signalling it now would
+            # only race its normal exit and call a finished job Stopped.
+            stop = False
         reason = StopReason.HYPERBAND
     elif tuning_job.early_stopping_type == EarlyStoppingType.AUTO:
         # The rules compare epochs 1..t only, so nothing later is read: the

@@ -143,3 +143,28 @@ def test_early_stopping_auto_stops_hopeless_jobs_live(workers, tmp_path):
     assert counters.completed + counters.stopped == 10
     tuning_job.refresh_from_db()
     assert tuning_job.best_training_job.status == TrainingJobStatus.COMPLETED
+
+
+def test_hyperband_and_bayesian_run_live(workers, tmp_path):
+    """The other strategies through real workers: Hyperband stops at rungs, Bayesian proposes and completes."""
+    program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "9", "epoch_seconds": "0.05"})
+    workers.start_worker("control", 2)
+    workers.start_worker("training", 2)
+    hyperband = services.tuning_job_create(
+        config=tuning_job_config(name="hb", strategy="Hyperband", max_training_jobs=9, max_parallel_training_jobs=3)
+    )
+    bayesian = services.tuning_job_create(
+        config=tuning_job_config(name="gp", strategy="Bayesian", max_training_jobs=6, max_parallel_training_jobs=2)
+    )
+    for tuning_job in (hyperband, bayesian):
+        wait_for(lambda tj=tuning_job: status_of(tj) == TuningJobStatus.COMPLETED, workers, what=f"{tuning_job}")
+
+    stopped = hyperband.training_jobs.filter(status=TrainingJobStatus.STOPPED)
+    assert stopped.exists(), list(hyperband.training_jobs.values_list("name", "epochs_run"))
+    assert set(stopped.values_list("stop_reason", flat=True)) == {StopReason.HYPERBAND}
+    # Stopped at a rung (1 or 3), plus the epochs the program ran before the signal reached it.
+    assert all(job.epochs_run < 9 for job in stopped)
+    proposals = {tuple(sorted(j.tuned_hyperparameters.items())) for j in bayesian.training_jobs.all()}
+    assert len(proposals) == 6  # no duplicates
+    assert tuning_job_counters(tuning_job=bayesian).completed == 6
