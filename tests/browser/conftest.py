@@ -25,21 +25,25 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """One browser for the session.
+    """One browser per module, closed with it.
 
-    Playwright's sync API runs an event loop in this thread, which Django
-    takes for an async context; the tests' own ORM calls are ordinary
-    blocking calls, so the guard is lifted for this session only.
+    Playwright's sync API keeps an event loop running in this thread while it
+    is open, which Django takes for an async context (lifted here: the
+    tests' own ORM calls are ordinary blocking calls) and which would make
+    later tests' async_to_sync refuse to run, hence module scope.
     """
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 @pytest.fixture
@@ -55,7 +59,13 @@ def page(chromium, request):
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(20_000)
+    console = []
+    page.on("console", lambda message: console.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: console.append(f"pageerror: {error}"))
+    page.console_messages = console
     yield page
+    (ARTIFACTS / f"{request.node.name}.console.txt").parent.mkdir(exist_ok=True)
+    (ARTIFACTS / f"{request.node.name}.console.txt").write_text("\n".join(console))
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
