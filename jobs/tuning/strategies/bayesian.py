@@ -8,13 +8,20 @@ Maximize) before anything else, so that the rest of the module only ever minimis
 One proposal goes through four steps:
 
 1. Split the observations into evaluated points (with a value), failures (given a bad value)
-   and pending training jobs (given a made-up value, see below).
+   and pending training jobs (given a made-up value, see below), and replace the values by
+   the normal scores of their ranks.
 2. Fit a Gaussian process with a Matérn 5/2 kernel to the evaluated points and the failures:
    one length scale per hyperparameter, a signal and a noise variance, all chosen by maximising
    the log marginal likelihood plus weak priors.
-3. Score a few thousand random points of the cube, and perturbations of the best points so
-   far, by expected improvement over the best predicted value.
-4. Decode the best point that is not already a known configuration.
+3. Score a thousand random points of the cube, and a thousand perturbations of the best
+   points so far, by expected improvement over the best predicted value.
+4. Decode the best-scoring points, score them again where decoding put them (integers are
+   continuous for the model and rounded by decoding), and take the best one that is not
+   already a known configuration.
+
+A categorical range is one-hot, as :meth:`SearchSpace.encode` gives it, with a single length
+scale for all of its columns: two different categories are then always the same distance apart,
+whichever they are, as befits values without an order.
 
 Proposals of the same batch and running training jobs are "constant liars" (Ginsbourger et
 al., 2010): they join the data with the best predicted value as their outcome, which removes
@@ -30,13 +37,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg, optimize, special
+from scipy import linalg, optimize, special, stats
 from threadpoolctl import threadpool_limits
 
 from jobs.tuning.space import CategoricalParameterRange, ParameterRange, SearchSpace, Value
 from jobs.tuning.strategies.base import Direction, Observation, Strategy
 
-N_CANDIDATES = 2048
+N_CANDIDATES = 1024
 """Uniform random points of the cube scored by expected improvement for each proposal."""
 
 N_LOCAL_CANDIDATES = 1024
@@ -50,21 +57,23 @@ N_INCUMBENTS = 5
 LOCAL_SCALE = 0.1
 """Standard deviation of a perturbation of a numeric coordinate, as a fraction of the axis."""
 
-N_FIT_STARTS = 8
+N_FIT_STARTS = 16
 """Starting points of the kernel fit at which the objective is evaluated once."""
 
-N_FIT_RESTARTS = 2
+N_FIT_RESTARTS = 1
 """How many of the best starting points are optimised. Restarts guard against the local optima
-of the marginal likelihood; more than two rarely change the answer and each one costs as much
-as the rest of a proposal at 200 observations."""
+of the marginal likelihood, but each one costs as much as the rest of a proposal; screening
+many starting points with one evaluation each and optimising only the best is most of the
+benefit for a fraction of the cost."""
 
 MAX_FIT_ITERATIONS = 50
+"""L-BFGS-B iterations of a fit; most fits converge in 30 to 45."""
 
-MAX_FIT_POINTS = 100
+MAX_FIT_POINTS = 50
 """Largest random subset of the evaluated points that the kernel's parameters are fitted to.
-Each step of the fit costs a factorisation and an inversion, cubic in the points, while the
-length scales and variances settle long before 100 points; the fitted model is then conditioned
-on all points, once."""
+Each step of the fit costs a factorisation and an inversion, cubic in the points, while a dozen
+length scales and variances are well determined by 50 points; the fitted model is then
+conditioned on all points, once."""
 
 N_SNAPPED = 16
 """Best-scoring candidates that are decoded, re-encoded and scored again. Integers are rounded
@@ -80,15 +89,16 @@ to keep the Cholesky factorisation stable with repeated points, too little to ma
 
 RUNNING = frozenset({"InProgress", "Stopping"})
 
-# Bounds on the log of the kernel's parameters. Inputs live in [0, 1] and outputs are
-# standardised, so these are generous without letting the fit run off to degenerate models:
-# a length scale of 1% of an axis is already pure interpolation, one of 200 axes a constant.
+# Bounds on the log of the kernel's parameters. Inputs live in [0, 1] and outputs are normal
+# scores, so these are generous without letting the fit run off to degenerate models: a length
+# scale of 1% of an axis is already pure interpolation, one of 200 axes a constant.
 _LOG_LENGTH_SCALE_BOUNDS = (math.log(0.01), math.log(200.0))
 _LOG_SIGNAL_BOUNDS = (math.log(0.05), math.log(20.0))
 _LOG_NOISE_BOUNDS = (math.log(NOISELESS), math.log(1.0))
-_LOG_NOISE_PRIOR = (-4.0, 1.0)
-"""Mean and standard deviation of log noise variance: little noise unless the data insist."""
+# Means and standard deviations of the Gaussian priors on the logs; see _fit.
+_LOG_LENGTH_SCALE_PRIOR_STD = math.sqrt(3.0)
 _LOG_SIGNAL_PRIOR = (0.0, 1.0)
+_LOG_NOISE_PRIOR = (-4.0, 1.0)
 _SQRT5 = math.sqrt(5.0)
 _UNFIT = 1e10
 """The fit's objective where the covariance matrix cannot be factorised: worse than any fit."""
@@ -144,7 +154,7 @@ class BayesianSearch(Strategy):
     def suggest(self, observations: Sequence[Observation], n: int) -> list[dict[str, Value]]:
         # Matrices here have a few hundred rows at most, where one BLAS thread is as fast as
         # several; OpenBLAS threads also busy-wait between calls and starve L-BFGS-B's own
-        # BLAS on a small, shared machine (ten times slower on 2 busy cores, see SciPy #22438).
+        # BLAS on a small, shared machine (several times slower on 2 busy cores, SciPy #22438).
         with threadpool_limits(limits=1, user_api="blas"):
             return self._suggest(observations, n)
 
@@ -158,31 +168,30 @@ class BayesianSearch(Strategy):
                 configuration = self._random(rng, seen)
             else:
                 if model is None:
-                    model = _fit(evaluated, _standardised(losses), self._groups, rng)
+                    model = _fit(evaluated, _normal_scores(losses), self._groups, rng)
                     model = model.with_liars(np.array(pending).reshape(-1, self._space.dimension))
                 configuration = self._maximise_expected_improvement(model, rng, seen)
-                if configuration is not None:
+                if configuration is not None and slot < n - 1:
                     model = model.with_liars(self._space.encode(configuration)[None, :])
             if configuration is None:
                 break
-            seen.add(self._key(configuration))
+            seen.add(self._space.encode(configuration).tobytes())
             suggestions.append(configuration)
         return suggestions
 
-    def _data(
-        self, observations: Sequence[Observation]
-    ) -> tuple[set[tuple[Value, ...]], np.ndarray, np.ndarray, list[np.ndarray]]:
-        """The observed configurations' keys, the encoded evaluated points with their losses, and
-        the encoded pending points.
+    def _data(self, observations: Sequence[Observation]) -> tuple[set[bytes], np.ndarray, np.ndarray, list[np.ndarray]]:
+        """The observed configurations, the encoded evaluated points with their losses, and the
+        encoded pending points.
 
+        Configurations are told apart by their encodings, which are equal exactly when the typed
+        values are: one parse per observation instead of two, which shows at 200 observations.
         Failures come out with the worst finite loss; with no finite loss there is nothing to
         learn from and both arrays are empty.
         """
         seen, points, losses, failed, pending = set(), [], [], [], []
         for observation in observations:
-            typed = self._space.parse(observation.hyperparameters)
-            seen.add(tuple(typed[name] for name in self._space.names))
-            x = self._space.encode(typed)
+            x = self._space.encode(observation.hyperparameters)
+            seen.add(x.tobytes())
             objective = observation.objective
             if observation.status in RUNNING:
                 pending.append(x)
@@ -198,28 +207,28 @@ class BayesianSearch(Strategy):
         worst = max(losses)
         return seen, np.array(points + failed), np.array(losses + [worst] * len(failed)), pending
 
-    def _random(self, rng: np.random.Generator, seen: set[tuple[Value, ...]]) -> dict[str, Value] | None:
+    def _random(self, rng: np.random.Generator, seen: set[bytes]) -> dict[str, Value] | None:
         """A random configuration not in ``seen``: the same draws :class:`RandomSearch` makes."""
         for _ in range(MAX_RANDOM_DRAWS):
             configuration = self._space.sample(rng)
-            if self._key(configuration) not in seen:
+            if self._space.encode(configuration).tobytes() not in seen:
                 return configuration
         return None
 
     def _maximise_expected_improvement(
-        self, model: _GaussianProcess, rng: np.random.Generator, seen: set[tuple[Value, ...]]
+        self, model: _GaussianProcess, rng: np.random.Generator, seen: set[bytes]
     ) -> dict[str, Value] | None:
         candidates = self._candidates(model, rng)
         scores = model.log_expected_improvement(candidates)
         fresh_points, fresh_configurations, fresh_keys = [], [], set()
         for index in np.argsort(-scores, kind="stable"):
             configuration = self._space.decode(candidates[index])
-            key = self._key(configuration)
-            if key in seen or key in fresh_keys:
+            point = self._space.encode(configuration)
+            if point.tobytes() in seen or point.tobytes() in fresh_keys:
                 continue
-            fresh_keys.add(key)
+            fresh_keys.add(point.tobytes())
             fresh_configurations.append(configuration)
-            fresh_points.append(self._space.encode(configuration))
+            fresh_points.append(point)
             if len(fresh_points) == N_SNAPPED:
                 break
         if not fresh_points:
@@ -241,7 +250,8 @@ class BayesianSearch(Strategy):
         local = best[rng.integers(len(best), size=N_LOCAL_CANDIDATES)]
         steps = rng.normal(0.0, LOCAL_SCALE, size=local.shape)
         local = np.clip(local + np.where(self._numeric, steps, 0.0), 0.0, 1.0)
-        # A categorical changes as often as one numeric coordinate moves by more than a step.
+        # A new category is a long step: only one local candidate in (number of hyperparameters)
+        # redraws its categories.
         self._draw_categories(local, rng, rng.random(N_LOCAL_CANDIDATES) < 1.0 / len(self._space.ranges))
         return np.vstack([uniform, local])
 
@@ -253,23 +263,38 @@ class BayesianSearch(Strategy):
 
 @dataclass(frozen=True)
 class _Kernel:
-    """Matérn 5/2 with one length scale per column, a signal variance and a noise variance."""
+    """Matérn 5/2 with one length scale per column and a signal variance."""
 
     length_scales: np.ndarray
     signal: float
-    noise: float
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        a, b = a / self.length_scales, b / self.length_scales
-        squared = np.maximum((a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T, 0.0)
-        return self.signal * _matern(np.sqrt(squared))
+        # In place: with thousands of candidates every temporary matrix costs as much as the
+        # arithmetic. s = sqrt(5) r, and the Matérn 5/2 correlation is (1 + s + s^2/3) e^-s.
+        a, b = a * (_SQRT5 / self.length_scales), b * (_SQRT5 / self.length_scales)
+        s = a @ b.T
+        s *= -2.0
+        s += (a * a).sum(1)[:, None]
+        s += (b * b).sum(1)[None, :]
+        np.maximum(s, 0.0, out=s)
+        np.sqrt(s, out=s)
+        polynomial = s * s
+        polynomial /= 3.0
+        polynomial += s
+        polynomial += 1.0
+        np.negative(s, out=s)
+        np.exp(s, out=s)
+        polynomial *= s
+        polynomial *= self.signal
+        return polynomial
 
 
 class _GaussianProcess:
-    """A zero-mean Gaussian process conditioned on points with standardised losses.
+    """A zero-mean Gaussian process conditioned on points, their normal scores and noise variances.
 
-    Liars are conditioned on as if they were observed without noise: their purpose is to
-    remove the uncertainty at their point, and with the fitted noise it would only shrink.
+    The first ``n_evaluated`` points are observations, with the fitted noise; the others are
+    liars, conditioned on as if observed without noise: their purpose is to remove the
+    uncertainty at their point, and with the fitted noise it would only shrink.
     """
 
     def __init__(self, kernel: _Kernel, x: np.ndarray, y: np.ndarray, noise: np.ndarray, n_evaluated: int):
@@ -315,16 +340,22 @@ def _fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Genera
     """The Gaussian process whose kernel maximises the log marginal likelihood plus log priors.
 
     Parameters are optimised as logs with L-BFGS-B and analytic gradients. The priors are weak
-    and only keep small data sets from degenerate fits: log-normal on each length scale with
-    a median that grows with the number of hyperparameters (Hvarfner et al., 2024, "Vanilla
-    Bayesian optimization performs great in high dimensions"), so that a dimension counts as
-    irrelevant until the data say otherwise; log-normal on the signal variance around 1 (the
-    losses are standardised); and on the noise variance around e^-4 of the losses' variance.
+    and only keep small data sets from degenerate fits, all log-normal:
+
+    * each length scale around ``sqrt(d)`` for ``d`` hyperparameters, with a standard deviation
+      of ``sqrt(3)`` on the log. Distances between points of the cube grow like ``sqrt(d)``, and
+      scaling the prior with them keeps a model in ten dimensions from treating every point as
+      unrelated to every other (Hvarfner et al., 2024, "Vanilla Bayesian optimization performs
+      great in high dimensions", who centre it ``e^sqrt(2)`` times higher; with a handful of
+      points that much smoothness made the model believe categories hardly matter, and it
+      stopped trying the other ones);
+    * the signal variance around 1, the variance of normal scores;
+    * the noise variance around ``e^-4`` of it: little noise unless the data insist.
 
     ``N_FIT_STARTS`` seeded starting points (the prior medians, then draws from the priors) are
     evaluated once and the best ``N_FIT_RESTARTS`` are optimised, for at most
-    ``MAX_FIT_ITERATIONS`` iterations each: that caps the cost of a fit at a few hundred
-    Cholesky factorisations, whatever the data.
+    ``MAX_FIT_ITERATIONS`` iterations each, on at most ``MAX_FIT_POINTS`` points: that caps the
+    cost of a fit at about a hundred small Cholesky factorisations, whatever the data.
     """
     n_groups = int(groups.max()) + 1
     subset = np.arange(len(y))
@@ -334,9 +365,11 @@ def _fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Genera
     differences = (fit_x[:, None, :] - fit_x[None, :, :]) ** 2
     squared = np.stack([differences[:, :, groups == g].sum(2).ravel() for g in range(n_groups)])
     prior_mean = np.concatenate(
-        [np.full(n_groups, math.sqrt(2.0) + 0.5 * math.log(n_groups)), [_LOG_SIGNAL_PRIOR[0], _LOG_NOISE_PRIOR[0]]]
+        [np.full(n_groups, 0.5 * math.log(n_groups)), [_LOG_SIGNAL_PRIOR[0], _LOG_NOISE_PRIOR[0]]]
     )
-    prior_std = np.concatenate([np.full(n_groups, math.sqrt(3.0)), [_LOG_SIGNAL_PRIOR[1], _LOG_NOISE_PRIOR[1]]])
+    prior_std = np.concatenate(
+        [np.full(n_groups, _LOG_LENGTH_SCALE_PRIOR_STD), [_LOG_SIGNAL_PRIOR[1], _LOG_NOISE_PRIOR[1]]]
+    )
     bounds = [_LOG_LENGTH_SCALE_BOUNDS] * n_groups + [_LOG_SIGNAL_BOUNDS, _LOG_NOISE_BOUNDS]
     low, high = np.array(bounds).T
 
@@ -355,7 +388,7 @@ def _fit(x: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Genera
             best_theta, best_loss = result.x, result.fun
     length_scales = np.exp(best_theta[:n_groups])[groups]
     signal, noise = float(np.exp(best_theta[-2])), float(np.exp(best_theta[-1]))
-    return _GaussianProcess(_Kernel(length_scales, signal, noise), x, y, np.full(len(y), noise), len(y))
+    return _GaussianProcess(_Kernel(length_scales, signal), x, y, np.full(len(y), noise), len(y))
 
 
 def _negative_log_posterior(
@@ -412,13 +445,18 @@ def _cholesky(matrix: np.ndarray) -> np.ndarray:
     raise linalg.LinAlgError("covariance matrix is not positive definite, even with jitter")
 
 
-def _matern(r: np.ndarray) -> np.ndarray:
-    return (1.0 + _SQRT5 * r + 5.0 / 3.0 * r * r) * np.exp(-_SQRT5 * r)
+def _normal_scores(losses: np.ndarray) -> np.ndarray:
+    """The losses replaced by the standard normal quantiles of their ranks (a Gaussian copula).
 
-
-def _standardised(losses: np.ndarray) -> np.ndarray:
-    spread = losses.std()
-    return (losses - losses.mean()) / (spread if spread > 0 else 1.0)
+    Losses of training jobs are heavy-tailed: a diverged run can score a thousand times worse
+    than a good one, and standardising raw values would squash every good configuration into
+    one value at the bottom of the scale, where the model cannot tell them apart. Ranks keep
+    what the search needs, which configuration beats which, and normal quantiles of ranks are
+    the well-behaved outputs a Gaussian process assumes (Salinas et al., 2020, "A quantile-based
+    approach for hyperparameter transfer learning"). Ties, such as failures sharing the worst
+    value, share their mean rank.
+    """
+    return special.ndtri((stats.rankdata(losses) - 0.5) / len(losses))
 
 
 def _log_h(z: np.ndarray) -> np.ndarray:
