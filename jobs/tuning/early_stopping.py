@@ -32,6 +32,19 @@ class EarlyStoppingRule(abc.ABC):
         """
 
 
+def running_averages(previous: Sequence[Curve], epoch: int) -> list[float]:
+    """Each previous curve's mean over epochs 1..epoch, for the curves that got that far.
+
+    Curves with a non-finite value in that span are left out: a diverged job
+    says nothing about how good a healthy one should be by now.
+    """
+    return [
+        float(np.mean(curve[:epoch]))
+        for curve in previous
+        if len(curve) >= epoch and all(math.isfinite(v) for v in curve[:epoch])
+    ]
+
+
 @dataclass(frozen=True)
 class MedianStoppingRule(EarlyStoppingRule):
     """SageMaker's documented rule for its early stopping type "Auto".
@@ -71,11 +84,7 @@ class MedianStoppingRule(EarlyStoppingRule):
         epoch = len(current)
         if epoch <= self.grace_epochs:
             return False
-        averages = [
-            float(np.mean(curve[:epoch]))
-            for curve in previous
-            if len(curve) >= epoch and all(math.isfinite(v) for v in curve[:epoch])
-        ]
+        averages = running_averages(previous, epoch)
         if len(averages) < self.min_previous_jobs:
             return False
         value = current[-1]
@@ -137,11 +146,7 @@ class BestSoFarRankRule(EarlyStoppingRule):
         epoch = len(current)
         if epoch == 0 or epoch <= self.grace_epochs:
             return False
-        averages = [
-            float(np.mean(curve[:epoch]))
-            for curve in previous
-            if len(curve) >= epoch and all(math.isfinite(v) for v in curve[:epoch])
-        ]
+        averages = running_averages(previous, epoch)
         if len(averages) < self.min_previous_jobs:
             return False
         if not math.isfinite(current[-1]):
