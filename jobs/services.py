@@ -8,7 +8,10 @@ after commit.
 Concurrency: the reconcile loop and the training workers run on many
 processes at once. A tuning job is advanced under its row lock, and a training
 job is claimed and finished with conditional updates or its row lock, so that
-running any of these twice does no harm.
+running any of these twice does no harm. Row locks are FOR NO KEY UPDATE:
+inserting a metric sample takes FOR KEY SHARE on its tuning job and training
+job (the foreign-key checks), which a plain FOR UPDATE would block, and a
+stop racing a metric batch would deadlock.
 """
 
 import hashlib
@@ -161,7 +164,7 @@ def tuning_job_stop(*, tuning_job_id: int) -> TuningJob:
     Stopping a tuning job that has already ended is a no-op, as repeating a
     stop request must be harmless.
     """
-    tuning_job = TuningJob.objects.select_for_update().get(pk=tuning_job_id)
+    tuning_job = TuningJob.objects.select_for_update(no_key=True).get(pk=tuning_job_id)
     if tuning_job.status != TuningJobStatus.IN_PROGRESS:
         return tuning_job
     _set_tuning_job_status(tuning_job, TuningJobStatus.STOPPING)
@@ -181,7 +184,7 @@ def tuning_job_advance(*, tuning_job_id: int, now: datetime | None = None) -> li
     Returns the training jobs it created.
     """
     now = now or timezone.now()
-    tuning_job = TuningJob.objects.select_for_update().get(pk=tuning_job_id)
+    tuning_job = TuningJob.objects.select_for_update(no_key=True).get(pk=tuning_job_id)
     if not tuning_job.is_active:
         return []
     training_jobs = list(tuning_job.training_jobs.all())
@@ -391,7 +394,7 @@ def training_jobs_interrupt(*, worker_node: str) -> int:
     worker is back.
     """
     interrupted = 0
-    jobs = TrainingJob.objects.select_for_update().filter(
+    jobs = TrainingJob.objects.select_for_update(no_key=True).filter(
         status=TrainingJobStatus.IN_PROGRESS, worker__startswith=f"{worker_node}:"
     )
     for training_job in jobs:
@@ -409,7 +412,7 @@ def training_job_claim_external(*, tuning_job_id: int, claimant: str) -> tuple[T
     at once without taking the same job or waiting on each other.
     """
     candidate = (
-        TrainingJob.objects.select_for_update(skip_locked=True)
+        TrainingJob.objects.select_for_update(skip_locked=True, no_key=True)
         .filter(
             tuning_job_id=tuning_job_id,
             tuning_job__algorithm__backend=Backend.EXTERNAL,
@@ -524,7 +527,7 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
     else:
         return
     if stop:
-        locked = TrainingJob.objects.select_for_update().get(pk=training_job.id)
+        locked = TrainingJob.objects.select_for_update(no_key=True).get(pk=training_job.id)
         if locked.status == TrainingJobStatus.IN_PROGRESS:
             _request_training_job_stop(locked, reason)
 
@@ -544,7 +547,7 @@ def _objective_curves(tuning_job: TuningJob, max_epoch: int | None = None) -> di
 @transaction.atomic
 def training_job_stop(*, training_job_id: int, reason: str = StopReason.USER_REQUEST) -> TrainingJob:
     """StopTrainingJob: ask the job's worker to stop it (no-op once it has ended)."""
-    training_job = TrainingJob.objects.select_for_update().get(pk=training_job_id)
+    training_job = TrainingJob.objects.select_for_update(no_key=True).get(pk=training_job_id)
     if training_job.status == TrainingJobStatus.IN_PROGRESS:
         _request_training_job_stop(training_job, reason)
     return training_job
@@ -574,7 +577,11 @@ def training_job_finish(*, training_job_id: int, result: RunResult) -> TrainingJ
     Idempotent: a job that has already ended (the reaper was quicker, or this
     is a second delivery) keeps its first ending.
     """
-    training_job = TrainingJob.objects.select_for_update().select_related("tuning_job").get(pk=training_job_id)
+    training_job = (
+        TrainingJob.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("tuning_job")
+        .get(pk=training_job_id)
+    )
     if not training_job.is_active:
         return training_job
     now = timezone.now()

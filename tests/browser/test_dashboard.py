@@ -81,6 +81,16 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     # curve per training job" is checked on the points each job contributes.
     curves = page.get_by_test_id("learning-curves")
     expect(curves).to_have_class(re.compile("js-plotly-plot"))
+    # Points are drawn on a short timer after they arrive: wait for the last job's.
+    page.wait_for_function(
+        """() => {
+            const plot = document.querySelector('[data-testid="learning-curves"]');
+            const names = new Set();
+            for (const trace of plot.data || []) (trace.customdata || []).forEach((i) => i && names.add(i[0]));
+            return names.size >= 4;
+        }""",
+        timeout=15_000,
+    )
     drawn = page.evaluate(
         """() => {
             const plot = document.querySelector('[data-testid="learning-curves"]');
@@ -110,7 +120,8 @@ def test_stop_from_the_page(stack, page, alice, tmp_path):
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Stopped", timeout=30_000)
     tuning_job.refresh_from_db()
     assert tuning_job.status == TuningJobStatus.STOPPED
-    assert set(tuning_job.training_jobs.values_list("status", flat=True)) == {TrainingJobStatus.STOPPED}
+    endings = list(tuning_job.training_jobs.values_list("name", "status", "stop_reason", "failure_reason"))
+    assert {status for _, status, _, _ in endings} == {TrainingJobStatus.STOPPED}, endings
 
 
 def test_a_field_error_shows_at_its_field(stack, page, alice, algorithm):
