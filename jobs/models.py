@@ -98,6 +98,14 @@ class CompletionReason(models.TextChoices):
 class Backend(models.TextChoices):
     LOCAL = "local", "Local process"
     EXTERNAL = "external", "Runs elsewhere and reports through the API"
+    SAGEMAKER = "sagemaker", "Amazon SageMaker training jobs"
+
+
+class TuningJobSource(models.TextChoices):
+    """Where a tuning job came from: imported ones are read-only records for review."""
+
+    NATIVE = "native", "Run by Tuneboard"
+    SAGEMAKER_IMPORT = "sagemaker-import", "Imported from SageMaker"
 
 
 class Algorithm(models.Model):
@@ -116,6 +124,26 @@ class Algorithm(models.Model):
     )
     static_hyperparameters = models.JSONField(
         default=dict, blank=True, help_text="Hyperparameters every training job of this algorithm receives."
+    )
+    image_uri = models.CharField(
+        max_length=255,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The AlgorithmSpecification.TrainingImage that names this algorithm on the SageMaker-compatible "
+        "endpoint; on the sagemaker backend, the image its training jobs run.",
+    )
+    input_channels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Input data channels, {"train": "s3://bucket/prefix", ...}: downloaded into '
+        "input/data/<channel>/ for local jobs, passed as InputDataConfig to SageMaker.",
+    )
+    sagemaker_config = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="For the sagemaker backend: RoleArn, AlgorithmName (instead of image_uri), "
+        "InstanceType, InstanceCount, VolumeSizeInGB, S3OutputPath.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -210,6 +238,15 @@ class TuningJob(models.Model):
     )
     completion_reason = models.CharField(max_length=40, choices=CompletionReason.choices, blank=True)
     convergence_detected_at = models.DateTimeField(null=True, blank=True)
+    s3_output_path = models.CharField(
+        max_length=1024, blank=True, help_text="OutputDataConfig.S3OutputPath: where model artifacts are uploaded."
+    )
+    source = models.CharField(
+        max_length=20, choices=TuningJobSource.choices, default=TuningJobSource.NATIVE, db_index=True
+    )
+    source_arn = models.CharField(
+        max_length=256, blank=True, help_text="The imported SageMaker tuning job's HyperParameterTuningJobArn."
+    )
     status = models.CharField(
         max_length=16, choices=TuningJobStatus.choices, default=TuningJobStatus.IN_PROGRESS, db_index=True
     )
@@ -231,6 +268,10 @@ class TuningJob(models.Model):
     def is_active(self) -> bool:
         return self.status in (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING)
 
+    @property
+    def is_imported(self) -> bool:
+        return self.source != TuningJobSource.NATIVE
+
 
 class TrainingJob(models.Model):
     """One trial of a tuning job: a run of the algorithm with one set of hyperparameters."""
@@ -249,6 +290,15 @@ class TrainingJob(models.Model):
     objective_status = models.CharField(max_length=16, choices=ObjectiveStatus.choices, default=ObjectiveStatus.PENDING)
     epochs_run = models.PositiveIntegerField(default=0)
     log_path = models.CharField(max_length=1024, blank=True)
+    remote_name = models.CharField(
+        max_length=63, blank=True, help_text="Its name on the service that runs it (SageMaker's TrainingJobName)."
+    )
+    secondary_status = models.CharField(
+        max_length=32, blank=True, help_text="SageMaker's SecondaryStatus, for jobs run on or imported from it."
+    )
+    model_artifact_uri = models.CharField(
+        max_length=1024, blank=True, help_text="ModelArtifacts.S3ModelArtifacts: where its model.tar.gz went."
+    )
     worker = models.CharField(max_length=255, blank=True, help_text="host:pid of the worker running it.")
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(

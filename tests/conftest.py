@@ -220,3 +220,61 @@ def static_root(tmp_path_factory):
     )
     assert result.returncode == 0, result.stderr
     return root
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory):
+    """moto in server mode on a loopback port: boto3 talks real HTTP to it, nothing is patched."""
+    import urllib.request
+
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("moto server did not start") from None
+            time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+AWS_TEST_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture
+def aws(moto_server, settings, monkeypatch):
+    """Every boto3 client of this process pointed at a freshly reset moto server; returns its URL.
+
+    Worker processes need the same: `workers.env.update(aws_worker_env)`.
+    """
+    import urllib.request
+
+    for name, value in AWS_TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    settings.TUNEBOARD_AWS_ENDPOINT_URL = moto_server
+    settings.TUNEBOARD_S3_ENDPOINT_URL = ""
+    settings.TUNEBOARD_AWS_REGION = "us-east-1"
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"), timeout=10).close()
+    return moto_server
+
+
+@pytest.fixture
+def aws_worker_env(aws) -> dict:
+    """The environment a worker or server process needs to reach the moto server as this process does."""
+    return {**AWS_TEST_CREDENTIALS, "TUNEBOARD_AWS_ENDPOINT_URL": aws, "TUNEBOARD_AWS_REGION": "us-east-1"}

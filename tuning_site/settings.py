@@ -216,6 +216,17 @@ TUNEBOARD_STOP_GRACE_SECONDS = env_float("TUNEBOARD_STOP_GRACE_SECONDS", 10.0, m
 # message) is sent again after this long.
 TUNEBOARD_START_TIMEOUT = env_float("TUNEBOARD_START_TIMEOUT", 600.0, minimum=1.0)
 
+# AWS (the sagemaker backend, SageMaker import, s3:// channels). Credentials
+# come from boto3's standard chain (environment, shared files, instance role);
+# only where to talk to is configured here. One endpoint URL serves every
+# service (LocalStack, moto); the S3 one may differ (MinIO, Ceph).
+TUNEBOARD_AWS_REGION = env_str("TUNEBOARD_AWS_REGION", env_str("AWS_DEFAULT_REGION", "us-east-1"))
+TUNEBOARD_AWS_ENDPOINT_URL = env_str("TUNEBOARD_AWS_ENDPOINT_URL")
+TUNEBOARD_S3_ENDPOINT_URL = env_str("TUNEBOARD_S3_ENDPOINT_URL")
+# Attempts per AWS call (botocore's standard retry mode: throttling and
+# transient errors, with backoff) before the error reaches the job.
+TUNEBOARD_AWS_MAX_ATTEMPTS = env_int("TUNEBOARD_AWS_MAX_ATTEMPTS", 5, minimum=1)
+
 REST_FRAMEWORK = {
     # Token first: an unauthenticated program then gets 401 with a
     # WWW-Authenticate challenge rather than a bare 403.
