@@ -56,6 +56,8 @@ def test_off_vs_auto_savings_counts_and_best(alice_client, off_and_auto):
     assert '<td class="saved">30.0%</td>' in content
     assert "6 min 40 s" in content and "4 min 40 s" in content  # 400 s and 280 s
     assert "(baseline)" in content
+    stopped_table = content.split("<h3>auto: 2 stopped</h3>", 1)[1].split("</table>", 1)[0]
+    assert "auto-003" in stopped_table and "auto-004" in stopped_table and "EarlyStopping" in stopped_table
     series = response.context["charts"]["best_so_far"]
     assert [s["name"] for s in series] == ["off", "auto"]
     assert series[1]["x"] == [100.0, 200.0, 240.0, 280.0]

@@ -58,6 +58,8 @@ def test_the_report_shows_the_top_5_summary_stopped_jobs_and_chart_data(alice_cl
     assert charts["curves"]["Completed"]["y"] == [0.5, 0.75, None, 0.3, None, None]
 
     content = response.content.decode()
+    stopped_table = content.split("Stopped training jobs (1)", 1)[1].split("</table>", 1)[0]
+    assert "tj-mixed-002" in stopped_table and "EarlyStopping" in stopped_table
     for column in [
         "TrainingJobName",
         "TrainingJobStatus",
