@@ -83,9 +83,9 @@ class Trainer:
     """One claimed training job: its hyperparameters, and the calls that report it."""
 
     def __init__(self, base_url, token, training_job):
-        self.base_url = base_url.rstrip("/") + "/api/v1/trainer/"
-        self.authorization = f"TrainingJob {token}"
         self.name = training_job["name"]
+        self.base_url = f"{base_url.rstrip('/')}/api/v1/trainer/{self.name}/"
+        self.authorization = f"TrainingJob {token}"
         self.hyperparameters = training_job["hyperparameters"]
         self.objective_metric_name = training_job["objective_metric_name"]
         self.stop_reason = None

@@ -1,13 +1,65 @@
 """Request and response shapes of API v1. Type checks only: the rules live in jobs.config."""
 
 import math
+from datetime import UTC, datetime
 
+from django.http import QueryDict
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from jobs.models import Algorithm, TrainingJob, TuningJob
 from jobs.selectors import counters_payload, tuning_job_counters
 from jobs.services import tuning_job_completion_details
+
+
+def parse_moment(raw) -> datetime | None:
+    """An ISO 8601 date and time as an aware datetime in UTC; None when it is not one.
+
+    A naive time is taken as UTC. The offset is applied here because
+    PostgreSQL refuses offsets beyond 15:59 that Python accepts, and a moment
+    pushed out of years 1-9999 by its offset is no date at all.
+    """
+    if not isinstance(raw, str):
+        return None
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    if timezone.is_naive(moment):
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def nul_character_path(data, prefix: str = "") -> str | None:
+    """Where in `data` (a parsed body, the query or the path parameters) a string holds a NUL character.
+
+    PostgreSQL stores no NUL in text or JSON, so such input must be a 400
+    naming the field rather than a database error.
+    """
+    if isinstance(data, str):
+        return (prefix or "non_field_errors") if "\x00" in data else None
+    if isinstance(data, QueryDict):
+        return next((key for key, values in data.lists() if nul_character_path([key, *values])), None)
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if "\x00" in str(key):
+                return path
+            found = nul_character_path(value, path)
+            if found:
+                return found
+    elif isinstance(data, list | tuple):
+        for index, value in enumerate(data):
+            found = nul_character_path(value, f"{prefix}[{index}]")
+            if found:
+                return found
+    return None
 
 
 class FiniteFloatField(serializers.FloatField):
@@ -19,6 +71,12 @@ class FiniteFloatField(serializers.FloatField):
 
 
 class AlgorithmSerializer(serializers.ModelSerializer):
+    # Typed here rather than as the model's free JSON, so that the schema says what to send and
+    # a null is refused; the rules (argv shape, regexes) are jobs.config.validate_algorithm's.
+    command = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    metric_definitions = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+    static_hyperparameters = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+
     class Meta:
         model = Algorithm
         fields = ["name", "description", "backend", "command", "metric_definitions", "static_hyperparameters",
@@ -75,6 +133,12 @@ class TuningJobCreateSerializer(serializers.Serializer):
 
 
 class TrainingJobSerializer(serializers.ModelSerializer):
+    """The fields declare the schema; `to_representation` writes the same JSON directly.
+
+    A page of training jobs holds up to 1,000 of them, and DRF's per-field
+    machinery is most of the CPU such a page costs.
+    """
+
     tuning_job = serializers.CharField(source="tuning_job.name")
     final_objective_value = FiniteFloatField(allow_null=True)
     elapsed_seconds = serializers.FloatField(allow_null=True)
@@ -84,6 +148,34 @@ class TrainingJobSerializer(serializers.ModelSerializer):
         fields = ["name", "tuning_job", "sequence", "status", "stop_reason", "failure_reason", "hyperparameters",
                   "tuned_hyperparameters", "final_objective_value", "objective_status", "epochs_run", "created_at",
                   "started_at", "ended_at", "elapsed_seconds"]  # fmt: skip
+
+    def to_representation(self, training_job):
+        value = training_job.final_objective_value
+        return {
+            "name": training_job.name,
+            "tuning_job": training_job.tuning_job.name,
+            "sequence": training_job.sequence,
+            "status": training_job.status,
+            "stop_reason": training_job.stop_reason,
+            "failure_reason": training_job.failure_reason,
+            "hyperparameters": training_job.hyperparameters,
+            "tuned_hyperparameters": training_job.tuned_hyperparameters,
+            "final_objective_value": value if value is not None and math.isfinite(value) else None,
+            "objective_status": training_job.objective_status,
+            "epochs_run": training_job.epochs_run,
+            "created_at": iso_datetime(training_job.created_at),
+            "started_at": iso_datetime(training_job.started_at),
+            "ended_at": iso_datetime(training_job.ended_at),
+            "elapsed_seconds": training_job.elapsed_seconds,
+        }
+
+
+def iso_datetime(moment: datetime | None) -> str | None:
+    """A datetime as DRF's DateTimeField writes it: ISO 8601 in UTC, with Z."""
+    if moment is None:
+        return None
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z" if text.endswith("+00:00") else text
 
 
 class TuningJobSerializer(serializers.ModelSerializer):

@@ -3,15 +3,16 @@
 A trainer authenticates with the per-training-job token it got when it
 claimed the job (`Authorization: TrainingJob <key>`); that token can do
 nothing but report for its own job, and user credentials cannot be used
-here. Every answer says whether the trainer must stop, so a trainer that
-only ever posts metrics still learns about early stopping at once.
+here. The URL names the job too, so that a trainer started with the wrong
+token is refused instead of reporting its epochs into another job. Every
+answer says whether the trainer must stop, so a trainer that only ever
+posts metrics still learns about early stopping at once.
 """
 
 import math
-from datetime import UTC
+import sys
 
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
 from rest_framework import authentication, exceptions, permissions, serializers, status
@@ -20,11 +21,14 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from jobs import services
+from jobs.api.serializers import parse_moment
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.backends.metrics import MetricRecord
 from jobs.models import TrainingJob, TrainingJobStatus, TrainingJobToken
 
 MAX_BATCH = 10_000
+# The epoch column is a 32-bit integer.
+MAX_EPOCH = 2**31 - 1
 
 
 class TrainingJobTokenAuthentication(authentication.TokenAuthentication):
@@ -32,7 +36,7 @@ class TrainingJobTokenAuthentication(authentication.TokenAuthentication):
 
     def authenticate_credentials(self, key):
         token = (
-            TrainingJobToken.objects.select_related("training_job__tuning_job")
+            TrainingJobToken.objects.select_related("training_job__tuning_job__algorithm")
             .filter(key_hash=services.token_hash(key))
             .first()
         )
@@ -82,7 +86,7 @@ class ClaimSerializer(serializers.Serializer):
 
 class SampleSerializer(serializers.Serializer):
     metric = serializers.CharField(max_length=255)
-    epoch = serializers.IntegerField(min_value=0)
+    epoch = serializers.IntegerField(min_value=0, max_value=MAX_EPOCH)
     value = serializers.FloatField(allow_null=True, help_text="null stands for NaN.")
     timestamp = serializers.DateTimeField(required=False)
 
@@ -98,13 +102,17 @@ class MetricsSerializer(serializers.Serializer):
     samples = SampleSerializer(many=True, max_length=MAX_BATCH, allow_empty=False)
 
 
-def read_samples(data) -> list[MetricRecord]:
-    """The batch's samples as MetricRecords; a ValidationError names each bad sample field."""
+def read_samples(data, metric_names) -> list[MetricRecord]:
+    """The batch's samples as MetricRecords; a ValidationError names each bad sample field.
+
+    `metric_names` are the algorithm's metric definitions: a trainer reports
+    those, and a typo must not quietly start a new metric.
+    """
     samples = data.get("samples") if isinstance(data, dict) else None
     if not isinstance(samples, list) or not samples:
         raise exceptions.ValidationError({"samples": ["Give a non-empty list of samples."]})
     if len(samples) > MAX_BATCH:
-        raise exceptions.ValidationError({"samples": [f"At most {MAX_BATCH} samples a batch."]})
+        raise PayloadTooLarge(f"At most {MAX_BATCH} samples a batch; this one has {len(samples)}. Split it.")
     errors: dict[str, list[str]] = {}
     records = []
     now = timezone.now()
@@ -113,32 +121,38 @@ def read_samples(data) -> list[MetricRecord]:
         if not isinstance(sample, dict):
             errors[path] = ["Expected an object."]
             continue
+        before = len(errors)
         metric, epoch, value = sample.get("metric"), sample.get("epoch"), sample.get("value", "missing")
-        if not isinstance(metric, str) or not 0 < len(metric) <= 255:
-            errors[f"{path}.metric"] = ["A metric name of 1 to 255 characters."]
-        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
-            errors[f"{path}.epoch"] = ["A whole number, 0 or more."]
+        if not isinstance(metric, str) or not 0 < len(metric) <= 255 or "\x00" in metric:
+            errors[f"{path}.metric"] = ["A metric name of 1 to 255 characters, without NUL."]
+        elif metric not in metric_names:
+            errors[f"{path}.metric"] = [f"Unknown metric {metric!r}; the algorithm defines {', '.join(metric_names)}."]
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or not 0 <= epoch <= MAX_EPOCH:
+            errors[f"{path}.epoch"] = [f"A whole number from 0 to {MAX_EPOCH}."]
         if value is None:
             value = math.nan
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            errors[f"{path}.value"] = ["A number, or null for NaN."]
+        elif isinstance(value, bool) or not isinstance(value, int | float) or abs(value) > sys.float_info.max:
+            errors[f"{path}.value"] = ["A number within the range of a double, or null for NaN."]
         timestamp = now
         if sample.get("timestamp") is not None:
-            timestamp = parse_datetime(str(sample["timestamp"])) if isinstance(sample["timestamp"], str) else None
+            timestamp = parse_moment(sample["timestamp"])
             if timestamp is None:
                 errors[f"{path}.timestamp"] = ["An ISO 8601 date and time."]
-            elif timezone.is_naive(timestamp):
-                timestamp = timezone.make_aware(timestamp, UTC)
         unknown = set(sample) - {"metric", "epoch", "value", "timestamp"}
         if unknown:
             errors[f"{path}.{sorted(unknown)[0]}"] = ["Unknown field."]
-        if not any(key.startswith(path) for key in errors):
+        if len(errors) == before:
             records.append(MetricRecord(metric_name=metric, epoch=epoch, value=float(value), timestamp=timestamp))
-        if len(errors) >= 20:
+        elif len(errors) >= 20:
             break
     if errors:
         raise exceptions.ValidationError(errors)
     return records
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "too_large"
 
 
 class FinishSerializer(serializers.Serializer):
@@ -158,16 +172,23 @@ class TrainerView(APIView):
     throttle_scope = "ingest"
 
     def training_job(self, request, *, active: bool = True) -> TrainingJob:
-        training_job = TrainingJob.objects.select_related("tuning_job").get(pk=request.user.training_job.pk)
+        """The caller's job, as read by this request's authentication; it must be the one the URL names."""
+        training_job = request.user.training_job
+        if self.kwargs["name"] != training_job.name:
+            raise exceptions.PermissionDenied(
+                f"This token reports for training job {training_job.name} only, not {self.kwargs['name']}."
+            )
         if active and not training_job.is_active:
             raise Conflict(f"{training_job.name} has ended ({training_job.status}); nothing more is accepted.")
         return training_job
 
     @staticmethod
-    def stop_answer(training_job: TrainingJob) -> dict:
-        stopping = training_job.status != TrainingJobStatus.IN_PROGRESS
-        reason = training_job.get_stop_reason_display() if stopping and training_job.stop_reason else None
-        return {"stop": stopping, "reason": reason}
+    def stop_answer(training_job: TrainingJob, job_status: str) -> dict:
+        """Whether the trainer must stop, given the job's status just read."""
+        if job_status == TrainingJobStatus.IN_PROGRESS:
+            return {"stop": False, "reason": None}
+        training_job.refresh_from_db(fields=["status", "stop_reason"])
+        return {"stop": True, "reason": training_job.get_stop_reason_display() if training_job.stop_reason else None}
 
 
 class Conflict(exceptions.APIException):
@@ -177,7 +198,7 @@ class Conflict(exceptions.APIException):
 
 class TrainerJobView(TrainerView):
     @extend_schema(responses=ClaimTrainingJobSerializer)
-    def get(self, request):
+    def get(self, request, name):
         """The job's hyperparameters and status."""
         training_job = self.training_job(request, active=False)
         return Response({**ClaimTrainingJobSerializer(training_job).data, "status": training_job.status})
@@ -185,27 +206,27 @@ class TrainerJobView(TrainerView):
 
 class TrainerMetricsView(TrainerView):
     @extend_schema(request=MetricsSerializer, responses=StopSerializer)
-    def post(self, request):
+    def post(self, request, name):
         """Report a batch of samples; idempotent on (metric, epoch), so a retried batch never duplicates."""
         training_job = self.training_job(request)
-        records = read_samples(request.data)
+        records = read_samples(request.data, training_job.tuning_job.algorithm.metric_names)
         services.training_job_record_metrics(training_job_id=training_job.id, records=records)
-        services.training_job_heartbeat(training_job_id=training_job.id)
-        return Response(self.stop_answer(self.training_job(request, active=False)))
+        job_status = services.training_job_heartbeat(training_job_id=training_job.id)
+        return Response(self.stop_answer(training_job, job_status))
 
 
 class TrainerHeartbeatView(TrainerView):
     @extend_schema(request=None, responses=StopSerializer)
-    def post(self, request):
+    def post(self, request, name):
         """Say the trainer is alive; the answer says whether it must stop."""
         training_job = self.training_job(request)
-        services.training_job_heartbeat(training_job_id=training_job.id)
-        return Response(self.stop_answer(self.training_job(request, active=False)))
+        job_status = services.training_job_heartbeat(training_job_id=training_job.id)
+        return Response(self.stop_answer(training_job, job_status))
 
 
 class TrainerFinishView(TrainerView):
     @extend_schema(request=FinishSerializer, responses=StopSerializer)
-    def post(self, request):
+    def post(self, request, name):
         """Report how the run ended: Completed, Failed (with a reason), or Stopped (acknowledging a stop)."""
         training_job = self.training_job(request)
         body = FinishSerializer(data=request.data)

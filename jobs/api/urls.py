@@ -11,8 +11,8 @@ router.register("training-jobs", views.TrainingJobViewSet, basename="training-jo
 urlpatterns = [path("", include(router.urls))]
 
 urlpatterns += [
-    path("trainer/", trainer.TrainerJobView.as_view(), name="trainer-job"),
-    path("trainer/metrics/", trainer.TrainerMetricsView.as_view(), name="trainer-metrics"),
-    path("trainer/heartbeat/", trainer.TrainerHeartbeatView.as_view(), name="trainer-heartbeat"),
-    path("trainer/finish/", trainer.TrainerFinishView.as_view(), name="trainer-finish"),
+    path("trainer/<str:name>/", trainer.TrainerJobView.as_view(), name="trainer-job"),
+    path("trainer/<str:name>/metrics/", trainer.TrainerMetricsView.as_view(), name="trainer-metrics"),
+    path("trainer/<str:name>/heartbeat/", trainer.TrainerHeartbeatView.as_view(), name="trainer-heartbeat"),
+    path("trainer/<str:name>/finish/", trainer.TrainerFinishView.as_view(), name="trainer-finish"),
 ]

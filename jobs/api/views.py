@@ -4,7 +4,6 @@ import math
 
 from django.core.exceptions import ValidationError
 from django.db.models import F
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, permissions, viewsets
@@ -39,6 +38,17 @@ class CSVRenderer(BaseRenderer):
         return JSONRenderer().render(data)
 
 
+class NulCheckMixin:
+    """Refuses NUL characters anywhere in the input with a 400 before any query sees them."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        for data in (kwargs, request.query_params, request.data):
+            field = serializers.nul_character_path(data)
+            if field:
+                raise exceptions.ValidationError({field: ["Text may not contain NUL characters."]})
+
+
 class IsStaffOrReadOnly(permissions.BasePermission):
     """Only staff register algorithms: users never submit a command line."""
 
@@ -47,7 +57,7 @@ class IsStaffOrReadOnly(permissions.BasePermission):
 
 
 class AlgorithmViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
+    NulCheckMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):  # fmt: skip
     queryset = Algorithm.objects.all()
@@ -81,14 +91,32 @@ TRAINING_JOB_SORTS = {
 }
 
 
+TUNING_JOB_LIST_COLUMNS = [
+    "name", "status", "strategy", "early_stopping_type", "objective_metric_name", "objective_type", "created_at",
+    "ended_at", "algorithm", "algorithm__name", "best_training_job", "best_training_job__final_objective_value",
+]  # fmt: skip
+
+
 class TuningJobViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+    NulCheckMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
 ):
     lookup_field = "name"
     pagination_class = Pagination
 
     def get_queryset(self):
-        return selectors.tuning_jobs_visible_to(user=self.request.user)
+        queryset = selectors.tuning_jobs_visible_to(user=self.request.user)
+        if self.action == "training_jobs":
+            # Only the name is shown with each training job.
+            queryset = queryset.select_related(None).only("id", "name")
+        elif self.action == "list":
+            # A page of the list shows a few columns; reading only those spares
+            # decoding every job's JSON configuration and joining its team and owner.
+            queryset = (
+                queryset.select_related(None)
+                .select_related("algorithm", "best_training_job")
+                .only(*TUNING_JOB_LIST_COLUMNS)
+            )
+        return queryset
 
     def get_serializer_class(self):
         return {
@@ -200,7 +228,9 @@ class TuningJobViewSet(
         """ListTrainingJobsForHyperParameterTuningJob, paginated."""
         tuning_job = self.get_object()
         params = request.query_params
-        queryset = tuning_job.training_jobs.select_related("tuning_job")
+        # The related manager gives each training job this tuning job: no join, and no decoding
+        # its configuration once per row.
+        queryset = tuning_job.training_jobs.all()
         status = params.get("status_equals")
         if status:
             if status not in TrainingJobStatus.values:
@@ -224,7 +254,7 @@ class TuningJobViewSet(
         return self.get_paginated_response(serializers.TrainingJobSerializer(page, many=True).data)
 
 
-class TrainingJobViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class TrainingJobViewSet(NulCheckMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = serializers.TrainingJobSerializer
     lookup_field = "name"
 
@@ -278,11 +308,7 @@ def _choice_error(param: str, choices) -> exceptions.ValidationError:
 
 
 def _datetime(raw: str, param: str):
-    moment = None
-    try:
-        moment = parse_datetime(raw)
-    except ValueError:
-        pass
+    moment = serializers.parse_moment(raw)
     if moment is None:
         raise exceptions.ValidationError({param: ["Use an ISO 8601 date and time, e.g. 2026-11-28T09:00:00Z."]})
     return moment

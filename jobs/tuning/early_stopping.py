@@ -81,10 +81,14 @@ class MedianStoppingRule(EarlyStoppingRule):
             raise ValueError("grace_epochs must not be negative")
 
     def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
+        averages = running_averages(previous, len(current)) if current else []
+        return self.should_stop_given_averages(current, averages, direction)
+
+    def should_stop_given_averages(self, current: Curve, averages: Sequence[float], direction: Direction) -> bool:
+        """`should_stop` given `running_averages(previous, len(current))`, for callers that compute them in SQL."""
         epoch = len(current)
         if epoch <= self.grace_epochs:
             return False
-        averages = running_averages(previous, epoch)
         if len(averages) < self.min_previous_jobs:
             return False
         value = current[-1]
@@ -143,10 +147,14 @@ class BestSoFarRankRule(EarlyStoppingRule):
             raise ValueError("grace_epochs must not be negative")
 
     def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
+        averages = running_averages(previous, len(current)) if current else []
+        return self.should_stop_given_averages(current, averages, direction)
+
+    def should_stop_given_averages(self, current: Curve, averages: Sequence[float], direction: Direction) -> bool:
+        """`should_stop` given `running_averages(previous, len(current))`, for callers that compute them in SQL."""
         epoch = len(current)
         if epoch == 0 or epoch <= self.grace_epochs:
             return False
-        averages = running_averages(previous, epoch)
         if len(averages) < self.min_previous_jobs:
             return False
         if not math.isfinite(current[-1]):

@@ -6,12 +6,14 @@ import pytest
 from django.contrib.auth.models import Group
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
+from rest_framework.serializers import ModelSerializer
 from rest_framework.test import APIClient
 
 from jobs import services
+from jobs.api import serializers
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import TeamMember, TeamRole, TuningJob
+from jobs.models import TeamMember, TeamRole, TrainingJob, TuningJob
 from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
@@ -260,3 +262,51 @@ def test_analytics_as_json_and_csv(api, tuning_job):
     assert lines[0].split(",")[:2] == ["learning_rate", "optimizer"] and len(lines) == 4
     by_accept = api.get(f"{BASE}/tuning-jobs/tj-1/analytics/", HTTP_ACCEPT="text/csv")
     assert by_accept.content.decode().splitlines() == lines
+
+
+def test_list_endpoints_take_a_fixed_number_of_queries(api, algorithm, team, no_tasks, django_assert_num_queries):
+    """No N+1: a page costs the same queries with 1 tuning job as with 6, and with 3 training jobs as with 8."""
+
+    def fill(tuning_jobs: int, training_jobs: int) -> None:
+        TuningJob.objects.all().delete()
+        for index in range(tuning_jobs):
+            config = tuning_job_config(name=f"q-{index}", team_name="vision", max_training_jobs=training_jobs,
+                                       max_parallel_training_jobs=training_jobs)  # fmt: skip
+            tuning_job = services.tuning_job_create(config=config)
+            play(services.tuning_job_advance(tuning_job_id=tuning_job.id)[0], [0.5])
+
+    for tuning_jobs, training_jobs in ((1, 3), (6, 8)):
+        fill(tuning_jobs, training_jobs)
+        with django_assert_num_queries(2):  # count, page (with algorithm and best training job joined)
+            assert len(api.get(f"{BASE}/tuning-jobs/").json()["results"]) == tuning_jobs
+        with django_assert_num_queries(3):  # the tuning job, count, page
+            page = api.get(f"{BASE}/tuning-jobs/q-0/training-jobs/").json()["results"]
+            assert len(page) == training_jobs
+        with django_assert_num_queries(2):
+            assert len(api.get(f"{BASE}/algorithms/").json()["results"]) == 1
+
+
+def test_training_job_json_is_what_drf_would_write(tuning_job):
+    """The hand-written representation of a training job matches DRF's field by field."""
+    TrainingJob.objects.filter(name="tj-1-001").update(final_objective_value=float("nan"))
+    for training_job in TrainingJob.objects.select_related("tuning_job"):
+        serializer = serializers.TrainingJobSerializer(training_job)
+        assert serializer.data == ModelSerializer.to_representation(serializer, training_job)
+
+
+def test_input_postgresql_cannot_take_is_a_400_not_a_500(api, tuning_job, django_user_model):
+    """Cases schemathesis found: NUL characters, far time-zone offsets, null JSON fields."""
+    response = api.get(f"{BASE}/tuning-jobs/", {"name_contains": "a\x00b"})
+    assert response.status_code == 400 and "name_contains" in error(response)["fields"]
+    assert api.get(f"{BASE}/tuning-jobs/a%00b/").status_code == 400
+    # PostgreSQL refuses offsets beyond 15:59, Python allows them: the time is converted to UTC first.
+    response = api.get(f"{BASE}/tuning-jobs/", {"created_after": "2000-01-01T00:00:00+19:36"})
+    assert response.status_code == 200 and response.json()["count"] == 1
+    response = api.get(f"{BASE}/tuning-jobs/", {"created_before": "0001-01-01T00:00:00+01:00"})
+    assert response.status_code == 400 and "created_before" in error(response)["fields"]
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
+    response = staff.patch(f"{BASE}/algorithms/quadratic/", {"command": None}, format="json")
+    assert response.status_code == 400 and "command" in error(response)["fields"]
+    response = staff.post(f"{BASE}/algorithms/", {"name": "no-command", "metric_definitions": []}, format="json")
+    assert response.status_code == 400 and "command" in error(response)["fields"]

@@ -64,12 +64,13 @@ def claim(api):
     data = response.json()
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"TrainingJob {data['token']}")
+    client.url = f"{BASE}/trainer/{data['training_job']['name']}/"
     return data["training_job"], client
 
 
 def report(trainer, epoch, value):
     return trainer.post(
-        f"{BASE}/trainer/metrics/", {"samples": [{"metric": "validation:accuracy", "epoch": epoch, "value": value}]},
+        f"{trainer.url}metrics/", {"samples": [{"metric": "validation:accuracy", "epoch": epoch, "value": value}]},
         format="json",
     )  # fmt: skip
 
@@ -82,16 +83,29 @@ def test_claims_hand_out_each_waiting_job_once(api, external):
 
 def test_the_token_reports_only_for_its_own_job(api, external):
     job, trainer = claim(api)
-    info = trainer.get(f"{BASE}/trainer/").json()
+    info = trainer.get(trainer.url).json()
     assert info["name"] == job["name"] and set(info["hyperparameters"]) >= {"learning_rate", "optimizer"}
+    # Another job's URL: a trainer started with the wrong token must not report into the other job.
+    other, _ = claim(api)
+    other_url = f"{BASE}/trainer/{other['name']}/"
+    samples = {"samples": [{"metric": "validation:accuracy", "epoch": 1, "value": 0.5}]}
+    for refused in [
+        trainer.get(other_url),
+        trainer.post(f"{other_url}metrics/", samples, format="json"),
+        trainer.post(f"{other_url}heartbeat/"),
+        trainer.post(f"{other_url}finish/", {"status": "Completed"}, format="json"),
+    ]:
+        assert refused.status_code == 403, refused.request["PATH_INFO"]
+        assert job["name"] in refused.json()["error"]["message"]
+    assert not MetricSample.objects.filter(training_job__name=other["name"]).exists()
     # A job token is not a user: the rest of the API refuses it.
     assert trainer.get(f"{BASE}/tuning-jobs/").status_code == 401
     assert trainer.get(f"{BASE}/training-jobs/{job['name']}/").status_code == 401
     # And user credentials cannot report.
-    assert api.post(f"{BASE}/trainer/heartbeat/").status_code in (401, 403)
+    assert api.post(f"{trainer.url}heartbeat/").status_code in (401, 403)
     bad = APIClient()
     bad.credentials(HTTP_AUTHORIZATION="TrainingJob not-a-token")
-    assert bad.post(f"{BASE}/trainer/heartbeat/").status_code == 401
+    assert bad.post(f"{trainer.url}heartbeat/").status_code == 401
 
 
 def test_ingest_is_idempotent_and_answers_stop(api, external):
@@ -101,9 +115,7 @@ def test_ingest_is_idempotent_and_answers_stop(api, external):
     report(trainer, 1, 0.5)  # a retried batch
     assert MetricSample.objects.filter(training_job__name=job["name"]).count() == 1
     assert report(trainer, 2, None).status_code == 200  # NaN as null
-    bad = trainer.post(
-        f"{BASE}/trainer/metrics/", {"samples": [{"metric": "m", "epoch": -1, "value": 1}]}, format="json"
-    )
+    bad = trainer.post(f"{trainer.url}metrics/", {"samples": [{"metric": "m", "epoch": -1, "value": 1}]}, format="json")
     assert bad.status_code == 400 and "samples[0].epoch" in bad.json()["error"]["fields"]
 
 
@@ -112,13 +124,13 @@ def test_early_stopping_reaches_an_outside_trainer(api, external):
     for _job, trainer in trainers[:3]:
         for epoch, value in enumerate([0.5, 0.6, 0.7], 1):
             report(trainer, epoch, value)
-        assert trainer.post(f"{BASE}/trainer/finish/", {"status": "Completed"}, format="json").status_code == 200
+        assert trainer.post(f"{trainer.url}finish/", {"status": "Completed"}, format="json").status_code == 200
     job, trainer = trainers[3]
     assert report(trainer, 1, 0.1).json()["stop"] is False  # grace epoch
     answer = report(trainer, 2, 0.1).json()
     assert answer == {"stop": True, "reason": "early stopping"}
-    assert trainer.post(f"{BASE}/trainer/heartbeat/").json()["stop"] is True
-    finished = trainer.post(f"{BASE}/trainer/finish/", {"status": "Stopped"}, format="json").json()
+    assert trainer.post(f"{trainer.url}heartbeat/").json()["stop"] is True
+    finished = trainer.post(f"{trainer.url}finish/", {"status": "Stopped"}, format="json").json()
     assert finished["status"] == "Stopped"
     stopped = TrainingJob.objects.get(name=job["name"])
     assert (stopped.status, stopped.stop_reason) == (TrainingJobStatus.STOPPED, StopReason.EARLY_STOPPING)
@@ -128,7 +140,7 @@ def test_early_stopping_reaches_an_outside_trainer(api, external):
 
 def test_a_failure_is_recorded_with_its_reason(api, external):
     job, trainer = claim(api)
-    trainer.post(f"{BASE}/trainer/finish/", {"status": "Failed", "failure_reason": "OOM on node 7"}, format="json")
+    trainer.post(f"{trainer.url}finish/", {"status": "Failed", "failure_reason": "OOM on node 7"}, format="json")
     failed = TrainingJob.objects.get(name=job["name"])
     assert (failed.status, failed.failure_reason) == (TrainingJobStatus.FAILED, "OOM on node 7")
 

@@ -28,7 +28,11 @@ def test_two_outside_trainers_run_a_tuning_job_to_completed(workers, static_root
     services.algorithm_register(
         name="remote-mlp",
         command=[],
-        metric_definitions=[{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
+        # The metrics examples/external_trainer.py reports: the API refuses any other.
+        metric_definitions=[
+            {"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"},
+            {"Name": "train:loss", "Regex": r"train:loss=(\S+)"},
+        ],
         backend=Backend.EXTERNAL,
     )
     tuning_job = services.tuning_job_create(
