@@ -8,20 +8,38 @@ from django.core.exceptions import ValidationError
 
 from jobs import services
 from jobs.config import validate_algorithm
-from jobs.models import Algorithm, MetricSample, TeamMember, TrainingJob, TuningJob
+from jobs.models import AccessKey, Algorithm, MetricSample, TeamMember, TrainingJob, TuningJob
 
 
 class AlgorithmAdminForm(forms.ModelForm):
     class Meta:
         model = Algorithm
-        fields = ["name", "description", "backend", "command", "metric_definitions", "static_hyperparameters"]
+        fields = [
+            "name",
+            "description",
+            "backend",
+            "command",
+            "metric_definitions",
+            "static_hyperparameters",
+            "image_uri",
+            "input_channels",
+            "sagemaker_config",
+        ]
 
     def clean(self):
         cleaned = super().clean()
+        # An emptied JSON box means "none", not NULL (the columns are NOT NULL).
+        for name, empty in (("command", []), ("input_channels", {}), ("sagemaker_config", {})):
+            if name in cleaned and cleaned[name] is None:
+                cleaned[name] = empty
         candidate = Algorithm(
-            command=cleaned.get("command"),
+            backend=cleaned.get("backend"),
+            command=cleaned.get("command") or [],
             metric_definitions=cleaned.get("metric_definitions"),
             static_hyperparameters=cleaned.get("static_hyperparameters") or {},
+            image_uri=cleaned.get("image_uri") or None,
+            input_channels=cleaned.get("input_channels") or {},
+            sagemaker_config=cleaned.get("sagemaker_config") or {},
         )
         try:
             validate_algorithm(candidate)
@@ -52,14 +70,20 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 @admin.action(description="Stop the selected tuning jobs")
 def stop_tuning_jobs(modeladmin, request, queryset):
     for tuning_job in queryset:
-        services.tuning_job_stop(tuning_job_id=tuning_job.id)
+        try:
+            services.tuning_job_stop(tuning_job_id=tuning_job.id)
+        except ValidationError as error:
+            modeladmin.message_user(request, " ".join(error.messages), messages.ERROR)
     modeladmin.message_user(request, f"Asked {queryset.count()} tuning job(s) to stop.", messages.SUCCESS)
 
 
 @admin.action(description="Stop the selected training jobs")
 def stop_training_jobs(modeladmin, request, queryset):
     for training_job in queryset:
-        services.training_job_stop(training_job_id=training_job.id)
+        try:
+            services.training_job_stop(training_job_id=training_job.id)
+        except ValidationError as error:
+            modeladmin.message_user(request, " ".join(error.messages), messages.ERROR)
     modeladmin.message_user(request, f"Asked {queryset.count()} training job(s) to stop.", messages.SUCCESS)
 
 
@@ -100,3 +124,53 @@ class TeamAdmin(GroupAdmin):
 
 admin.site.unregister(Group)
 admin.site.register(Group, TeamAdmin)
+
+
+@admin.action(description="Revoke the selected access keys")
+def revoke_access_keys(modeladmin, request, queryset):
+    revoked = sum(services.access_key_revoke(access_key_id=key.access_key_id) for key in queryset)
+    modeladmin.message_user(request, f"Revoked {revoked} access key(s).", messages.SUCCESS)
+
+
+class AccessKeyAdminForm(forms.ModelForm):
+    class Meta:
+        model = AccessKey
+        fields = ["user", "team", "description"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("user") is not None:
+            try:
+                services.access_key_validate(
+                    user=cleaned["user"], team=cleaned.get("team"), description=cleaned.get("description", "")
+                )
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    for error in errors:
+                        self.add_error(field, error)
+        return cleaned
+
+
+@admin.register(AccessKey)
+class AccessKeyAdmin(admin.ModelAdmin):
+    """Keys are made by the service (it encrypts the secret, shown once here); afterwards only revoked."""
+
+    form = AccessKeyAdminForm
+    list_display = ("access_key_id", "user", "team", "description", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("team",)
+    search_fields = ("access_key_id", "user__username", "description")
+    readonly_fields = ("access_key_id", "created_at", "last_used_at", "revoked_at")
+    autocomplete_fields = ["user"]
+    actions = [revoke_access_keys]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        key, secret = services.access_key_create(user=obj.user, team=obj.team, description=obj.description)
+        obj.pk, obj.access_key_id = key.pk, key.access_key_id
+        self.message_user(
+            request,
+            f"Access key {key.access_key_id} created. Its secret, shown only this once: {secret}",
+            messages.WARNING,
+        )

@@ -254,6 +254,11 @@ class TuningJob(models.Model):
     best_training_job = models.ForeignKey(
         "TrainingJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    sagemaker_request = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The CreateHyperParameterTuningJob body it came from, kept to echo what Tuneboard does not use.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -300,6 +305,12 @@ class TrainingJob(models.Model):
         max_length=1024, blank=True, help_text="ModelArtifacts.S3ModelArtifacts: where its model.tar.gz went."
     )
     worker = models.CharField(max_length=255, blank=True, help_text="host:pid of the worker running it.")
+    awaiting_reattach = models.BooleanField(
+        default=False, help_text="Its watcher was lost; the remote job runs on and waits for a worker to re-attach."
+    )
+    reattach_count = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker re-attached to its remote job after the watcher was lost."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(
         null=True, blank=True, help_text="When its run task was last sent to the training queue."
@@ -369,3 +380,40 @@ class TrainingJobToken(models.Model):
 
     def __str__(self):
         return f"token of {self.training_job}"
+
+
+class AccessKey(models.Model):
+    """A SigV4 credential for the SageMaker-compatible endpoint: what boto3 calls an access key.
+
+    The endpoint must recompute each request's HMAC, so it needs the secret
+    itself, not a hash of it. The secret is stored encrypted with a key
+    derived from SECRET_KEY (jobs.sagemaker_api.keys): a copy of the database
+    alone does not reveal it, and rotating SECRET_KEY (with the old one in
+    SECRET_KEY_FALLBACKS until keys are re-issued) revokes nothing by accident.
+    """
+
+    access_key_id = models.CharField(max_length=20, unique=True)
+    encrypted_secret = models.TextField()
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_keys")
+    team = models.ForeignKey(
+        Group,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="access_keys",
+        help_text="The team that tuning jobs created with this key belong to.",
+    )
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.access_key_id
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None

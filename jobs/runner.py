@@ -6,19 +6,29 @@ of Django, and the service layer, which records what the backend reports.
 
 import logging
 import os
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db.models import Max, Q
 
-from jobs import selectors, services
-from jobs.backends.base import Outcome, RunResult, TrainingBackend, TrainingRunSpec
+from jobs import aws, selectors, services
+from jobs.backends import s3
+from jobs.backends.base import Outcome, RunMonitor, RunResult, TrainingRunSpec
 from jobs.backends.local import LocalBackend
 from jobs.backends.metrics import MetricRecord
-from jobs.config import algorithm_metric_definitions
-from jobs.models import Backend, TrainingJob, TrainingJobStatus
+from jobs.backends.sagemaker import SageMakerBackend, SageMakerTrainingConfig, remote_job_name
+from jobs.config import algorithm_metric_definitions, validate_algorithm
+from jobs.models import Backend, MetricSample, TrainingJob, TrainingJobStatus, TuningJob
 
 logger = logging.getLogger(__name__)
 
-BACKENDS: dict[str, type[TrainingBackend]] = {Backend.LOCAL: LocalBackend}
+# SageMaker starts a training container as `docker run <image> train`; that is the
+# command of a job whose program runs there.
+SAGEMAKER_COMMAND = ("train",)
 
 
 class ServiceRunMonitor:
@@ -36,6 +46,11 @@ class ServiceRunMonitor:
     def heartbeat(self) -> None:
         services.training_job_heartbeat(training_job_id=self.training_job_id)
 
+    def on_secondary_status(self, secondary_status: str) -> None:
+        services.training_job_record_secondary_status(
+            training_job_id=self.training_job_id, secondary_status=secondary_status
+        )
+
 
 def job_directory(training_job: TrainingJob):
     return settings.TUNEBOARD_JOBS_DIR / training_job.tuning_job.name / training_job.name
@@ -44,19 +59,27 @@ def job_directory(training_job: TrainingJob):
 def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob | None:
     """Claim, run and finish one training job; None if another delivery already has it.
 
+    A training job already started is run again only when the reaper offered it
+    for re-attach (a SageMaker job whose watcher was lost): then this worker
+    watches the existing SageMaker job instead of creating one.
+
     `worker_node` is the Celery node name, so that a worker shutting down can
     find the jobs it runs (see services.training_jobs_interrupt).
     """
     job_dir = job_directory(TrainingJob.objects.select_related("tuning_job").get(pk=training_job_id))
+    worker = f"{worker_node}:{os.getpid()}"
     training_job = services.training_job_start(
-        training_job_id=training_job_id,
-        worker=f"{worker_node}:{os.getpid()}",
-        log_path=str(job_dir / "training.log"),
+        training_job_id=training_job_id, worker=worker, log_path=str(job_dir / "training.log")
     )
+    reattaching = False
     if training_job is None:
-        return None
+        # Not new: perhaps a SageMaker job the reaper offered for re-attach after its watcher was lost.
+        training_job = services.training_job_reattach(training_job_id=training_job_id, worker=worker)
+        if training_job is None:
+            return None
+        reattaching = True
     try:
-        result = _run(training_job, job_dir)
+        result = _run(training_job, job_dir, reattaching)
     except Exception as exc:
         # Whatever went wrong here must end the job, or it would hang until
         # the reaper gives up on its heartbeat.
@@ -65,12 +88,12 @@ def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob 
     return services.training_job_finish(training_job_id=training_job_id, result=result)
 
 
-def _run(training_job: TrainingJob, job_dir) -> RunResult:
+def _run(training_job: TrainingJob, job_dir, reattaching: bool) -> RunResult:
     tuning_job = training_job.tuning_job
     algorithm = tuning_job.algorithm
     spec = TrainingRunSpec(
         job_name=training_job.name,
-        command=list(algorithm.command),
+        command=list(algorithm.command) if algorithm.backend == Backend.LOCAL else list(SAGEMAKER_COMMAND),
         hyperparameters=dict(training_job.hyperparameters),
         metric_definitions=algorithm_metric_definitions(algorithm),
         job_dir=job_dir,
@@ -79,5 +102,102 @@ def _run(training_job: TrainingJob, job_dir) -> RunResult:
         poll_interval_seconds=settings.TUNEBOARD_STOP_POLL_INTERVAL,
         heartbeat_interval_seconds=settings.TUNEBOARD_HEARTBEAT_INTERVAL,
     )
-    backend = BACKENDS[algorithm.backend]()
-    return backend.run(spec, ServiceRunMonitor(training_job.id))
+    monitor = ServiceRunMonitor(training_job.id)
+    if reattaching:
+        return _reattach_on_sagemaker(training_job, spec, monitor)
+    return BACKENDS[algorithm.backend](training_job, spec, monitor)
+
+
+def _run_locally(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:
+    """SageMaker's container contract, here: s3:// channels in input/data/<channel>/ before
+    the program starts, model/ uploaded as model.tar.gz when it has ended."""
+    tuning_job = training_job.tuning_job
+    channels = tuning_job.algorithm.input_channels
+    output_path = s3_output_path(tuning_job)
+    client = aws.client("s3") if channels or output_path else None
+    for channel, uri in channels.items():
+        try:
+            s3.download_channel(client, uri, spec.job_dir / "input" / "data" / channel, on_object=monitor.heartbeat)
+        except s3.S3Error as exc:
+            return RunResult(Outcome.FAILED, None, f"ClientError: input channel {channel!r}: {exc}")
+    result = LocalBackend().run(spec, monitor)
+    if not output_path or result.outcome == Outcome.FAILED:
+        return result
+    uri = s3.model_artifact_uri(output_path, tuning_job.name, training_job.name)
+    try:
+        s3.upload_model(client, spec.job_dir / "model", uri)
+    except s3.S3Error as exc:
+        # As on SageMaker: a job whose model could not be saved has failed.
+        return replace(result, outcome=Outcome.FAILED, stop_cause=None, failure_reason=f"ClientError: {exc}")
+    return replace(result, model_artifact_uri=uri)
+
+
+def _run_on_sagemaker(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:
+    tuning_job = training_job.tuning_job
+    algorithm = tuning_job.algorithm
+    try:
+        # Registered algorithms were checked; this catches rows written around the
+        # service layer before SageMaker sees them, with the same messages.
+        validate_algorithm(algorithm)
+    except ValidationError as exc:
+        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in exc.message_dict.items())
+        return RunResult(Outcome.FAILED, None, f"ValidationException: algorithm {algorithm.name}: {problems}")
+    remote_name = remote_job_name(training_job.name, secrets.token_hex(4))
+    services.training_job_set_remote_name(training_job_id=training_job.id, remote_name=remote_name)
+    return _sagemaker_backend(training_job, remote_name).run(spec, monitor)
+
+
+def _reattach_on_sagemaker(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:
+    """Take over the watch of a SageMaker job whose worker was lost, from the last epoch stored."""
+    return _sagemaker_backend(training_job, training_job.remote_name).reattach(
+        spec, monitor, _recorded_epochs(training_job)
+    )
+
+
+def _recorded_epochs(training_job: TrainingJob) -> dict[str, tuple[int, datetime]]:
+    """Each metric's last stored epoch and its timestamp (CloudWatch's, for SageMaker jobs)."""
+    samples = MetricSample.objects.filter(training_job=training_job)
+    latest = dict(
+        samples.order_by().values("metric_name").annotate(last=Max("epoch")).values_list("metric_name", "last")
+    )
+    if not latest:
+        return {}
+    matching = Q()
+    for metric_name, epoch in latest.items():
+        matching |= Q(metric_name=metric_name, epoch=epoch)
+    return {
+        metric_name: (epoch, timestamp)
+        for metric_name, epoch, timestamp in samples.filter(matching).values_list("metric_name", "epoch", "timestamp")
+    }
+
+
+def _sagemaker_backend(training_job: TrainingJob, remote_name: str) -> SageMakerBackend:
+    tuning_job = training_job.tuning_job
+    algorithm = tuning_job.algorithm
+    sagemaker_config = algorithm.sagemaker_config
+    config = SageMakerTrainingConfig(
+        remote_name=remote_name,
+        role_arn=sagemaker_config["RoleArn"],
+        # SageMaker adds <training job>/output/model.tar.gz: the layout local jobs get too.
+        output_path=f"{s3_output_path(tuning_job).rstrip('/')}/{tuning_job.name}",
+        instance_type=sagemaker_config["InstanceType"],
+        instance_count=sagemaker_config.get("InstanceCount", 1),
+        volume_size_gb=sagemaker_config.get("VolumeSizeInGB", 30),
+        training_image=algorithm.image_uri or "",
+        algorithm_name=sagemaker_config.get("AlgorithmName", ""),
+        input_channels=dict(algorithm.input_channels),
+    )
+    return SageMakerBackend(
+        config, sagemaker=aws.client("sagemaker"), cloudwatch=aws.client("cloudwatch"), s3=aws.client("s3")
+    )
+
+
+def s3_output_path(tuning_job: TuningJob) -> str:
+    """OutputDataConfig.S3OutputPath: the tuning job's own, else its algorithm's; "" for none."""
+    return tuning_job.s3_output_path or tuning_job.algorithm.sagemaker_config.get("S3OutputPath", "")
+
+
+BACKENDS: dict[str, Callable[[TrainingJob, TrainingRunSpec, RunMonitor], RunResult]] = {
+    Backend.LOCAL: _run_locally,
+    Backend.SAGEMAKER: _run_on_sagemaker,
+}

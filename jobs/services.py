@@ -15,22 +15,28 @@ stop racing a metric batch would deadlock.
 """
 
 import hashlib
+import json
 import logging
 import math
 import random
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Avg, Count, Max, Min
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from jobs import realtime, selectors
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.backends.metrics import MetricRecord
+from jobs.backends.s3 import describe_error
 from jobs.config import RANDOM_SEED_MAX, TuningJobConfig, validate_algorithm, validate_tuning_job_config
 from jobs.models import (
     ACTIVE_STATUSES,
@@ -46,13 +52,17 @@ from jobs.models import (
     TrainingJobStatus,
     TrainingJobToken,
     TuningJob,
+    TuningJobSource,
     TuningJobStatus,
 )
 from jobs.tuning import criteria
-from jobs.tuning.early_stopping import DEFAULT_RULE
+from jobs.tuning.early_stopping import DEFAULT_RULE, running_averages
 from jobs.tuning.hyperband import Hyperband, infer_max_resource
 from jobs.tuning.space import SearchSpace, SearchSpaceError, format_value
 from jobs.tuning.strategies import Direction, Observation, make_strategy
+
+if TYPE_CHECKING:
+    from jobs.sagemaker_shapes import ImportedTrainingJob, ImportedTuningJob
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +175,7 @@ def tuning_job_stop(*, tuning_job_id: int) -> TuningJob:
     stop request must be harmless.
     """
     tuning_job = TuningJob.objects.select_for_update(no_key=True).get(pk=tuning_job_id)
+    _refuse_imported(tuning_job, "stop")
     if tuning_job.status != TuningJobStatus.IN_PROGRESS:
         return tuning_job
     _set_tuning_job_status(tuning_job, TuningJobStatus.STOPPING)
@@ -185,7 +196,7 @@ def tuning_job_advance(*, tuning_job_id: int, now: datetime | None = None) -> li
     """
     now = now or timezone.now()
     tuning_job = TuningJob.objects.select_for_update(no_key=True).get(pk=tuning_job_id)
-    if not tuning_job.is_active:
+    if not tuning_job.is_active or tuning_job.is_imported:
         return []
     training_jobs = list(tuning_job.training_jobs.all())
     running = [job for job in training_jobs if job.is_active]
@@ -450,7 +461,8 @@ def training_job_record_metrics(*, training_job_id: int, records: Sequence[Metri
     """Store a batch of metric samples of a running training job; return how many.
 
     One INSERT for the whole batch. A sample repeated for the same metric and
-    epoch replaces the earlier one, so a retried batch never duplicates.
+    epoch replaces the earlier one, in the batch or stored, so a retried batch
+    never duplicates.
     """
     if not records:
         return 0
@@ -458,22 +470,8 @@ def training_job_record_metrics(*, training_job_id: int, records: Sequence[Metri
     if not training_job.is_active:
         return 0
     tuning_job = training_job.tuning_job
-    MetricSample.objects.bulk_create(
-        [
-            MetricSample(
-                tuning_job_id=tuning_job.id,
-                training_job_id=training_job.id,
-                metric_name=record.metric_name,
-                epoch=record.epoch,
-                value=record.value,
-                timestamp=record.timestamp,
-            )
-            for record in records
-        ],
-        update_conflicts=True,
-        unique_fields=["training_job", "metric_name", "epoch"],
-        update_fields=["value", "timestamp"],
-    )
+    latest = list({(record.metric_name, record.epoch): record for record in records}.values())
+    _upsert_metric_samples(tuning_job.id, training_job.id, latest)
     objective = [r for r in records if r.metric_name == tuning_job.objective_metric_name]
     changes = {"epochs_run": max(training_job.epochs_run, max(r.epoch for r in records))}
     if objective:
@@ -486,30 +484,80 @@ def training_job_record_metrics(*, training_job_id: int, records: Sequence[Metri
         realtime.Event(
             realtime.METRICS_APPENDED,
             tuning_job.id,
-            {"training_job": training_job.name, "count": len(records)},
+            {"training_job": training_job.name, "count": len(latest)},
         )
     )
-    return len(records)
+    return len(latest)
+
+
+def _upsert_metric_samples(tuning_job_id: int, training_job_id: int, records: Sequence[MetricRecord]) -> None:
+    """Insert `records` (one per metric and epoch), replacing the stored samples of the same metric and epoch.
+
+    On PostgreSQL the batch travels as one JSON array of rows, unpacked by
+    INSERT ... SELECT FROM json_array_elements(...): for hundreds of samples
+    that is a fraction of the Python work of bulk_create (a parameter per
+    field per sample) or of array parameters, and ingest is the API's hottest
+    path. Values go as text, the only way JSON carries NaN and infinities.
+    """
+    if connection.vendor != "postgresql":
+        MetricSample.objects.bulk_create(
+            [
+                MetricSample(
+                    tuning_job_id=tuning_job_id,
+                    training_job_id=training_job_id,
+                    metric_name=record.metric_name,
+                    epoch=record.epoch,
+                    value=record.value,
+                    timestamp=record.timestamp,
+                )
+                for record in records
+            ],
+            update_conflicts=True,
+            unique_fields=["training_job", "metric_name", "epoch"],
+            update_fields=["value", "timestamp"],
+        )
+        return
+    quote = connection.ops.quote_name
+    table = quote(MetricSample._meta.db_table)
+    tuning, training, metric, epoch, value, timestamp = (
+        quote(MetricSample._meta.get_field(name).column)
+        for name in ("tuning_job", "training_job", "metric_name", "epoch", "value", "timestamp")
+    )
+    rows = json.dumps(
+        [[record.metric_name, record.epoch, repr(record.value), record.timestamp.isoformat()] for record in records]
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({tuning}, {training}, {metric}, {epoch}, {value}, {timestamp}) "
+            "SELECT %s, %s, row->>0, (row->>1)::integer, (row->>2)::float8, (row->>3)::timestamptz "
+            "FROM json_array_elements(%s::json) AS row "
+            f"ON CONFLICT ({training}, {metric}, {epoch}) "
+            f"DO UPDATE SET {value} = EXCLUDED.{value}, {timestamp} = EXCLUDED.{timestamp}",
+            [tuning_job_id, training_job_id, rows],
+        )
 
 
 def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, latest_epoch: int) -> None:
     """Early stopping "Auto" and Hyperband's rungs, evaluated on the epoch just reported.
 
     Both see the job's own objective curve and the other jobs' curves as far
-    as they got now, which is all a live decision can know.
+    as they got now, which is all a live decision can know. This runs for
+    every batch a trainer reports, so it reads only what the rule uses: the
+    job's own curve, and of the others their running averages (Auto) or, at
+    a rung only, their curves (Hyperband).
     """
+    direction = Direction(tuning_job.objective_type)
     if tuning_job.strategy == Strategy.HYPERBAND:
         hyperband = Hyperband(tuning_job.hyperband_min_resource or 1, tuning_job.hyperband_max_resource)
         bracket = hyperband.bracket_of(training_job.sequence)
-        curves = _objective_curves(tuning_job)
-        sequences = dict(tuning_job.training_jobs.values_list("id", "sequence"))
-        peers = [
-            curve
-            for job_id, curve in curves.items()
-            if job_id != training_job.id and hyperband.bracket_of(sequences[job_id]) == bracket
-        ]
-        current = curves.get(training_job.id, [])
-        stop = hyperband.should_stop(current, peers, bracket, Direction(tuning_job.objective_type))
+        current = _objective_curves(tuning_job, training_job_ids=[training_job.id]).get(training_job.id, [])
+        peers = []
+        if len(current) in hyperband.rungs(bracket):
+            # Between rungs the decision depends on the job's own curve alone.
+            others = tuning_job.training_jobs.exclude(pk=training_job.id).values_list("id", "sequence")
+            same_bracket = [job_id for job_id, sequence in others if hyperband.bracket_of(sequence) == bracket]
+            peers = list(_objective_curves(tuning_job, training_job_ids=same_bracket).values())
+        stop = hyperband.should_stop(current, peers, bracket, direction)
         own_epochs = infer_max_resource(training_job.hyperparameters)
         if stop and len(current) >= hyperband.max_resource and own_epochs and own_epochs <= hyperband.max_resource:
             # Its program ends at MaxResource by itself: signalling it now would
@@ -519,10 +567,11 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
     elif tuning_job.early_stopping_type == EarlyStoppingType.AUTO:
         # The rules compare epochs 1..t only, so nothing later is read: the
         # cost of a decision grows with the epoch, not with the whole table.
-        curves = _objective_curves(tuning_job, max_epoch=latest_epoch)
-        earlier = set(tuning_job.training_jobs.filter(sequence__lt=training_job.sequence).values_list("id", flat=True))
-        previous = [curve for job_id, curve in curves.items() if job_id in earlier]
-        stop = AUTO_RULE.should_stop(curves.get(training_job.id, []), previous, Direction(tuning_job.objective_type))
+        current = _objective_curves(tuning_job, max_epoch=latest_epoch, training_job_ids=[training_job.id]).get(
+            training_job.id, []
+        )
+        averages = _previous_running_averages(training_job, tuning_job, len(current), latest_epoch)
+        stop = AUTO_RULE.should_stop_given_averages(current, averages, direction)
         reason = StopReason.EARLY_STOPPING
     else:
         return
@@ -532,10 +581,49 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
             _request_training_job_stop(locked, reason)
 
 
-def _objective_curves(tuning_job: TuningJob, max_epoch: int | None = None) -> dict[int, list[float]]:
-    """Each training job's objective values in epoch order (up to `max_epoch`), in one query."""
+def _previous_running_averages(
+    training_job: TrainingJob, tuning_job: TuningJob, epochs: int, latest_epoch: int
+) -> list[float]:
+    """`running_averages(previous, epochs)` of the jobs started before `training_job`, aggregated by the database.
+
+    A previous curve is an earlier job's objective values up to `latest_epoch`.
+    One with exactly `epochs` values is averaged in SQL, so a batch costs one
+    row per earlier job instead of its whole curve; one with more (the current
+    job skipped epochs) is averaged over its first `epochs` values, so it is
+    read. Min and max tell whether all values are finite: NaN sorts above every
+    number, in PostgreSQL and as SQLite's text 'NaN' (jobs.fields).
+    """
+    if epochs == 0:
+        return []
+    earlier = TrainingJob.objects.filter(tuning_job_id=tuning_job.id, sequence__lt=training_job.sequence).values("id")
+    rows = (
+        MetricSample.objects.filter(
+            training_job_id__in=earlier, metric_name=tuning_job.objective_metric_name, epoch__lte=latest_epoch
+        )
+        .values("training_job_id")
+        .annotate(count=Count("id"), mean=Avg("value"), low=Min("value"), high=Max("value"))
+        .order_by()
+    )
+    averages, longer = [], []
+    for row in rows:
+        if row["count"] > epochs:
+            longer.append(row["training_job_id"])
+        elif row["count"] == epochs and math.isfinite(row["low"]) and math.isfinite(row["high"]):
+            averages.append(row["mean"])
+    if longer:
+        curves = _objective_curves(tuning_job, max_epoch=latest_epoch, training_job_ids=longer)
+        averages += running_averages(list(curves.values()), epochs)
+    return averages
+
+
+def _objective_curves(
+    tuning_job: TuningJob, max_epoch: int | None = None, training_job_ids: Sequence[int] | None = None
+) -> dict[int, list[float]]:
+    """Training jobs' objective values in epoch order (up to `max_epoch`), in one query."""
     curves: dict[int, list[float]] = {}
     samples = MetricSample.objects.filter(tuning_job=tuning_job, metric_name=tuning_job.objective_metric_name)
+    if training_job_ids is not None:
+        samples = samples.filter(training_job_id__in=training_job_ids)
     if max_epoch is not None:
         samples = samples.filter(epoch__lte=max_epoch)
     samples = samples.order_by("training_job_id", "epoch").values_list("training_job_id", "value")
@@ -548,6 +636,7 @@ def _objective_curves(tuning_job: TuningJob, max_epoch: int | None = None) -> di
 def training_job_stop(*, training_job_id: int, reason: str = StopReason.USER_REQUEST) -> TrainingJob:
     """StopTrainingJob: ask the job's worker to stop it (no-op once it has ended)."""
     training_job = TrainingJob.objects.select_for_update(no_key=True).get(pk=training_job_id)
+    _refuse_imported(training_job.tuning_job, "stop")
     if training_job.status == TrainingJobStatus.IN_PROGRESS:
         _request_training_job_stop(training_job, reason)
     return training_job
@@ -596,6 +685,10 @@ def training_job_finish(*, training_job_id: int, result: RunResult) -> TrainingJ
     else:
         training_job.status = TrainingJobStatus.FAILED
         training_job.failure_reason = result.failure_reason[:4000]
+    if result.model_artifact_uri:
+        training_job.model_artifact_uri = result.model_artifact_uri
+    if result.secondary_status:
+        training_job.secondary_status = result.secondary_status
     value = training_job.final_objective_value
     succeeded = training_job.status != TrainingJobStatus.FAILED and value is not None and math.isfinite(value)
     training_job.objective_status = ObjectiveStatus.SUCCEEDED if succeeded else ObjectiveStatus.FAILED
@@ -646,36 +739,129 @@ def _publish_training_job(event_type: str, training_job: TrainingJob) -> None:
 # --- the safety net -----------------------------------------------------------
 
 
+# A SageMaker job outlives the worker watching it: when that worker is lost, another
+# one re-attaches to it, at most this many times. A job whose watchers keep dying is
+# more likely killing them (memory, a bug) than unlucky.
+SAGEMAKER_REATTACH_LIMIT = 3
+
+
 def training_jobs_reap_stale(*, now: datetime | None = None) -> list[int]:
     """Fail running training jobs whose worker stopped sending heartbeats.
 
     The worker died (killed, machine lost) so nothing else will ever end
-    these jobs; failing them lets their tuning jobs carry on.
+    these jobs; failing them lets their tuning jobs carry on. A SageMaker job
+    did not die with it, though: it is offered to another worker to re-attach
+    (see _reap_sagemaker_training_job). Returns the jobs that were ended.
     """
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=settings.TUNEBOARD_HEARTBEAT_TIMEOUT)
     stale = TrainingJob.objects.filter(
         status__in=ACTIVE_STATUSES, started_at__isnull=False, heartbeat_at__lt=cutoff
-    ).values_list("id", "status", "worker", "heartbeat_at")
+    ).select_related("tuning_job__algorithm")
     reaped = []
-    for training_job_id, status, worker, heartbeat_at in stale:
-        if status == TrainingJobStatus.STOPPING:
+    for training_job in stale:
+        if training_job.tuning_job.algorithm.backend == Backend.SAGEMAKER and training_job.remote_name:
+            if not _reap_sagemaker_training_job(training_job, now):
+                continue
+        elif training_job.status == TrainingJobStatus.STOPPING:
             # It was being stopped anyway (an outside trainer that quit
             # without acknowledging): the stop has happened.
             training_job_finish(
-                training_job_id=training_job_id,
+                training_job_id=training_job.id,
                 result=RunResult(outcome=Outcome.STOPPED, exit_code=None, stop_cause=StopCause.REQUESTED),
             )
         else:
             reason = (
-                f"The worker running this job ({worker or 'unknown'}) stopped responding: "
-                f"no heartbeat since {heartbeat_at.isoformat()}."
+                f"The worker running this job ({training_job.worker or 'unknown'}) stopped responding: "
+                f"no heartbeat since {training_job.heartbeat_at.isoformat()}."
             )
-            training_job_fail(training_job_id=training_job_id, reason=reason)
-        reaped.append(training_job_id)
+            training_job_fail(training_job_id=training_job.id, reason=reason)
+        reaped.append(training_job.id)
     if reaped:
         logger.warning("failed %d training job(s) whose worker was lost: %s", len(reaped), reaped)
     return reaped
+
+
+def _reap_sagemaker_training_job(training_job: TrainingJob, now: datetime) -> bool:
+    """Offer a SageMaker job whose watcher was lost to another worker; True if it was ended instead.
+
+    Its run task is sent again and the worker that gets it re-attaches
+    (training_job_reattach). A job still awaiting its re-attach (no training
+    worker took the task) gets the task again without using up an attempt.
+    Past SAGEMAKER_REATTACH_LIMIT it is ended here and asked to stop there,
+    so that it does not train on, and bill, unwatched.
+    """
+    awaiting = training_job.awaiting_reattach
+    attempt = training_job.reattach_count + (0 if awaiting else 1)
+    if attempt <= SAGEMAKER_REATTACH_LIMIT:
+        with transaction.atomic():
+            # Conditional on the row as read, so that of two reapers only one offers it.
+            offered = TrainingJob.objects.filter(
+                pk=training_job.id,
+                status__in=ACTIVE_STATUSES,
+                worker=training_job.worker,
+                heartbeat_at=training_job.heartbeat_at,
+            ).update(awaiting_reattach=True, reattach_count=attempt, worker="", heartbeat_at=now)
+            if offered:
+                _dispatch_run(training_job.id, now)
+        if offered and not awaiting:
+            logger.warning(
+                "the worker %s watching SageMaker training job %s was lost: re-attach %d of %d",
+                training_job.worker,
+                training_job.remote_name,
+                attempt,
+                SAGEMAKER_REATTACH_LIMIT,
+            )
+        return False
+    training_job_id, remote_name = training_job.id, training_job.remote_name
+    stopped = _stop_sagemaker_training_job(remote_name)
+    if training_job.status == TrainingJobStatus.STOPPING:
+        training_job_finish(
+            training_job_id=training_job_id,
+            result=RunResult(outcome=Outcome.STOPPED, exit_code=None, stop_cause=StopCause.REQUESTED),
+        )
+    else:
+        reason = (
+            f"The worker watching SageMaker training job {remote_name} ({training_job.worker or 'none'}) stopped "
+            f"responding: no heartbeat since {training_job.heartbeat_at.isoformat()}, "
+            f"after {SAGEMAKER_REATTACH_LIMIT} re-attaches; {stopped}"
+        )
+        training_job_fail(training_job_id=training_job_id, reason=reason)
+    return True
+
+
+def _stop_sagemaker_training_job(remote_name: str) -> str:
+    """StopTrainingJob, best effort: says how it went, for the failure reason."""
+    from jobs import aws
+
+    try:
+        aws.client("sagemaker").stop_training_job(TrainingJobName=remote_name)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("could not stop SageMaker training job %s: %s", remote_name, exc)
+        return f"stopping it there failed ({describe_error(exc)}): check it in the SageMaker console."
+    return "it was asked to stop on SageMaker."
+
+
+@transaction.atomic
+def training_job_reattach(*, training_job_id: int, worker: str) -> TrainingJob | None:
+    """Take over a SageMaker job offered for re-attach by the reaper; None if it is not on offer.
+
+    Under the row lock, so that of two deliveries of the offer exactly one
+    watches the job.
+    """
+    training_job = (
+        TrainingJob.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("tuning_job__algorithm")
+        .filter(pk=training_job_id, status__in=ACTIVE_STATUSES, awaiting_reattach=True)
+        .first()
+    )
+    if training_job is None:
+        return None
+    training_job.awaiting_reattach = False
+    training_job.worker = worker
+    training_job.heartbeat_at = timezone.now()
+    training_job.save(update_fields=["awaiting_reattach", "worker", "heartbeat_at", "updated_at"])
+    return training_job
 
 
 @transaction.atomic
@@ -702,9 +888,9 @@ def training_jobs_redispatch(*, now: datetime | None = None) -> list[int]:
 
 def active_tuning_job_ids() -> list[int]:
     return list(
-        TuningJob.objects.filter(status__in=[TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING]).values_list(
-            "id", flat=True
-        )
+        TuningJob.objects.filter(status__in=[TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING])
+        .filter(source=TuningJobSource.NATIVE)
+        .values_list("id", flat=True)
     )
 
 
@@ -740,3 +926,344 @@ def _dispatch_run(training_job_id: int, now: datetime) -> None:
 
     TrainingJob.objects.filter(pk=training_job_id).update(dispatched_at=now)
     _send_task(tasks.run_training_job, training_job_id)
+
+
+# --- Access keys --------------------------------------------------------------------
+
+
+def access_key_validate(*, user, team, description: str = "") -> None:
+    """The rules for a new key, for forms to show before anything is created."""
+    from jobs.models import TeamMember
+
+    errors = {}
+    if team is None and not user.is_staff:
+        errors["team"] = ["Choose the team that tuning jobs created with this key belong to."]
+    elif team is not None and not user.is_staff and not TeamMember.objects.filter(team=team, user=user).exists():
+        errors["team"] = [f"{user.get_username()} is not a member of {team.name}."]
+    if len(description) > 200:
+        errors["description"] = ["Use at most 200 characters."]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def access_key_create(*, user, team=None, description: str = ""):
+    """A new SigV4 access key for the SageMaker-compatible endpoint; returns (key, secret).
+
+    The secret is returned here only: it is stored encrypted and never shown
+    again. A key acts in one team (its tuning jobs are created there), so
+    a user may pick only a team they belong to; staff may also pick none.
+    """
+    from jobs.models import AccessKey
+    from jobs.sagemaker_api import keys
+
+    access_key_validate(user=user, team=team, description=description)
+    secret = keys.new_secret()
+    access_key = AccessKey.objects.create(
+        access_key_id=keys.new_access_key_id(),
+        encrypted_secret=keys.encrypt_secret(secret),
+        user=user,
+        team=team,
+        description=description,
+    )
+    return access_key, secret
+
+
+@transaction.atomic
+def tuning_job_create_from_request(*, config: TuningJobConfig, request_body: dict, owner) -> TuningJob:
+    """CreateHyperParameterTuningJob through the SageMaker-compatible endpoint, with an access key's user.
+
+    The request body is kept whole, so Describe can echo the members Tuneboard
+    has no use for (RoleArn, ResourceConfig, ...), as SageMaker does.
+    """
+    tuning_job = tuning_job_create(config=config, owner=owner)
+    tuning_job.sagemaker_request = request_body
+    tuning_job.save(update_fields=["sagemaker_request", "updated_at"])
+    return tuning_job
+
+
+def access_key_revoke(*, access_key_id: str) -> bool:
+    """Revoke a key at once; False if it was already revoked (revoking twice is harmless)."""
+    from jobs.models import AccessKey
+
+    return bool(
+        AccessKey.objects.filter(access_key_id=access_key_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    )
+
+
+# last_used_at is for people ("is this key still in use?"): minute precision
+# is plenty, and a write per request would double the cost of a busy client.
+ACCESS_KEY_USE_RESOLUTION = timedelta(minutes=1)
+
+
+def access_key_mark_used(*, access_key_id: str, now: datetime | None = None) -> None:
+    from django.db.models import Q
+
+    from jobs.models import AccessKey
+
+    now = now or timezone.now()
+    AccessKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - ACCESS_KEY_USE_RESOLUTION),
+        access_key_id=access_key_id,
+    ).update(last_used_at=now)
+
+
+# --- SageMaker backend ----------------------------------------------------------
+
+
+def training_job_set_remote_name(*, training_job_id: int, remote_name: str) -> None:
+    """Record a job's name on SageMaker before creating it there, so a worker lost
+    right after CreateTrainingJob still leaves the name to find the job by."""
+    TrainingJob.objects.filter(pk=training_job_id).update(remote_name=remote_name, updated_at=timezone.now())
+
+
+def training_job_record_secondary_status(*, training_job_id: int, secondary_status: str) -> None:
+    """SageMaker's SecondaryStatus of a running job (Downloading, Training, Uploading...)."""
+    TrainingJob.objects.filter(pk=training_job_id, status__in=ACTIVE_STATUSES).update(
+        secondary_status=secondary_status[:32], updated_at=timezone.now()
+    )
+
+
+# --- SageMaker import -------------------------------------------------------------
+#
+# An imported tuning job is a record of work SageMaker did: Tuneboard shows,
+# compares and reports it, but never runs, stops or advances it. Importing is
+# an upsert keyed by the tuning job's name (and checked against its ARN), so
+# importing again brings the record up to date and never duplicates it.
+
+
+class ImportedTuningJobReadOnly(ValidationError):
+    """An action that would change an imported tuning job; a ValidationError so every entry point shows it."""
+
+
+def _refuse_imported(tuning_job: TuningJob, action: str) -> None:
+    if tuning_job.is_imported:
+        raise ImportedTuningJobReadOnly(
+            {
+                "tuning_job": [
+                    f"{tuning_job.name} was imported from SageMaker and is read-only here: "
+                    f"{action} it on SageMaker, then import it again."
+                ]
+            }
+        )
+
+
+def native_name_taken_message(name: str) -> str:
+    return f"A tuning job named {name!r} was created in Tuneboard; a SageMaker job cannot replace it."
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    tuning_job: TuningJob
+    created: bool
+    training_jobs_created: int
+    training_jobs_updated: int
+    metric_samples: int
+
+
+@transaction.atomic
+def tuning_job_import(
+    *,
+    imported: "ImportedTuningJob",
+    training_jobs: Sequence["ImportedTrainingJob"],
+    metrics: dict[str, list[MetricRecord]],
+    team=None,
+    owner=None,
+) -> ImportOutcome:
+    """Store or update a SageMaker tuning job, the given training jobs and their metric samples.
+
+    Training jobs not given are left as they are: the caller leaves out the
+    ones that ended before the last import, since SageMaker never changes an
+    ended job. `team` None keeps the team of an earlier import.
+    """
+    name = imported.config.name
+    tuning_job = TuningJob.objects.select_for_update(no_key=True).filter(name=name).first()
+    if tuning_job is not None and not tuning_job.is_imported:
+        raise ValidationError({"name": [native_name_taken_message(name)]})
+    if tuning_job is not None and tuning_job.source_arn != imported.arn:
+        raise ValidationError({"name": [f"{name} was imported from {tuning_job.source_arn}, not from {imported.arn}."]})
+    names = [job.name for job in training_jobs]
+    taken = TrainingJob.objects.filter(name__in=names)
+    if tuning_job is not None:
+        taken = taken.exclude(tuning_job=tuning_job)
+    taken = sorted(taken.values_list("name", flat=True))
+    if taken:
+        raise ValidationError({"training_jobs": [f"Training jobs of other tuning jobs have these names: {taken}."]})
+
+    fields = _imported_tuning_job_fields(imported)
+    created = tuning_job is None
+    previous_status = None if created else tuning_job.status
+    if created:
+        try:
+            with transaction.atomic():
+                tuning_job = TuningJob.objects.create(
+                    name=name, owner=owner, team=team, algorithm=_imported_algorithm(imported), **fields
+                )
+        except IntegrityError:
+            raise ValidationError({"name": [f"{name} is being imported by someone else; try again."]}) from None
+    else:
+        for field_name, value in fields.items():
+            setattr(tuning_job, field_name, value)
+        if team is not None:
+            tuning_job.team = team
+        tuning_job.save()
+    # auto_now_add ignores a given value; the record keeps SageMaker's time.
+    TuningJob.objects.filter(pk=tuning_job.pk).update(created_at=imported.created_at)
+    tuning_job.warm_start_parents.set(TuningJob.objects.filter(name__in=imported.config.warm_start_parents))
+
+    stored, updated = _store_imported_training_jobs(tuning_job, training_jobs)
+    samples = _store_imported_metrics(tuning_job, stored, metrics)
+    _update_best_training_job(tuning_job)
+    tuning_job.refresh_from_db()
+
+    if created:
+        realtime.publish(realtime.Event(realtime.TUNING_JOB_CREATED, tuning_job.id, {"name": tuning_job.name}))
+    elif previous_status != tuning_job.status:
+        realtime.publish(
+            realtime.Event(
+                realtime.TUNING_JOB_STATUS,
+                tuning_job.id,
+                {"status": tuning_job.status, "failure_reason": tuning_job.failure_reason},
+            )
+        )
+    return ImportOutcome(
+        tuning_job=tuning_job,
+        created=created,
+        training_jobs_created=len(training_jobs) - updated,
+        training_jobs_updated=updated,
+        metric_samples=samples,
+    )
+
+
+def _imported_tuning_job_fields(imported: "ImportedTuningJob") -> dict:
+    config = imported.config
+    return {
+        "source": TuningJobSource.SAGEMAKER_IMPORT,
+        "source_arn": imported.arn,
+        "strategy": config.strategy,
+        "objective_metric_name": config.objective_metric_name,
+        "objective_type": config.objective_type,
+        "parameter_ranges": config.parameter_ranges,
+        "static_hyperparameters": dict(config.static_hyperparameters),
+        "max_training_jobs": config.max_training_jobs,
+        "max_parallel_training_jobs": config.max_parallel_training_jobs,
+        "max_runtime_seconds": config.max_runtime_seconds,
+        "training_max_runtime_seconds": config.training_max_runtime_seconds,
+        "early_stopping_type": config.early_stopping_type,
+        "random_seed": config.random_seed,
+        "hyperband_min_resource": config.hyperband_min_resource,
+        "hyperband_max_resource": config.hyperband_max_resource,
+        "target_objective_value": config.target_objective_value,
+        "max_jobs_not_improving": config.max_jobs_not_improving,
+        "complete_on_convergence": config.complete_on_convergence,
+        "warm_start_type": config.warm_start_type,
+        "s3_output_path": imported.s3_output_path,
+        "status": imported.status,
+        "failure_reason": imported.failure_reason[:4000],
+        "ended_at": imported.ended_at,
+    }
+
+
+def _imported_algorithm(imported: "ImportedTuningJob") -> Algorithm:
+    """The algorithm with the job's TrainingImage (or AlgorithmName); registered for the sagemaker backend if new."""
+    if imported.training_image:
+        algorithm = Algorithm.objects.filter(image_uri=imported.training_image).first()
+    else:
+        algorithm = Algorithm.objects.filter(sagemaker_config__AlgorithmName=imported.algorithm_name).first()
+    if algorithm is not None:
+        return algorithm
+    base = imported.algorithm_registration_name
+    name, suffix = base, 1
+    while Algorithm.objects.filter(name=name).exists():
+        suffix += 1
+        name = f"{base}-{suffix}"
+    return Algorithm.objects.create(
+        name=name,
+        description=f"Registered by the import of SageMaker tuning job {imported.config.name}.",
+        backend=Backend.SAGEMAKER,
+        metric_definitions=imported.metric_definitions,
+        image_uri=imported.training_image or None,
+        sagemaker_config=imported.sagemaker_config,
+    )
+
+
+def _store_imported_training_jobs(
+    tuning_job: TuningJob, training_jobs: Sequence["ImportedTrainingJob"]
+) -> tuple[dict[str, TrainingJob], int]:
+    """Upsert by name; new jobs are numbered after the stored ones, in SageMaker's creation order."""
+    existing = {job.name: job for job in tuning_job.training_jobs.select_for_update(no_key=True)}
+    sequence = max((job.sequence for job in existing.values()), default=0)
+    now = timezone.now()
+    stored, new, status_changed, created_times = {}, [], [], {}
+    for imported in sorted(training_jobs, key=lambda job: (job.created_at, job.name)):
+        job = existing.get(imported.name)
+        if job is None:
+            sequence += 1
+            job = TrainingJob(name=imported.name, tuning_job=tuning_job, sequence=sequence)
+            new.append(job)
+        elif job.status != imported.status:
+            status_changed.append(job)
+        job.remote_name = imported.name
+        job.status = imported.status
+        job.secondary_status = imported.secondary_status[:32]
+        job.stop_reason = imported.stop_reason
+        job.failure_reason = imported.failure_reason[:4000]
+        job.hyperparameters = imported.hyperparameters
+        job.tuned_hyperparameters = imported.tuned_hyperparameters
+        job.final_objective_value = imported.final_objective_value
+        job.objective_status = imported.objective_status
+        job.model_artifact_uri = imported.model_artifact_uri
+        job.started_at = imported.started_at
+        job.ended_at = imported.ended_at
+        job.updated_at = now
+        created_times[imported.name] = imported.created_at
+        stored[imported.name] = job
+    TrainingJob.objects.bulk_create(new)
+    for job in stored.values():
+        job.created_at = created_times[job.name]
+    TrainingJob.objects.bulk_update(
+        list(stored.values()),
+        [
+            "remote_name", "status", "secondary_status", "stop_reason", "failure_reason", "hyperparameters",
+            "tuned_hyperparameters", "final_objective_value", "objective_status", "model_artifact_uri",
+            "started_at", "ended_at", "created_at", "updated_at",
+        ],
+    )  # fmt: skip
+    for job in new:
+        _publish_training_job(realtime.TRAINING_JOB_CREATED, job)
+    for job in status_changed:
+        _publish_training_job(realtime.TRAINING_JOB_STATUS, job)
+    return stored, len(stored) - len(new)
+
+
+def _store_imported_metrics(
+    tuning_job: TuningJob, training_jobs: dict[str, TrainingJob], metrics: dict[str, list[MetricRecord]]
+) -> int:
+    """One upsert for every sample: a sample is unique per training job, metric and epoch."""
+    samples = [
+        MetricSample(
+            tuning_job_id=tuning_job.id,
+            training_job_id=training_jobs[name].id,
+            metric_name=record.metric_name,
+            epoch=record.epoch,
+            value=record.value,
+            timestamp=record.timestamp,
+        )
+        for name, records in metrics.items()
+        if name in training_jobs
+        for record in records
+    ]
+    MetricSample.objects.bulk_create(
+        samples,
+        update_conflicts=True,
+        unique_fields=["training_job", "metric_name", "epoch"],
+        update_fields=["value", "timestamp"],
+    )
+    for name, records in metrics.items():
+        if name in training_jobs and records:
+            epochs = max(record.epoch for record in records)
+            TrainingJob.objects.filter(pk=training_jobs[name].id).update(epochs_run=epochs)
+            realtime.publish(
+                realtime.Event(realtime.METRICS_APPENDED, tuning_job.id, {"training_job": name, "count": len(records)})
+            )
+    return len(samples)

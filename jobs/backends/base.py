@@ -69,6 +69,13 @@ class RunMonitor(Protocol):
         live job from one whose worker died."""
 
 
+class RemoteRunMonitor(RunMonitor, Protocol):
+    """A monitor that also hears about a job running on a remote service (SageMaker)."""
+
+    def on_secondary_status(self, secondary_status: str) -> None:
+        """The remote job's SecondaryStatus changed (Downloading, Training, Uploading...)."""
+
+
 class Outcome(StrEnum):
     COMPLETED = "Completed"
     FAILED = "Failed"
@@ -89,6 +96,10 @@ class RunResult:
     failure_reason: str = ""
     stop_cause: StopCause | None = None
     log_path: Path | None = None
+    # Where the job's model.tar.gz went (ModelArtifacts.S3ModelArtifacts), if it was uploaded.
+    model_artifact_uri: str = ""
+    # The remote service's last SecondaryStatus, for backends that run jobs elsewhere.
+    secondary_status: str = ""
 
 
 class TrainingBackend(abc.ABC):
