@@ -1,3 +1,4 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from jobs import services
@@ -14,5 +15,8 @@ class Command(BaseCommand):
         tuning_job = TuningJob.objects.filter(name=name).first()
         if tuning_job is None:
             raise CommandError(f"No tuning job named {name!r}.")
-        tuning_job = services.tuning_job_stop(tuning_job_id=tuning_job.id)
+        try:
+            tuning_job = services.tuning_job_stop(tuning_job_id=tuning_job.id)
+        except ValidationError as error:
+            raise CommandError(" ".join(error.messages)) from None
         self.stdout.write(f"{tuning_job.name}: {tuning_job.status}")
