@@ -10,6 +10,7 @@ Responses carry datetime objects; each caller's JSON encoder decides how a
 time is written (ISO 8601 for people, epoch seconds on the AWS wire).
 """
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +19,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from jobs.config import TuningJobConfig
-from jobs.models import TrainingJob, TuningJob
-from jobs.selectors import tuning_job_counters
+from jobs.models import MetricSample, StopReason, TrainingJob, TrainingJobStatus, TuningJob
+from jobs.selectors import StatusCounters, tuning_job_counters
 from jobs.services import tuning_job_completion_details
 
 ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
@@ -412,6 +413,24 @@ def training_job_summary(training_job: TrainingJob, tuning_job: TuningJob) -> di
     return summary
 
 
+def counters_shape(counters: StatusCounters) -> dict:
+    """TrainingJobStatusCounters and ObjectiveStatusCounters, as Describe and List both carry them."""
+    return {
+        "TrainingJobStatusCounters": {
+            "Completed": counters.completed,
+            "InProgress": counters.in_progress,
+            "RetryableError": counters.retryable_error,
+            "NonRetryableError": counters.non_retryable_error,
+            "Stopped": counters.stopped,
+        },
+        "ObjectiveStatusCounters": {
+            "Succeeded": counters.objective_succeeded,
+            "Pending": counters.objective_pending,
+            "Failed": counters.objective_failed,
+        },
+    }
+
+
 def describe_tuning_job(tuning_job: TuningJob) -> dict:
     """DescribeHyperParameterTuningJob's response."""
     counters = tuning_job_counters(tuning_job=tuning_job)
@@ -421,16 +440,7 @@ def describe_tuning_job(tuning_job: TuningJob) -> dict:
     }
     if tuning_job.max_runtime_seconds:
         limits["MaxRuntimeInSeconds"] = tuning_job.max_runtime_seconds
-    definition = {
-        "StaticHyperParameters": dict(tuning_job.static_hyperparameters),
-        "AlgorithmSpecification": {
-            "AlgorithmName": tuning_job.algorithm.name,
-            "TrainingInputMode": "File",
-            "MetricDefinitions": list(tuning_job.algorithm.metric_definitions),
-        },
-    }
-    if tuning_job.training_max_runtime_seconds:
-        definition["StoppingCondition"] = {"MaxRuntimeInSeconds": tuning_job.training_max_runtime_seconds}
+    definition = training_job_definition(tuning_job)
     end = tuning_job.ended_at
     tuning_config = {
         "Strategy": tuning_job.strategy,
@@ -473,18 +483,7 @@ def describe_tuning_job(tuning_job: TuningJob) -> dict:
         "HyperParameterTuningJobStatus": tuning_job.status,
         "CreationTime": tuning_job.created_at,
         "LastModifiedTime": tuning_job.updated_at,
-        "TrainingJobStatusCounters": {
-            "Completed": counters.completed,
-            "InProgress": counters.in_progress,
-            "RetryableError": counters.retryable_error,
-            "NonRetryableError": counters.non_retryable_error,
-            "Stopped": counters.stopped,
-        },
-        "ObjectiveStatusCounters": {
-            "Succeeded": counters.objective_succeeded,
-            "Pending": counters.objective_pending,
-            "Failed": counters.objective_failed,
-        },
+        **counters_shape(counters),
         "TuningJobCompletionDetails": completion_details,
         "ConsumedResources": {
             "RuntimeInSeconds": int(((end or timezone.now()) - tuning_job.created_at).total_seconds())
@@ -509,3 +508,380 @@ def describe_tuning_job(tuning_job: TuningJob) -> dict:
 def list_training_jobs(tuning_job: TuningJob, training_jobs) -> dict:
     """ListTrainingJobsForHyperParameterTuningJob's response (one page: all of them)."""
     return {"TrainingJobSummaries": [training_job_summary(job, tuning_job) for job in training_jobs]}
+
+
+# --- what SageMaker echoes ------------------------------------------------------------
+
+# SageMaker's default StoppingCondition.MaxRuntimeInSeconds: one day.
+DEFAULT_TRAINING_MAX_RUNTIME_SECONDS = 86_400
+
+
+def _requested_definition(tuning_job: TuningJob) -> dict:
+    return copy.deepcopy((tuning_job.sagemaker_request or {}).get("TrainingJobDefinition") or {})
+
+
+def training_job_definition(tuning_job: TuningJob) -> dict:
+    """Describe's TrainingJobDefinition: what was asked (RoleArn, ResourceConfig, ...), with Tuneboard's facts.
+
+    The members Tuneboard has no use for come back as they were sent, as
+    SageMaker echoes them; the SageMaker SDK's HyperparameterTuner.attach
+    rebuilds its estimator from them. SageMaker adds the objective's name
+    as the static hyperparameter _tuning_objective_metric; so does this.
+    """
+    definition = _requested_definition(tuning_job)
+    algorithm = definition.get("AlgorithmSpecification") or {}
+    if "TrainingImage" not in algorithm:
+        algorithm["AlgorithmName"] = tuning_job.algorithm.name
+    algorithm.setdefault("TrainingInputMode", "File")
+    algorithm["MetricDefinitions"] = list(tuning_job.algorithm.metric_definitions)
+    definition["AlgorithmSpecification"] = algorithm
+    definition["StaticHyperParameters"] = {
+        "_tuning_objective_metric": tuning_job.objective_metric_name,
+        **tuning_job.static_hyperparameters,
+    }
+    stopping = definition.get("StoppingCondition") or {}
+    if tuning_job.training_max_runtime_seconds:
+        stopping["MaxRuntimeInSeconds"] = tuning_job.training_max_runtime_seconds
+    if stopping:
+        definition["StoppingCondition"] = stopping
+    return definition
+
+
+def tuning_job_summary(tuning_job: TuningJob, counters: StatusCounters) -> dict:
+    """HyperParameterTuningJobSummary, for ListHyperParameterTuningJobs."""
+    limits = {
+        "MaxNumberOfTrainingJobs": tuning_job.max_training_jobs,
+        "MaxParallelTrainingJobs": tuning_job.max_parallel_training_jobs,
+    }
+    if tuning_job.max_runtime_seconds:
+        limits["MaxRuntimeInSeconds"] = tuning_job.max_runtime_seconds
+    summary = {
+        "HyperParameterTuningJobName": tuning_job.name,
+        "HyperParameterTuningJobArn": tuning_job_arn(tuning_job),
+        "HyperParameterTuningJobStatus": tuning_job.status,
+        "Strategy": tuning_job.strategy,
+        "CreationTime": tuning_job.created_at,
+        "LastModifiedTime": tuning_job.updated_at,
+        **counters_shape(counters),
+        "ResourceLimits": limits,
+    }
+    if tuning_job.ended_at:
+        summary["HyperParameterTuningEndTime"] = tuning_job.ended_at
+    return summary
+
+
+def secondary_status(training_job: TrainingJob) -> str:
+    """SageMaker's SecondaryStatus: what the backend reported, else derived from the status."""
+    if training_job.secondary_status:
+        return training_job.secondary_status
+    if training_job.status == TrainingJobStatus.IN_PROGRESS:
+        return "Training" if training_job.started_at else "Starting"
+    if training_job.status == TrainingJobStatus.STOPPED and training_job.stop_reason == StopReason.MAX_RUNTIME:
+        return "MaxRuntimeExceeded"
+    return training_job.status
+
+
+def training_job_list_summary(training_job: TrainingJob) -> dict:
+    """TrainingJobSummary, for ListTrainingJobs."""
+    summary = {
+        "TrainingJobName": training_job.name,
+        "TrainingJobArn": training_job_arn(training_job),
+        "CreationTime": training_job.created_at,
+        "LastModifiedTime": training_job.updated_at,
+        "TrainingJobStatus": training_job.status,
+        "SecondaryStatus": secondary_status(training_job),
+    }
+    if training_job.ended_at:
+        summary["TrainingEndTime"] = training_job.ended_at
+    return summary
+
+
+def describe_training_job(training_job: TrainingJob, final_metrics: list[MetricSample]) -> dict:
+    """DescribeTrainingJob's response; `final_metrics` is each metric's last sample."""
+    tuning_job = training_job.tuning_job
+    requested = _requested_definition(tuning_job)
+    definition = training_job_definition(tuning_job)
+    response = {
+        "TrainingJobName": training_job.name,
+        "TrainingJobArn": training_job_arn(training_job),
+        "TuningJobArn": tuning_job_arn(tuning_job),
+        "ModelArtifacts": {"S3ModelArtifacts": training_job.model_artifact_uri},
+        "TrainingJobStatus": training_job.status,
+        "SecondaryStatus": secondary_status(training_job),
+        "HyperParameters": dict(training_job.hyperparameters),
+        "AlgorithmSpecification": definition["AlgorithmSpecification"],
+        "StoppingCondition": definition.get("StoppingCondition")
+        or {"MaxRuntimeInSeconds": DEFAULT_TRAINING_MAX_RUNTIME_SECONDS},
+        "CreationTime": training_job.created_at,
+        "LastModifiedTime": training_job.updated_at,
+        "FinalMetricDataList": [
+            {"MetricName": sample.metric_name, "Value": sample.value, "Timestamp": sample.timestamp}
+            for sample in final_metrics
+        ],
+    }
+    for member in (
+        "RoleArn",
+        "InputDataConfig",
+        "OutputDataConfig",
+        "ResourceConfig",
+        "VpcConfig",
+        "EnableNetworkIsolation",
+        "EnableInterContainerTrafficEncryption",
+        "EnableManagedSpotTraining",
+        "CheckpointConfig",
+        "RetryStrategy",
+        "Environment",
+    ):
+        if member in requested:
+            response[member] = requested[member]
+    if training_job.failure_reason:
+        response["FailureReason"] = training_job.failure_reason
+    if training_job.started_at:
+        response["TrainingStartTime"] = training_job.started_at
+    if training_job.ended_at:
+        response["TrainingEndTime"] = training_job.ended_at
+    if training_job.elapsed_seconds is not None:
+        # SageMaker bills whole seconds, at least one.
+        response["TrainingTimeInSeconds"] = max(1, math.ceil(training_job.elapsed_seconds))
+    return response
+
+
+# Import
+#
+# DescribeHyperParameterTuningJob, ListTrainingJobsForHyperParameterTuningJob and
+# DescribeTrainingJob responses (as boto3 returns them) -> what a read-only,
+# imported tuning job stores. The tuning job's configuration is read by
+# parse_create_tuning_job, so an imported job's ranges, limits and criteria mean
+# exactly what they mean in a CreateHyperParameterTuningJob body.
+
+IMPORTABLE_STATUSES = ("InProgress", "Completed", "Failed", "Stopping", "Stopped")
+
+# The training job's SecondaryStatus when SageMaker stopped it at its StoppingCondition.
+_RUNTIME_SECONDARY_STATUSES = ("MaxRuntimeExceeded", "MaxWaitTimeExceeded")
+
+
+@dataclass(frozen=True)
+class ImportedTuningJob:
+    """A SageMaker tuning job as Tuneboard stores it; `config` as if it had been created here."""
+
+    config: TuningJobConfig
+    arn: str
+    status: str
+    failure_reason: str
+    created_at: Any
+    ended_at: Any
+    training_image: str
+    algorithm_name: str
+    metric_definitions: list[dict]
+    sagemaker_config: dict
+    s3_output_path: str
+    algorithm_registration_name: str
+
+    @property
+    def metric_names(self) -> list[str]:
+        """The metrics to read from CloudWatch: the definitions' and always the objective."""
+        names = [definition["Name"] for definition in self.metric_definitions]
+        if self.config.objective_metric_name not in names:
+            names.append(self.config.objective_metric_name)
+        return names
+
+
+@dataclass(frozen=True)
+class ImportedTrainingJob:
+    name: str
+    status: str
+    secondary_status: str
+    stop_reason: str
+    failure_reason: str
+    created_at: Any
+    started_at: Any
+    ended_at: Any
+    hyperparameters: dict[str, str]
+    tuned_hyperparameters: dict[str, str]
+    final_objective_value: float | None
+    objective_status: str
+    model_artifact_uri: str
+
+
+def parse_imported_tuning_job(description: dict, training_job_count: int) -> ImportedTuningJob:
+    """Read a DescribeHyperParameterTuningJob response; raise ShapeError for what Tuneboard cannot show.
+
+    `training_job_count` stands in for MaxNumberOfTrainingJobs, which SageMaker
+    leaves out when completion criteria bound the tuning job instead.
+    """
+    import dataclasses
+
+    from jobs.models import EarlyStoppingType, ObjectiveType, Strategy
+    from jobs.tuning.space import SearchSpace, SearchSpaceError
+
+    status = description.get("HyperParameterTuningJobStatus")
+    if status not in IMPORTABLE_STATUSES:
+        raise ShapeError({"HyperParameterTuningJobStatus": [f"A tuning job that is {status} cannot be imported."]})
+    config = dict(description.get("HyperParameterTuningJobConfig") or {})
+    definition = description.get("TrainingJobDefinition")
+    definitions = description.get("TrainingJobDefinitions") or []
+    if definition is None and len(definitions) == 1:
+        # One definition in the list form: its objective and ranges are the tuning job's.
+        definition = {
+            key: value
+            for key, value in definitions[0].items()
+            if key not in ("DefinitionName", "TuningObjective", "HyperParameterRanges")
+        }
+        config.setdefault("HyperParameterTuningJobObjective", definitions[0].get("TuningObjective"))
+        config.setdefault("ParameterRanges", definitions[0].get("HyperParameterRanges"))
+    if definition is None:
+        raise ShapeError(
+            {"TrainingJobDefinitions": [f"{len(definitions)} training job definitions: Tuneboard shows one per job."]}
+        )
+    limits = dict(config.get("ResourceLimits") or {})
+    limits.setdefault("MaxNumberOfTrainingJobs", max(1, training_job_count))
+    config["ResourceLimits"] = limits
+    body = {
+        "HyperParameterTuningJobName": description.get("HyperParameterTuningJobName"),
+        "HyperParameterTuningJobConfig": config,
+        "TrainingJobDefinition": definition,
+    }
+    if description.get("WarmStartConfig"):
+        body["WarmStartConfig"] = description["WarmStartConfig"]
+    parsed = parse_create_tuning_job(body)
+    errors: dict[str, list[str]] = {}
+    choices = {
+        "strategy": Strategy.values,
+        "objective_type": ObjectiveType.values,
+        "early_stopping_type": EarlyStoppingType.values,
+    }
+    for field_name, values in choices.items():
+        if getattr(parsed, field_name) not in values:
+            errors[CONFIG_FIELD_PATHS[field_name]] = [f"Choose one of {', '.join(values)}."]
+    try:
+        ranges = SearchSpace.from_dicts(parsed.parameter_ranges).to_dicts()
+    except SearchSpaceError as exc:
+        errors[CONFIG_FIELD_PATHS["parameter_ranges"]] = [str(exc)]
+    if errors:
+        raise ShapeError(errors)
+    algorithm = definition["AlgorithmSpecification"]
+    resources = definition.get("ResourceConfig") or {}
+    output_path = (definition.get("OutputDataConfig") or {}).get("S3OutputPath", "")
+    sagemaker_config = {
+        "RoleArn": definition.get("RoleArn"),
+        "AlgorithmName": algorithm.get("AlgorithmName"),
+        "InstanceType": resources.get("InstanceType"),
+        "InstanceCount": resources.get("InstanceCount"),
+        "VolumeSizeInGB": resources.get("VolumeSizeInGB"),
+        "S3OutputPath": output_path or None,
+    }
+    return ImportedTuningJob(
+        # SageMaker's RandomSeed is optional; the column is not, and nothing reruns an imported job.
+        config=dataclasses.replace(
+            parsed, parameter_ranges=ranges, random_seed=parsed.random_seed if parsed.random_seed is not None else 0
+        ),
+        arn=description.get("HyperParameterTuningJobArn", ""),
+        status=status,
+        failure_reason=description.get("FailureReason") or "",
+        created_at=description.get("CreationTime"),
+        ended_at=description.get("HyperParameterTuningEndTime"),
+        training_image=algorithm.get("TrainingImage") or "",
+        algorithm_name=algorithm.get("AlgorithmName") or "",
+        metric_definitions=[
+            {"Name": item["Name"], "Regex": item.get("Regex", "")}
+            for item in algorithm.get("MetricDefinitions") or []
+            if isinstance(item, dict) and isinstance(item.get("Name"), str)
+        ],
+        sagemaker_config={key: value for key, value in sagemaker_config.items() if value},
+        s3_output_path=output_path,
+        algorithm_registration_name=imported_algorithm_name(
+            algorithm.get("TrainingImage") or "", algorithm.get("AlgorithmName") or ""
+        ),
+    )
+
+
+def imported_algorithm_name(training_image: str, algorithm_name: str) -> str:
+    """A valid Algorithm.name for a SageMaker image or algorithm: xgboost:1.7-1 -> xgboost-1-7-1."""
+    source = algorithm_name.rsplit("/", 1)[-1] if algorithm_name else training_image.rsplit("/", 1)[-1]
+    words = "".join(c if c.isascii() and c.isalnum() else " " for c in source).split()
+    # Room for a "-NN" suffix when another algorithm has the name already.
+    return "-".join(words)[:59].strip("-") or "sagemaker-algorithm"
+
+
+def imported_stop_reason(
+    *,
+    status: str,
+    secondary_status: str,
+    ended_at,
+    tuning_job: ImportedTuningJob,
+    last_created_at,
+) -> str:
+    """Why a training job ended Stopped, as far as SageMaker's records tell.
+
+    SageMaker says only "Stopped". Its SecondaryStatus names a runtime limit.
+    Otherwise the tuner itself (early stopping Auto, Hyperband) stopped it, or
+    a person did (StopHyperParameterTuningJob, StopTrainingJob). A tuning job
+    nobody stopped leaves the tuner as the only candidate; in a stopped one, a
+    job that ended before the last training job was created ended before the
+    stop, since no job starts after it. Anything else counts as a person's stop.
+    """
+    from jobs.models import EarlyStoppingType, StopReason, Strategy
+
+    if status not in ("Stopped", "Stopping"):
+        return ""
+    if secondary_status in _RUNTIME_SECONDARY_STATUSES:
+        return StopReason.MAX_RUNTIME
+    config = tuning_job.config
+    if config.strategy == Strategy.HYPERBAND:
+        tuner_reason = StopReason.HYPERBAND
+    elif config.early_stopping_type == EarlyStoppingType.AUTO:
+        tuner_reason = StopReason.EARLY_STOPPING
+    else:
+        return StopReason.USER_REQUEST
+    if tuning_job.status not in ("Stopped", "Stopping"):
+        return tuner_reason
+    if ended_at is not None and last_created_at is not None and ended_at < last_created_at:
+        return tuner_reason
+    return StopReason.USER_REQUEST
+
+
+def parse_imported_training_job(
+    summary: dict, description: dict | None, *, tuning_job: ImportedTuningJob, last_created_at
+) -> ImportedTrainingJob:
+    """A HyperParameterTrainingJobSummary, completed by DescribeTrainingJob when it was read.
+
+    The summary is the tuning job's own account of its training job (status,
+    times, objective), so it wins; the description adds what only it has: all
+    hyperparameters, SecondaryStatus, the model artifact, FinalMetricDataList.
+    """
+    description = description or {}
+    status = summary["TrainingJobStatus"]
+    if status not in IMPORTABLE_STATUSES:
+        raise ShapeError({f"TrainingJobSummaries[{summary['TrainingJobName']}]": [f"Status {status} is unknown."]})
+    objective_name = tuning_job.config.objective_metric_name
+    final = (summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("Value")
+    if final is None:
+        finals = [m for m in description.get("FinalMetricDataList") or [] if m.get("MetricName") == objective_name]
+        final = finals[-1]["Value"] if finals else None
+    tuned = {key: str(value) for key, value in (summary.get("TunedHyperParameters") or {}).items()}
+    hyperparameters = {**dict(tuning_job.config.static_hyperparameters), **tuned}
+    hyperparameters.update(description.get("HyperParameters") or {})
+    ended = status not in ("InProgress", "Stopping")
+    ended_at = (summary.get("TrainingEndTime") or description.get("TrainingEndTime")) if ended else None
+    secondary_status = description.get("SecondaryStatus") or ""
+    return ImportedTrainingJob(
+        name=summary["TrainingJobName"],
+        status=status,
+        secondary_status=secondary_status,
+        stop_reason=imported_stop_reason(
+            status=status,
+            secondary_status=secondary_status,
+            ended_at=ended_at,
+            tuning_job=tuning_job,
+            last_created_at=last_created_at,
+        ),
+        failure_reason=summary.get("FailureReason") or description.get("FailureReason") or "",
+        created_at=summary.get("CreationTime") or description.get("CreationTime"),
+        started_at=summary.get("TrainingStartTime") or description.get("TrainingStartTime"),
+        ended_at=ended_at,
+        hyperparameters=hyperparameters,
+        tuned_hyperparameters=tuned,
+        final_objective_value=float(final) if final is not None else None,
+        objective_status=summary.get("ObjectiveStatus") or "Pending",
+        model_artifact_uri=(description.get("ModelArtifacts") or {}).get("S3ModelArtifacts", ""),
+    )

@@ -1,11 +1,12 @@
 from django.urls import path
 
-from jobs import views
+from jobs import access_key_views, import_views, views
 
 urlpatterns = [
     path("", views.tuning_job_list, name="tuning-job-list"),
     # Not under tuning-jobs/: "new" is a valid tuning job name.
     path("new/", views.tuning_job_create, name="tuning-job-create"),
+    path("import/sagemaker/", import_views.import_sagemaker, name="tuning-job-import-sagemaker"),
     path("tuning-jobs/<str:name>/", views.tuning_job_detail, name="tuning-job-detail"),
     path("tuning-jobs/<str:name>/summary.json", views.tuning_job_summary, name="tuning-job-summary"),
     path("tuning-jobs/<str:name>/training-jobs.json", views.tuning_job_training_jobs, name="tuning-job-training-jobs"),
@@ -14,4 +15,5 @@ urlpatterns = [
     path("training-jobs/<str:name>/metrics.json", views.training_job_metrics, name="training-job-metrics"),
     path("training-jobs/<str:name>/log", views.training_job_log, name="training-job-log"),
     path("training-jobs/<str:name>/log.txt", views.training_job_log_download, name="training-job-log-download"),
+    path("access-keys/", access_key_views.access_keys, name="access-keys"),
 ]

@@ -11,15 +11,20 @@ from jobs import selectors, services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.config import TuningJobConfig, validate_tuning_job_config
+from jobs.models import MetricSample, TuningJob
 from jobs.sagemaker_shapes import (
     CONFIG_FIELD_PATHS,
     CREATE_TUNING_JOB,
+    DEFAULT_TRAINING_MAX_RUNTIME_SECONDS,
     IGNORED,
     ShapeError,
+    describe_training_job,
     describe_tuning_job,
     list_training_jobs,
     parse_create_tuning_job,
     rename_validation_error,
+    training_job_list_summary,
+    tuning_job_summary,
 )
 from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
 
@@ -528,3 +533,50 @@ def test_a_failed_training_job_carries_its_failure_reason(tuning_job):
     assert summary["TrainingJobStatus"] == "Failed"
     assert summary["FailureReason"] == "Traceback: out of memory"
     assert summary["ObjectiveStatus"] == "Failed"
+
+
+# --- what the SageMaker-compatible endpoint echoes ------------------------------------
+
+
+@pytest.mark.django_db
+def test_describe_echoes_what_the_request_carried_with_tuneboards_facts_over_it(tuning_job):
+    request = copy.deepcopy(BODY)
+    request["TrainingJobDefinition"].update(
+        RoleArn="arn:aws:iam::123456789012:role/SageMakerRole",
+        ResourceConfig={"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1, "VolumeSizeInGB": 50},
+        StaticHyperParameters={"epochs": "999"},
+    )
+    request["TrainingJobDefinition"]["AlgorithmSpecification"] = {"TrainingImage": "repo/image:1"}
+    TuningJob.objects.filter(pk=tuning_job.pk).update(sagemaker_request=request)
+    tuning_job.refresh_from_db()
+    definition = describe_tuning_job(tuning_job)["TrainingJobDefinition"]
+    assert definition["RoleArn"] == "arn:aws:iam::123456789012:role/SageMakerRole"
+    assert definition["ResourceConfig"]["InstanceType"] == "ml.p3.2xlarge"
+    assert definition["AlgorithmSpecification"] == {
+        "TrainingImage": "repo/image:1",
+        "TrainingInputMode": "File",
+        "MetricDefinitions": [{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
+    }
+    # What runs is what was stored, not what the request said.
+    assert definition["StaticHyperParameters"] == {
+        "_tuning_objective_metric": "validation:accuracy",
+        **tuning_job.static_hyperparameters,
+    }
+    assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 600}
+
+
+@pytest.mark.django_db
+def test_describe_training_job_and_its_summaries(tuning_job):
+    first = tuning_job.training_jobs.get(sequence=1)
+    running = tuning_job.training_jobs.get(sequence=2)
+    last = MetricSample.objects.filter(training_job=first).order_by("-epoch")[:1]
+    described = describe_training_job(first, list(last))
+    assert described["TrainingJobStatus"] == described["SecondaryStatus"] == "Completed"
+    assert described["FinalMetricDataList"][0]["MetricName"] == "validation:accuracy"
+    assert described["FinalMetricDataList"][0]["Value"] == 0.8
+    assert described["TrainingTimeInSeconds"] >= 1
+    assert described["StoppingCondition"] == {"MaxRuntimeInSeconds": DEFAULT_TRAINING_MAX_RUNTIME_SECONDS}
+    assert training_job_list_summary(running)["SecondaryStatus"] == "Starting"
+    summary = tuning_job_summary(tuning_job, selectors.tuning_job_counters(tuning_job=tuning_job))
+    assert summary["TrainingJobStatusCounters"]["Completed"] == 1
+    assert summary["ResourceLimits"] == {"MaxNumberOfTrainingJobs": 4, "MaxParallelTrainingJobs": 2}
