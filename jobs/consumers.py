@@ -5,13 +5,19 @@ see is refused exactly like a missing one), join the groups jobs.realtime
 names, forward events, and read; they never write.
 
 Metric samples are not pushed one by one: an event only says that a
-training job has new samples, and the consumer reads them at most every
+training job has new samples, and the consumer reads them at most once every
 COALESCE_SECONDS, so a job reporting 1,000 epochs a second costs a browser a
-few messages a second. Status changes also refresh the counters, coalesced
-the same way.
+few messages a second. The first event after a quiet spell is read at once
+(a window that always waited would add its length to every sample's
+latency); the ones that follow it within the window wait for its end. Status
+changes also refresh the counters, coalesced the same way.
+
+Only the objective metric's samples travel here: it is the one the tuning
+job page draws (the training job page reads all of a job's metrics itself).
 """
 
 import asyncio
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -20,6 +26,7 @@ from jobs import realtime, selectors
 from jobs.models import TuningJob
 
 COALESCE_SECONDS = 0.1
+MESSAGE_POINTS = 10_000
 STATUS_EVENTS = {realtime.TRAINING_JOB_CREATED, realtime.TRAINING_JOB_STATUS, realtime.TUNING_JOB_STATUS}
 
 
@@ -41,6 +48,7 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
         self.changed: set[str] = set()
         self.synced = False
         self.flush_pending = False
+        self.flushed_at = 0.0
         self.counters_due = False
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -64,9 +72,25 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "message": "'since' maps training job names to sample ids."})
             return
         self.cursor = dict(since)
-        await self._send_samples(only=None)
+        overview = None
+        if not since:
+            overview = await database_sync_to_async(selectors.learning_curves_overview)(
+                tuning_job=self.tuning_job, metric=self.tuning_job.objective_metric_name
+            )
+        if overview is not None:
+            # Everything up to the overview's read; what commits later comes with
+            # an event, and this socket joined the group before the read.
+            self.cursor.update(overview["cursor"])
+            parts = list(_parts(overview["jobs"], overview["cursor"]))
+            for index, part in enumerate(parts, start=1):
+                more = index < len(parts)
+                await self.send_json({"type": "metrics", **part, "more": more, "thinned": overview["thinned"]})
+        else:
+            await self._send_samples(only=None)
         await self._send_counters()
         self.synced = True
+        if self.changed:
+            self._schedule_flush(counters=False)  # events that came in during the catch-up
 
     async def job_event(self, message):
         event = message["event"]
@@ -83,10 +107,13 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
         if self.flush_pending:
             return
         self.flush_pending = True
-        asyncio.get_running_loop().call_later(COALESCE_SECONDS, lambda: asyncio.ensure_future(self._flush()))
+        loop = asyncio.get_running_loop()
+        delay = max(0.0, self.flushed_at + COALESCE_SECONDS - loop.time())
+        loop.call_later(delay, lambda: asyncio.ensure_future(self._flush()))
 
     async def _flush(self):
         self.flush_pending = False
+        self.flushed_at = asyncio.get_running_loop().time()
         if self.synced and self.changed:
             changed, self.changed = self.changed, set()
             await self._send_samples(only=changed)
@@ -97,7 +124,10 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
     async def _send_samples(self, only: set[str] | None):
         while True:
             batch = await database_sync_to_async(selectors.metric_samples_since)(
-                tuning_job_id=self.tuning_job.id, since=self.cursor, only=only
+                tuning_job_id=self.tuning_job.id,
+                since=self.cursor,
+                only=only,
+                metric=self.tuning_job.objective_metric_name,
             )
             self.cursor.update(batch["cursor"])
             if batch["jobs"] or only is None:
@@ -110,13 +140,36 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "counters", **counters})
 
     def _counters(self) -> dict:
+        # Taken before the read: the page keeps the counters read last, whether
+        # they came here or in an HTTP response that overtook or trailed them.
+        read_at = time.time()
         tuning_job = TuningJob.objects.select_related("best_training_job").get(pk=self.tuning_job.id)
         best = tuning_job.best_training_job
         return {
+            "read_at": read_at,
             "status": tuning_job.status,
             "counters": selectors.counters_payload(selectors.tuning_job_counters(tuning_job=tuning_job)),
             "best": {"name": best.name, "value": best.final_objective_value} if best else None,
         }
+
+
+def _parts(jobs: dict, cursor: dict):
+    """A big batch of samples as messages of about MESSAGE_POINTS points each.
+
+    The ASGI server refuses to send a websocket message over 1 MiB (daphne's
+    default). A job's points are never split (a part ends once it holds
+    MESSAGE_POINTS or more), so each part's cursor is whole.
+    """
+    part: dict = {}
+    points = 0
+    for name, metrics in jobs.items():
+        part[name] = metrics
+        points += sum(len(samples) for samples in metrics.values())
+        if points >= MESSAGE_POINTS:
+            yield {"jobs": part, "cursor": {job: cursor[job] for job in part}}
+            part, points = {}, 0
+    if part:
+        yield {"jobs": part, "cursor": {job: cursor[job] for job in part}}
 
 
 class TuningJobListConsumer(AsyncJsonWebsocketConsumer):

@@ -5,12 +5,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.contrib.auth.models import Group
-from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Q, Sum, Value, When
+from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Max, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
 from jobs.models import (
     MetricSample,
     ObjectiveStatus,
+    ObjectiveType,
     TeamMember,
     TeamRole,
     TrainingJob,
@@ -129,7 +130,12 @@ def counters_payload(counters: StatusCounters) -> dict:
 
 
 def metric_samples_since(
-    *, tuning_job_id: int, since: dict[str, int], only: set[str] | None = None, limit: int = 20_000
+    *,
+    tuning_job_id: int,
+    since: dict[str, int],
+    only: set[str] | None = None,
+    metric: str | None = None,
+    limit: int = 20_000,
 ) -> dict:
     """The samples of a tuning job that a client holding cursor `since` has not seen.
 
@@ -139,9 +145,16 @@ def metric_samples_since(
     cursor for the whole tuning job would not be safe, because two jobs'
     batches can commit out of id order.
 
+    Reading "id > the lowest cursor" would read most of a big tuning job on
+    every reconnect (a job that ended long ago has a low cursor, and a job
+    without samples yet is at 0), so the jobs are split: those without a
+    cursor are read whole by job; of those with one, only the jobs whose
+    newest sample is past their cursor (one grouped query on the index) are
+    read, from the lowest of their cursors.
+
     `only` narrows the read to the named training jobs (those an event said
     had new samples), so a live page's refresh reads what changed, not the
-    whole tuning job.
+    whole tuning job; `metric` to one metric (a cursor is then that metric's).
 
     Returns {"jobs": {name: {metric: [[epoch, value], ...]}}, "cursor": {name: id}, "more": bool};
     non-finite values become None (JSON has no NaN), which charts draw as gaps.
@@ -150,27 +163,113 @@ def metric_samples_since(
     if only is not None:
         jobs_queryset = jobs_queryset.filter(name__in=only)
     names = dict(jobs_queryset.values_list("id", "name"))
-    by_id = {job_id: since.get(name, 0) for job_id, name in names.items()}
-    lowest = min(by_id.values(), default=0)
-    rows = MetricSample.objects.filter(tuning_job_id=tuning_job_id, id__gt=lowest)
-    if only is not None:
-        rows = rows.filter(training_job_id__in=list(names))
-    rows = rows.order_by("id").values_list("id", "training_job_id", "metric_name", "epoch", "value")
+    samples = MetricSample.objects.filter(tuning_job_id=tuning_job_id)
+    if metric is not None:
+        samples = samples.filter(metric_name=metric)
+    after = {job_id: since[name] for job_id, name in names.items() if since.get(name, 0) > 0}
+    unseen = [job_id for job_id in names if job_id not in after]
+    if after:
+        newest = samples.filter(training_job_id__in=list(after)) if only is not None else samples
+        newest = dict(newest.order_by().values("training_job_id").annotate(newest=Max("id")).values_list(
+            "training_job_id", "newest"
+        ))  # fmt: skip
+        after = {job_id: cursor for job_id, cursor in after.items() if newest.get(job_id, 0) > cursor}
+    if only is None and not after and len(unseen) == len(names):
+        reads = [samples]  # a first load: the whole tuning job
+    else:
+        reads = [samples.filter(training_job_id__in=unseen)] if unseen else []
+        if after:
+            reads.append(samples.filter(training_job_id__in=list(after), id__gt=min(after.values())))
     jobs: dict[str, dict[str, list]] = {}
     cursor: dict[str, int] = {}
     count = 0
-    more = False
-    for sample_id, job_id, metric, epoch, value in rows.iterator(chunk_size=5000):
-        if sample_id <= by_id.get(job_id, 0):
-            continue
-        if count >= limit:
-            more = True
-            break
+    for read in reads:
+        rows = read.order_by("id").values_list("id", "training_job_id", "metric_name", "epoch", "value")
+        for sample_id, job_id, metric_name, epoch, value in rows.iterator(chunk_size=5000):
+            if sample_id <= after.get(job_id, 0) or job_id not in names:
+                continue
+            if count >= limit:
+                return {"jobs": jobs, "cursor": cursor, "more": True}
+            name = names[job_id]
+            jobs.setdefault(name, {}).setdefault(metric_name, []).append([epoch, finite_or_none(value)])
+            cursor[name] = sample_id
+            count += 1
+    return {"jobs": jobs, "cursor": cursor, "more": False}
+
+
+# A tuning job's learning curves are sent whole up to this many samples of the
+# metric; past it the first load thins them to about CURVE_POINT_BUDGET points
+# (10,000 jobs x 50 epochs would be 500,000 points: seconds to send and draw,
+# and no eye tells 10,000 overlapping curves at full resolution apart).
+CURVE_FULL_SAMPLES = 60_000
+CURVE_POINT_BUDGET = 50_000
+CURVE_MIN_POINTS = 5
+# Whose curves stay whole when the rest are thinned: the ones a reader looks at.
+CURVE_KEEP_BEST = 20
+
+
+def learning_curves_overview(*, tuning_job: TuningJob, metric: str) -> dict | None:
+    """The first load of a big tuning job's curves, thinned; None when it is small enough to send whole.
+
+    Running jobs (their curves grow live) and the CURVE_KEEP_BEST best keep
+    every epoch; the others keep every `stride`-th epoch, their first and
+    their last, so each curve keeps its start, shape and end. The cursor is
+    the newest sample sent per job, so a later read brings what follows and
+    nothing is doubled. Same shape as metric_samples_since, plus "thinned":
+    {"stride", "jobs"} for the page to say so.
+    """
+    rows = list(
+        TrainingJob.objects.filter(tuning_job=tuning_job).values_list(
+            "id", "name", "status", "final_objective_value", "epochs_run"
+        )
+    )
+    if not rows or sum(epochs for *_, epochs in rows) <= CURVE_FULL_SAMPLES:
+        return None
+    longest = max(epochs for *_, epochs in rows)
+    stride = math.ceil(longest / max(CURVE_MIN_POINTS, CURVE_POINT_BUDGET // len(rows)))
+    if stride <= 1:
+        return None
+    finals = [(value, job_id) for job_id, _, _, value, _ in rows if value is not None and math.isfinite(value)]
+    finals.sort(reverse=tuning_job.objective_type == ObjectiveType.MAXIMIZE)
+    whole = {job_id for _, job_id in finals[:CURVE_KEEP_BEST]}
+    whole |= {
+        job_id
+        for job_id, _, status, _, _ in rows
+        if status in (TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING)
+    }
+    names = {job_id: name for job_id, name, *_ in rows}
+    # Epochs named outright rather than "epoch % stride = 0" and a join for the
+    # last epoch: conditions the (training job, metric, epoch) index answers,
+    # a few times faster than filtering every sample of the tuning job.
+    kept = Q(epoch__in=[1, *range(stride, longest + 1, stride)])
+    last_epochs: dict[int, list[int]] = {}
+    for job_id, _, _, _, epochs in rows:
+        last_epochs.setdefault(epochs, []).append(job_id)
+    for epochs, job_ids in last_epochs.items():
+        kept |= Q(training_job_id__in=job_ids, epoch=epochs)
+    if whole:
+        kept |= Q(training_job_id__in=whole)
+    samples = (
+        MetricSample.objects.filter(tuning_job_id=tuning_job.id, metric_name=metric)
+        .filter(kept)
+        .order_by()
+        .values_list("id", "training_job_id", "epoch", "value")
+    )
+    jobs: dict[str, dict[str, list]] = {}
+    cursor: dict[str, int] = {}
+    for sample_id, job_id, epoch, value in samples.iterator(chunk_size=20_000):
         name = names[job_id]
-        jobs.setdefault(name, {}).setdefault(metric, []).append([epoch, value if math.isfinite(value) else None])
-        cursor[name] = sample_id
-        count += 1
-    return {"jobs": jobs, "cursor": cursor, "more": more}
+        # Six significant digits, as the charts show them: a third of the bytes of a full float.
+        point = [epoch, float(f"{value:.6g}") if math.isfinite(value) else None]
+        jobs.setdefault(name, {}).setdefault(metric, []).append(point)
+        if sample_id > cursor.get(name, 0):
+            cursor[name] = sample_id
+    return {
+        "jobs": jobs,
+        "cursor": cursor,
+        "more": False,
+        "thinned": {"stride": stride, "jobs": len(rows) - len(whole), "whole": len(whole)},
+    }
 
 
 # --- pages: list, table, charts ---------------------------------------------------------

@@ -12,6 +12,7 @@ jobs' hyperparameters for the charts, one training job's metrics and log.
 
 import math
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import wraps
@@ -332,6 +333,9 @@ def _best(tuning_job: TuningJob) -> dict | None:
 @login_required
 @require_GET
 def tuning_job_detail(request, name):
+    # Taken before any read: the page keeps whichever counters and best job
+    # were read last, these or the socket's.
+    counters_read_at = time.time()
     tuning_job = _visible_tuning_job(request, name)
     counters = selectors.counters_payload(selectors.tuning_job_counters(tuning_job=tuning_job))
     can_operate = selectors.can_operate(user=request.user, tuning_job=tuning_job)
@@ -352,6 +356,7 @@ def tuning_job_detail(request, name):
                 "objective": {"metric": tuning_job.objective_metric_name, "type": tuning_job.objective_type},
                 "parameters": _parameters(tuning_job),
                 "counters": counters,
+                "counters_read_at": counters_read_at,
                 "best": _best(tuning_job),
                 "urls": {
                     "socket": f"/ws/tuning-jobs/{tuning_job.name}/",
@@ -371,6 +376,7 @@ def tuning_job_detail(request, name):
 @require_GET
 def tuning_job_summary(request, name):
     """Every training job in the charts' compact shape; `?updated_since=<as_of>` for only what changed."""
+    counters_read_at = time.time()  # before any read, as in tuning_job_detail
     tuning_job = _visible_tuning_job(request, name)
     updated_since = None
     if "updated_since" in request.GET:
@@ -381,6 +387,7 @@ def tuning_job_summary(request, name):
     return JsonResponse(
         {
             "as_of": as_of.isoformat(),
+            "counters_read_at": counters_read_at,
             "status": tuning_job.status,
             "failure_reason": tuning_job.failure_reason,
             "counters": selectors.counters_payload(selectors.tuning_job_counters(tuning_job=tuning_job)),
@@ -404,7 +411,11 @@ def tuning_job_stop(request, name):
     tuning_job = _visible_tuning_job(request, name)
     if not selectors.can_operate(user=request.user, tuning_job=tuning_job):
         raise PermissionDenied("Viewers cannot stop tuning jobs.")
-    services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    try:
+        services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("tuning-job-detail", name=name)
     messages.info(request, f"Stopping {tuning_job.name}: its running training jobs are being stopped.")
     return redirect("tuning-job-detail", name=name)
 

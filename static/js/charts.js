@@ -1,12 +1,29 @@
 // The tuning job page's Plotly charts, drawn from the page's state (see tuning_job_detail.js).
 //
 // Scale matters here (thousands of training jobs, each with a curve), so the
-// learning curves use WebGL (scattergl) and few traces: one per status group,
-// the jobs of a group joined into one trace with null gaps between them, and
-// the best job as a trace of its own. Each render is a Plotly.react of the
+// learning curves use few traces: one per status group, the jobs of a group
+// joined into one trace with null gaps between them, and the best job as a
+// trace of its own. They are SVG paths, not WebGL: a big tuning job's curves
+// come thinned (jobs.selectors.learning_curves_overview), and a few long
+// paths paint several times faster than scattergl where WebGL is software
+// (measured in bench/dashboard_load.py: 10,000 curves). The per-job charts,
+// thousands of markers, stay WebGL. Each render is a Plotly.react of the
 // whole figure, which updates the existing chart in place.
 
-const Plotly = globalThis.Plotly;
+// plotly.js loads in parallel with this module (the page's socket and data
+// requests start while it compiles): read it when drawing, after `plotlyReady`.
+const plotly = () => globalThis.Plotly;
+
+/** Resolves once plotly.js has run; the page's <script id="plotly-js" async> loads it. */
+export const plotlyReady = new Promise((resolve, reject) => {
+  const script = document.getElementById("plotly-js");
+  if (globalThis.Plotly || !script) {
+    resolve();
+    return;
+  }
+  script.addEventListener("load", () => resolve());
+  script.addEventListener("error", () => reject(new Error("plotly.js did not load")));
+});
 
 export const COLORS = {
   InProgress: "#0e9384",
@@ -45,6 +62,20 @@ function baseLayout(extra = {}) {
   };
 }
 
+/**
+ * Record that `node` now shows `jobs` training jobs: a dataset attribute for tests
+ * and a performance mark ("<id>-drawn", detail: jobs) for bench/dashboard_load.py.
+ */
+function drawn(node, jobs) {
+  // Two animation frames: the browser has painted what Plotly drew.
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      node.dataset.drawnJobs = jobs;
+      performance.mark(`${node.id}-drawn`, { detail: jobs });
+    }),
+  );
+}
+
 function emptyNote(text) {
   return [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#5b6475" } }];
 }
@@ -77,16 +108,27 @@ function sortedCurve(curve) {
 
 // --- learning curves ------------------------------------------------------------------
 
+/**
+ * The learning-curve traces, and for each running job the index of its own
+ * trace and its last epoch there: running jobs (few, at most the parallel
+ * limit) get a trace each, so that their new epochs can be appended with
+ * Plotly.extendTraces instead of redrawing thousands of curves.
+ */
 export function learningCurveTraces(state) {
   const bestName = state.best ? state.best.name : null;
   const buckets = new Map([...GROUPS.map((group) => [group.key, { x: [], y: [], customdata: [] }])]);
   const best = { x: [], y: [], customdata: [] };
+  const running = [];
   for (const job of jobsInOrder(state)) {
     const curve = state.curves.get(job.name);
     if (!curve || curve.points.size === 0) continue;
-    const bucket = job.name === bestName ? best : buckets.get(groupOf(job.status));
     const { x, y } = sortedCurve(curve);
     const info = hoverInfo(job);
+    if (job.name !== bestName && groupOf(job.status) === "InProgress") {
+      running.push({ name: job.name, x: [...x], y: [...y], customdata: x.map(() => info) });
+      continue;
+    }
+    const bucket = job.name === bestName ? best : buckets.get(groupOf(job.status));
     if (bucket.x.length) {
       // A gap between one job's curve and the next one's.
       bucket.x.push(null);
@@ -101,18 +143,35 @@ export function learningCurveTraces(state) {
   }
   const hovertemplate = "<b>%{customdata[0]}</b><br>epoch %{x}: %{y:.6g}<br>%{customdata[1]}<extra></extra>";
   const traces = GROUPS.filter((group) => buckets.get(group.key).x.length).map((group) => ({
-    type: "scattergl",
+    type: "scatter",
     mode: "lines",
     uid: group.key,
     name: group.name,
+    legendgroup: group.key,
     line: group.line,
     connectgaps: false,
     hovertemplate,
     ...buckets.get(group.key),
   }));
+  const runningGroup = GROUPS.find((group) => group.key === "InProgress");
+  const appendable = new Map();
+  running.forEach(({ name, ...points }, index) => {
+    appendable.set(name, { index: traces.length, last: points.x[points.x.length - 1] });
+    traces.push({
+      type: "scatter",
+      mode: "lines",
+      uid: `running-${name.replace(/[^A-Za-z0-9_-]/g, "_")}`, // Plotly puts uids in CSS selectors
+      name: runningGroup.name,
+      legendgroup: runningGroup.key,
+      showlegend: index === 0 && !buckets.get("InProgress").x.length,
+      line: runningGroup.line,
+      hovertemplate,
+      ...points,
+    });
+  });
   if (best.x.length) {
     traces.push({
-      type: "scattergl",
+      type: "scatter",
       mode: "lines+markers",
       uid: "Best",
       name: `Best (${escapeLabel(bestName)})`,
@@ -122,17 +181,48 @@ export function learningCurveTraces(state) {
       ...best,
     });
   }
-  return traces;
+  return { traces, appendable };
 }
 
 export function renderLearningCurves(node, state) {
-  const traces = learningCurveTraces(state);
+  const { traces, appendable } = learningCurveTraces(state);
+  state.appendable = appendable;
   const layout = baseLayout({
     xaxis: { title: { text: "epoch" }, zeroline: false },
     yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
     annotations: traces.length ? [] : emptyNote("Waiting for the first epoch's metrics…"),
   });
-  return Plotly.react(node, traces, layout, PLOT_CONFIG);
+  const jobs = [...state.curves.values()].filter((curve) => curve.points.size).length;
+  return plotly().react(node, traces, layout, PLOT_CONFIG).then(() => drawn(node, jobs));
+}
+
+/**
+ * Append running jobs' new epochs to their traces in place; false (nothing done)
+ * when that cannot show them right and the whole chart must be drawn again: a
+ * job without a trace of its own, or an epoch at or before its last drawn one.
+ */
+export function extendLearningCurves(node, state, appended) {
+  if (!state.appendable) return false;
+  const indices = [];
+  const update = { x: [], y: [], customdata: [] };
+  for (const [name, points] of appended) {
+    const trace = state.appendable.get(name);
+    const job = state.jobs.get(name);
+    if (!trace || !job || groupOf(job.status) !== "InProgress") return false;
+    const fresh = [...points].sort((a, b) => a[0] - b[0]);
+    if (fresh[0][0] <= trace.last) return false;
+    indices.push(trace.index);
+    update.x.push(fresh.map((point) => point[0]));
+    update.y.push(fresh.map((point) => point[1]));
+    update.customdata.push(fresh.map(() => hoverInfo(job)));
+  }
+  if (!indices.length) return true;
+  plotly().extendTraces(node, update, indices);
+  for (const [name, points] of appended) {
+    const trace = state.appendable.get(name);
+    trace.last = Math.max(trace.last, ...points.map((point) => point[0]));
+  }
+  return true;
 }
 
 // --- objective by training job --------------------------------------------------------------
@@ -193,7 +283,7 @@ export function renderObjectiveByJob(node, state) {
     yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
     annotations: traces.length ? [] : emptyNote("No objective value yet."),
   });
-  return Plotly.react(node, traces, layout, PLOT_CONFIG);
+  return plotly().react(node, traces, layout, PLOT_CONFIG).then(() => drawn(node, jobs.length));
 }
 
 // --- hyperparameters ---------------------------------------------------------------------
@@ -243,11 +333,21 @@ function jobsWithObjective(state) {
   return jobsInOrder(state).filter((job) => job.objective !== null && job.objective !== undefined);
 }
 
+// Parallel coordinates draw every line on every axis pair; past this many
+// jobs (seconds per draw in software WebGL at 10,000) only the best are drawn.
+export const PARCOORDS_MAX_JOBS = 1000;
+
 export function renderParallelCoordinates(node, state) {
-  const jobs = jobsWithObjective(state);
+  const all = jobsWithObjective(state);
+  let jobs = all;
+  if (all.length > PARCOORDS_MAX_JOBS) {
+    const better = betterThan(state.objective.type);
+    jobs = [...all].sort((a, b) => (better(a.objective, b.objective) ? -1 : better(b.objective, a.objective) ? 1 : 0));
+    jobs = jobs.slice(0, PARCOORDS_MAX_JOBS);
+  }
   if (!jobs.length || !state.parameters.length) {
     const layout = baseLayout({ xaxis: { visible: false }, yaxis: { visible: false }, annotations: emptyNote("No objective value yet.") });
-    return Plotly.react(node, [], layout, PLOT_CONFIG);
+    return plotly().react(node, [], layout, PLOT_CONFIG).then(() => drawn(node, 0));
   }
   const objectives = jobs.map((job) => job.objective);
   const dimensions = state.parameters.map((parameter) => dimension(parameter, jobs));
@@ -267,7 +367,13 @@ export function renderParallelCoordinates(node, state) {
     labelangle: -12,
   };
   const layout = baseLayout({ margin: { l: 64, r: 72, t: 56, b: 28 } });
-  return Plotly.react(node, [trace], layout, PLOT_CONFIG);
+  if (jobs.length < all.length) {
+    const text = `The best ${jobs.length.toLocaleString("en")} of ${all.length.toLocaleString("en")} training jobs`;
+    layout.annotations = [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0, y: -0.06, xanchor: "left" }];
+    layout.margin.b = 40;
+  }
+  // Counted as drawn from every job: the chart reflects them all, by showing the best.
+  return plotly().react(node, [trace], layout, PLOT_CONFIG).then(() => drawn(node, all.length));
 }
 
 export function renderObjectiveVsHyperparameter(node, state, parameterName) {
@@ -307,7 +413,7 @@ export function renderObjectiveVsHyperparameter(node, state, parameterName) {
     uirevision: parameter ? parameter.name : "none", // a new axis starts unzoomed
     annotations: traces.length ? [] : emptyNote("No objective value yet."),
   });
-  return Plotly.react(node, traces, layout, PLOT_CONFIG);
+  return plotly().react(node, traces, layout, PLOT_CONFIG).then(() => drawn(node, jobs.length));
 }
 
 /** Click a point to open its training job. */

@@ -65,6 +65,18 @@ export class LiveSocket {
     this.ws = null;
     window.addEventListener("online", () => this.reconnectNow());
     window.addEventListener("pagehide", () => this.close());
+    // Closing on pagehide lets the browser keep the page in its back/forward
+    // cache; when it comes back from there, its socket must come back too, or
+    // the page would show what it knew when it was left, frozen.
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) this.reopen();
+    });
+    this.connect();
+  }
+
+  reopen() {
+    this.closed = false;
+    this.attempt = 1; // a reconnection: the page asks what changed while it was away
     this.connect();
   }
 

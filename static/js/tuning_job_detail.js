@@ -5,6 +5,11 @@
 // curve of each (from the socket's catch-up and live batches), with the cursor
 // {training job: last sample id} that a reconnect sends so nothing is lost or
 // doubled. Counters, the best job, the table's rows and the charts update in place.
+//
+// Counters and the best job come both over the socket and in summary.json
+// responses; each carries the server time it was read at, and the page keeps
+// the newest, so a slow response cannot put back counters the socket has
+// already moved on from.
 
 import * as charts from "./charts.js";
 import { el, formatValue, isNewerStatus, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
@@ -17,6 +22,7 @@ const TABLE_REFRESH_MS = 1500;
 const SUMMARY_REFRESH_MS = 400;
 const RESYNC_INTERVAL_MS = 2000;
 const SAFETY_REFRESH_MS = 30000;
+const JOB_CHARTS_WAIT_MS = 3000;
 
 const state = {
   status: config.status,
@@ -26,6 +32,11 @@ const state = {
   curves: new Map(), // name -> {points: Map(epoch -> value), sorted: {x, y} | null}
   cursor: {}, // name -> last sample id received
   best: config.best,
+  countersReadAt: config.counters_read_at,
+  thinned: null, // {stride, jobs, whole} when the server sent big curves thinned
+  caughtUp: false, // the socket's first catch-up is in: the per-job charts may draw
+  appended: new Map(), // name -> [[epoch, value]] received since the curves were last drawn
+  curvesStale: true, // more than appended points changed: the curves need a full redraw
   asOf: null, // the last summary's as_of: the next one asks only for what changed since
 };
 
@@ -44,7 +55,11 @@ const nodes = {
   tableFilter: $("[data-table-filter]"),
   pages: $("[data-table-pages]"),
   best: $('[data-testid="best-training-job"]'),
+  thinnedNote: $("[data-curves-thinned]"),
 };
+
+// The table is server-rendered: usable as soon as this module runs.
+performance.mark("training-jobs-table-ready");
 
 function trainingJobUrl(name) {
   return config.urls.training_job.replace(config.placeholder, encodeURIComponent(name));
@@ -60,11 +75,16 @@ async function getJson(url) {
   return response.json();
 }
 
-/** Run `task` at most once per `ms`, and once more if asked again while it ran. */
+/**
+ * Run `task` at most once per `ms`, and once more if asked again while it ran.
+ * The first call after a quiet spell runs at once: waiting would only delay
+ * the first draw and every isolated update.
+ */
 function throttle(task, ms) {
   let timer = null;
   let running = false;
   let again = false;
+  let last = -Infinity;
   const run = async () => {
     timer = null;
     if (running) {
@@ -72,6 +92,7 @@ function throttle(task, ms) {
       return;
     }
     running = true;
+    last = performance.now();
     try {
       await task();
     } catch (error) {
@@ -85,7 +106,12 @@ function throttle(task, ms) {
     }
   };
   const schedule = () => {
-    if (!timer) timer = window.setTimeout(run, ms);
+    if (timer) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    timer = window.setTimeout(run, Math.max(0, last + ms - performance.now()));
   };
   return schedule;
 }
@@ -115,7 +141,13 @@ function addPoints(jobs) {
       state.curves.set(name, curve);
     }
     // Keyed by epoch: a point received twice (a reconnect's overlap) is drawn once.
-    for (const [epoch, value] of points) curve.points.set(epoch, value);
+    const appended = state.appended.get(name) || [];
+    for (const [epoch, value] of points) {
+      if (curve.points.has(epoch)) state.curvesStale = true; // a rewrite: only a redraw shows it
+      curve.points.set(epoch, value);
+      appended.push([epoch, value]);
+    }
+    state.appended.set(name, appended);
     curve.sorted = null;
     if (!state.jobs.has(name)) state.jobs.set(name, { name, status: "InProgress" });
     changed = true;
@@ -152,6 +184,14 @@ function showTuningJobStatus(status, failureReason) {
   if (nodes.stopForm && status !== "InProgress") nodes.stopForm.hidden = true;
 }
 
+/** Whether counters read at `readAt` (server seconds) are at least as new as those shown; records them if so. */
+function newerCounters(readAt) {
+  if (readAt === undefined) return true;
+  if (state.countersReadAt !== undefined && readAt < state.countersReadAt) return false;
+  state.countersReadAt = readAt;
+  return true;
+}
+
 function showCounters(counters) {
   for (const [key, value] of Object.entries(counters || {})) {
     setText(document.querySelector(`[data-testid="counter-${key}"]`), value);
@@ -184,20 +224,65 @@ function showBest(best) {
 
 // Learning curves follow the epochs closely; the per-job charts (parallel
 // coordinates above all) are dearer to draw and change only when a job ends.
-const renderCurves = throttle(() => charts.renderLearningCurves(nodes.learningCurves, state), CURVES_INTERVAL_MS);
-const renderJobCharts = throttle(
-  () =>
-    Promise.all([
-      charts.renderObjectiveByJob(nodes.objectiveByJob, state),
-      charts.renderParallelCoordinates(nodes.parallel, state),
-      charts.renderObjectiveVsHyperparameter(nodes.versus, state, nodes.versusChoice.value),
-    ]),
-  JOB_CHARTS_INTERVAL_MS,
-);
+// On a big tuning job, drawing a chart blocks the page for a while, so the
+// learning curves go first: the per-job charts wait until the socket's
+// catch-up is in (or JOB_CHARTS_WAIT_MS), and each is drawn only while it is
+// on screen (or near it), one at a time with a pause for input between them.
+const renderCurves = throttle(async () => {
+  await charts.plotlyReady;
+  const appended = state.appended;
+  state.appended = new Map();
+  if (!state.curvesStale && charts.extendLearningCurves(nodes.learningCurves, state, appended)) return;
+  state.curvesStale = false;
+  await charts.renderLearningCurves(nodes.learningCurves, state);
+}, CURVES_INTERVAL_MS);
+const jobCharts = [
+  { node: nodes.objectiveByJob, draw: () => charts.renderObjectiveByJob(nodes.objectiveByJob, state) },
+  {
+    node: nodes.versus,
+    draw: () => charts.renderObjectiveVsHyperparameter(nodes.versus, state, nodes.versusChoice.value),
+  },
+  { node: nodes.parallel, draw: () => charts.renderParallelCoordinates(nodes.parallel, state) },
+].map((chart) => ({ ...chart, dirty: true, visible: false }));
 
+const renderJobCharts = throttle(async () => {
+  if (!state.caughtUp) return;
+  await charts.plotlyReady;
+  for (const chart of jobCharts) {
+    if (!chart.dirty || !chart.visible) continue;
+    chart.dirty = false;
+    await chart.draw();
+    await new Promise((resolve) => window.setTimeout(resolve));
+  }
+}, JOB_CHARTS_INTERVAL_MS);
+
+const onScreen = new IntersectionObserver(
+  (entries) => {
+    for (const entry of entries) {
+      jobCharts.find((chart) => chart.node === entry.target).visible = entry.isIntersecting;
+    }
+    renderJobCharts();
+  },
+  { rootMargin: "200px" },
+);
+for (const chart of jobCharts) onScreen.observe(chart.node);
+
+function jobChartsMayStart() {
+  if (state.caughtUp) return;
+  state.caughtUp = true;
+  renderJobCharts();
+}
+
+/** `curves`: something besides new epochs changed (a status, the best job), so the curves are drawn anew. */
 function chartsChanged({ curves = false, jobs = false }) {
-  if (curves) renderCurves();
-  if (jobs) renderJobCharts();
+  if (curves) {
+    state.curvesStale = true;
+    renderCurves();
+  }
+  if (jobs) {
+    for (const chart of jobCharts) chart.dirty = true;
+    renderJobCharts();
+  }
 }
 
 // --- the training jobs table ----------------------------------------------------------------
@@ -252,8 +337,13 @@ function nextSort(th) {
   return table.sort.startsWith("-") ? key : `-${key}`;
 }
 
+let tableTicket = 0;
+
+/** Only the answer to the latest request is shown: a sort click must not be undone by a slower refresh. */
 async function loadTable() {
-  showTable(await getJson(`${config.urls.table}?${tableQuery()}`));
+  const ticket = ++tableTicket;
+  const data = await getJson(`${config.urls.table}?${tableQuery()}`);
+  if (ticket === tableTicket) showTable(data);
 }
 
 const refreshTable = throttle(loadTable, TABLE_REFRESH_MS);
@@ -301,21 +391,55 @@ const refreshSummary = throttle(async () => {
   state.asOf = data.as_of;
   for (const row of data.training_jobs) mergeJob(row);
   showTuningJobStatus(data.status, data.failure_reason);
-  showCounters(data.counters);
-  const bestMoved = showBest(data.best);
-  chartsChanged({ jobs: true, curves: bestMoved || data.training_jobs.length > 0 });
+  let bestMoved = false;
+  if (newerCounters(data.counters_read_at)) {
+    showCounters(data.counters);
+    bestMoved = showBest(data.best);
+  }
+  const changed = data.training_jobs.length > 0;
+  chartsChanged({ jobs: changed || bestMoved, curves: changed || bestMoved });
 }, SUMMARY_REFRESH_MS);
+
+// --- thinned curves ---------------------------------------------------------------------
+
+function showThinned(thinned) {
+  state.thinned = thinned;
+  nodes.thinnedNote.hidden = false;
+  setText(
+    nodes.thinnedNote,
+    `${thinned.jobs} of ${thinned.jobs + thinned.whole} curves are thinned to one epoch in ${thinned.stride} ` +
+      `(with their first and last) to keep the page fast; the best and the running ones are whole. ` +
+      `A training job's own page has its whole curve.`,
+  );
+}
+
+/** A new best job's curve may have come thinned: fetch it whole (points are keyed by epoch, so none doubles). */
+async function wholeCurve(name) {
+  if (!state.thinned) return;
+  try {
+    const data = await getJson(`${trainingJobUrl(name)}metrics.json`);
+    const points = data.metrics[state.objective.metric];
+    if (points && addPoints({ [name]: { [state.objective.metric]: points } })) chartsChanged({ curves: true });
+  } catch (error) {
+    console.warn(error);
+  }
+}
 
 // --- the socket ---------------------------------------------------------------------------
 
 const handlers = {
   metrics(message) {
     mergeCursor(message.cursor);
-    if (addPoints(message.jobs)) chartsChanged({ curves: true });
+    if (message.thinned) showThinned(message.thinned);
+    // A big catch-up comes in parts ("more" until the last): drawn once, when whole.
+    // New epochs of running jobs are appended to their traces (extendTraces).
+    if (addPoints(message.jobs) && !message.more) renderCurves();
   },
   counters(message) {
-    showCounters(message.counters);
+    jobChartsMayStart(); // counters follow the catch-up's samples
     showTuningJobStatus(message.status);
+    if (!newerCounters(message.read_at)) return;
+    showCounters(message.counters);
     if (state.asOf && !countsAgree(message.counters)) {
       // An event went missing (a full channel drops messages): read what changed.
       refreshSummary();
@@ -328,6 +452,7 @@ const handlers = {
     if (changed) {
       chartsChanged({ curves: true, jobs: true });
       if (best && !(state.jobs.get(best.name) || {}).hyperparameters) refreshSummary();
+      if (best) wholeCurve(best.name);
     }
   },
   "training_job.created"(message) {
@@ -359,7 +484,6 @@ const handlers = {
 };
 
 let socket = null;
-let opened = false;
 
 /** Ask again for every point after the cursor; the socket sends only what this page lacks. */
 const resync = throttle(() => {
@@ -371,12 +495,14 @@ function connect() {
     onOpen(live) {
       // The cursor says what this page holds; the server sends only the rest.
       live.send({ type: "catch_up", since: { ...state.cursor } });
-      if (opened) {
-        // Status changes while disconnected are not replayed by catch-up: ask what changed.
-        refreshSummary();
-        refreshTable();
-      }
-      opened = true;
+      // Status changes before this moment are not replayed by catch-up: ask what
+      // changed. The first time too: the table was rendered, and the first
+      // summary may have been read, before the socket joined its group, and
+      // training jobs created or ended in between would otherwise never reach
+      // the table (it stayed "No training jobs yet." when a short tuning job
+      // ran while plotly.js loaded).
+      refreshTable();
+      refreshSummary();
     },
     onMessage(message) {
       const handler = handlers[message.type];
@@ -402,11 +528,16 @@ refreshSummary();
 window.setInterval(() => {
   if (["InProgress", "Stopping"].includes(state.status)) refreshSummary();
 }, SAFETY_REFRESH_MS);
-// Draw the charts at once (empty until data comes), so that they exist to be clicked and updated.
+window.setTimeout(jobChartsMayStart, JOB_CHARTS_WAIT_MS);
+// Create the charts, empty, as soon as plotly.js is there, so that they exist to
+// be clicked and updated; the data follows through renderCurves and renderJobCharts
+// (this runs first: it awaited plotlyReady before any of them could).
+await charts.plotlyReady;
+const blank = { ...state, jobs: new Map(), curves: new Map() };
 await Promise.all([
-  charts.renderLearningCurves(nodes.learningCurves, state),
-  charts.renderObjectiveByJob(nodes.objectiveByJob, state),
-  charts.renderObjectiveVsHyperparameter(nodes.versus, state, nodes.versusChoice.value),
-  charts.renderParallelCoordinates(nodes.parallel, state),
+  charts.renderLearningCurves(nodes.learningCurves, blank),
+  charts.renderObjectiveByJob(nodes.objectiveByJob, blank),
+  charts.renderObjectiveVsHyperparameter(nodes.versus, blank, nodes.versusChoice.value),
+  charts.renderParallelCoordinates(nodes.parallel, blank),
 ]);
 for (const node of [nodes.learningCurves, nodes.objectiveByJob, nodes.versus]) charts.linkPoints(node, trainingJobUrl);

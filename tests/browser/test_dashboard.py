@@ -72,7 +72,12 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     expect(page).to_have_url(re.compile(r"/tuning-jobs/browser-job/$"))
     # Counters move to Completed while the page stays loaded: no reload happens.
     page.evaluate("window.__notReloaded = true")
+    # The table was rendered before the training jobs existed: its rows arrive live.
+    rows = page.get_by_test_id("training-jobs-table").locator("tbody tr[data-name]")
+    expect(rows.first).to_be_visible(timeout=60_000)
     expect(page.get_by_test_id("counter-Completed")).to_contain_text("4", timeout=90_000)
+    expect(rows).to_have_count(4)
+    expect(rows.locator('[data-field="status"]', has_text="Completed")).to_have_count(4)
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
 
@@ -115,6 +120,18 @@ def test_stop_from_the_page(stack, page, alice, tmp_path):
     log_in(page, stack)
     page.goto(f"{stack}/tuning-jobs/{tuning_job.name}/")
     expect(page.get_by_test_id("counter-InProgress")).to_contain_text("2", timeout=30_000)
+    # Each running job has a trace of its own, which new epochs extend in place.
+    running_lengths = """() => {
+        const plot = document.querySelector('[data-testid="learning-curves"]');
+        const running = (plot.data || []).filter((trace) => String(trace.uid).startsWith("running-"));
+        return running.length ? running.map((trace) => trace.x.length) : null;
+    }"""
+    page.wait_for_function(f"({running_lengths})() !== null")
+    before = page.evaluate(running_lengths)
+    page.wait_for_function(
+        f"(before) => {{ const now = ({running_lengths})(); return now && now.some((n, i) => n > before[i]); }}",
+        arg=before,
+    )
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_test_id("stop-button").click()
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Stopped", timeout=30_000)
@@ -122,6 +139,18 @@ def test_stop_from_the_page(stack, page, alice, tmp_path):
     assert tuning_job.status == TuningJobStatus.STOPPED
     endings = list(tuning_job.training_jobs.values_list("name", "status", "stop_reason", "failure_reason"))
     assert {status for _, status, _, _ in endings} == {TrainingJobStatus.STOPPED}, endings
+    # The Stopped counter follows live, after a reload, and after a trip back
+    # through the browser's back/forward cache (where the socket had been closed).
+    stopped = str(len(endings))
+    expect(page.get_by_test_id("counter-Stopped")).to_have_text(stopped)
+    expect(page.get_by_test_id("counter-InProgress")).to_have_text("0")
+    page.reload()
+    expect(page.get_by_test_id("counter-Stopped")).to_have_text(stopped)
+    page.get_by_test_id("training-jobs-table").locator("tbody tr a").first.click()
+    expect(page).to_have_url(re.compile(r"/training-jobs/"))
+    page.go_back()
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+    expect(page.get_by_test_id("counter-Stopped")).to_have_text(stopped)
 
 
 def test_a_field_error_shows_at_its_field(stack, page, alice, algorithm):

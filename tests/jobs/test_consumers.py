@@ -9,7 +9,8 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, Group
 
-from jobs import services
+from jobs import selectors, services
+from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.consumers import COALESCE_SECONDS
 from jobs.models import TeamMember, TeamRole
@@ -115,6 +116,55 @@ def test_catch_up_then_live_batches_then_reconnect_without_loss_or_doubles(runni
         caught_up = await receive_until(communicator, "metrics")
         assert epochs_in([caught_up], first.name) == [4, 5]
         assert epochs_in([caught_up], second.name) == [1]
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_big_tuning_job_loads_thinned_curves_then_live_points(running, alice, monkeypatch):
+    tuning_job, (first, second) = running
+    # Small enough thresholds for two jobs of 20 epochs to count as big.
+    monkeypatch.setattr(selectors, "CURVE_FULL_SAMPLES", 20)
+    monkeypatch.setattr(selectors, "CURVE_POINT_BUDGET", 10)
+    monkeypatch.setattr(selectors, "CURVE_MIN_POINTS", 5)
+    monkeypatch.setattr(selectors, "CURVE_KEEP_BEST", 0)
+    report(first, range(1, 21))
+    report(second, range(1, 21))
+    report(first, range(1, 4), metric="train:loss")
+    services.training_job_finish(training_job_id=second.id, result=RunResult(Outcome.COMPLETED, 0))
+
+    async def scenario():
+        communicator, _ = await connect(alice)
+        await communicator.send_json_to({"type": "catch_up", "since": {}})
+        snapshot = await receive_until(communicator, "metrics")
+        # The running job whole; the ended one every 4th epoch, with its first and last.
+        assert snapshot["thinned"] == {"stride": 4, "jobs": 1, "whole": 1}
+        assert epochs_in([snapshot], first.name) == list(range(1, 21))
+        assert epochs_in([snapshot], second.name) == [1, 4, 8, 12, 16, 20]
+        # Only the objective metric travels: it is the one the page draws.
+        assert set(snapshot["jobs"][first.name]) == {"validation:accuracy"}
+        await receive_until(communicator, "counters")
+
+        await database_write(report, first, [21])
+        live = await receive_until(communicator, "metrics")
+        assert epochs_in([live], first.name) == [21]
+        assert second.name not in live["jobs"]
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_small_tuning_job_loads_whole_curves(running, alice):
+    tuning_job, (first, second) = running
+    report(first, range(1, 21))
+    services.training_job_finish(training_job_id=first.id, result=RunResult(Outcome.COMPLETED, 0))
+
+    async def scenario():
+        communicator, _ = await connect(alice)
+        await communicator.send_json_to({"type": "catch_up", "since": {}})
+        snapshot = await receive_until(communicator, "metrics")
+        assert "thinned" not in snapshot
+        assert epochs_in([snapshot], first.name) == list(range(1, 21))
         await communicator.disconnect()
 
     async_to_sync(scenario)()

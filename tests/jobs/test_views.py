@@ -465,7 +465,7 @@ def test_the_page_renders_the_table_the_query_string_asks_for(alice_client, big_
 
 def test_the_summary_endpoint_gives_every_training_job_for_the_charts(alice_client, tuning_job):
     data = alice_client.get(reverse("tuning-job-summary", args=["tj-1"])).json()
-    assert set(data) == {"as_of", "status", "failure_reason", "counters", "best", "training_jobs"}
+    assert set(data) == {"as_of", "counters_read_at", "status", "failure_reason", "counters", "best", "training_jobs"}
     assert data["counters"] == {"Completed": 1, "InProgress": 1, "Stopped": 0, "Failed": 0}
     assert data["best"]["name"] == "tj-1-001" and data["best"]["value"] == 0.875
     first, second = data["training_jobs"]
