@@ -15,7 +15,7 @@ import sys
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
-from rest_framework import authentication, exceptions, permissions, serializers, status
+from rest_framework import authentication, exceptions, parsers, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
@@ -167,6 +167,8 @@ class StopSerializer(serializers.Serializer):
 
 class TrainerView(APIView):
     authentication_classes = [TrainingJobTokenAuthentication]
+    # Trainers send JSON; other bodies are a clear 415 rather than a form parser's guess.
+    parser_classes = [parsers.JSONParser]
     permission_classes = [IsTrainer]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "ingest"

@@ -242,6 +242,18 @@ def test_the_openapi_schema_is_valid(tmp_path, client):
     assert "/api/v1/tuning-jobs/{name}/training-jobs/" in (tmp_path / "schema.yml").read_text()
 
 
+def test_the_schema_declares_the_error_shape_where_errors_occur(api):
+    schema = api.get("/api/schema/", {"format": "json"}).json()
+    assert schema["components"]["schemas"]["Error"]["required"] == ["error"]
+    error = {"$ref": "#/components/schemas/Error"}
+    paths = schema["paths"]
+    assert paths["/api/v1/tuning-jobs/"]["post"]["responses"]["400"]["content"]["application/json"]["schema"] == error
+    assert "404" in paths["/api/v1/tuning-jobs/{name}/"]["get"]["responses"]
+    metrics = paths["/api/v1/trainer/{name}/metrics/"]["post"]["responses"]
+    assert {"400", "401", "403", "404", "409", "413", "415", "429"} <= set(metrics)
+    assert "413" not in paths["/api/v1/tuning-jobs/"]["get"]["responses"]
+
+
 def test_swagger_ui_is_served_without_a_cdn(api):
     page = api.get("/api/docs/").content.decode()
     assert "drf_spectacular_sidecar/swagger-ui-dist" in page

@@ -134,7 +134,7 @@ def test_generated_requests_find_no_server_error_and_no_schema_mismatch(
     result = subprocess.run(
         [sys.executable, "-m", "schemathesis.cli", "--no-color", "--config-file", str(config), "run",
          f"{base_url}/api/schema/?format=json",
-         "--checks", "not_a_server_error,response_schema_conformance",
+         "--checks", "not_a_server_error,response_schema_conformance,status_code_conformance",
          "--phases", "examples,fuzzing", "--request-timeout", "30"],
         cwd=tmp_path,
         capture_output=True,

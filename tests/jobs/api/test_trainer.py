@@ -168,3 +168,17 @@ def test_claims_are_for_external_algorithms_and_operators(api, django_user_model
     client = APIClient()
     client.force_authenticate(viewer)
     assert client.post(f"{BASE}/tuning-jobs/tj-1/claim/").status_code == 403
+
+
+def test_a_body_that_is_not_json_is_a_json_error(api, external):
+    job, trainer = claim(api)
+    boundary = "c637e12e2b1a998d80d1b087531af51c"
+    for suffix in ("metrics/", "finish/"):
+        response = trainer.post(
+            f"{trainer.url}{suffix}",
+            data=f"--{boundary}--\r\n",
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+        assert response.status_code == 415, (suffix, response.status_code, response.content)
+        assert response["Content-Type"] == "application/json"
+        assert response.json()["error"]["message"].startswith('Unsupported media type "multipart/form-data')
