@@ -126,6 +126,12 @@ def _database() -> dict:
         }
         # A file, not :memory:, so worker processes started by the tests see it.
         config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    elif env_int("DATABASE_POOL_SIZE", 0, minimum=0):
+        # Under ASGI every request opens its own connection (CONN_MAX_AGE cannot
+        # help: each request runs on a new thread). A pool keeps them open. For
+        # web processes only: its threads do not survive a Celery worker's fork.
+        config["CONN_MAX_AGE"] = 0
+        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 0)}
     return config
 
 

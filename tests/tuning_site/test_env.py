@@ -171,3 +171,51 @@ def test_a_production_configuration_passes_check_deploy(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+# --- the connection pool ----------------------------------------------------------------
+
+POOLED_QUERY = """
+import django
+django.setup()
+from django.db import connection
+with connection.cursor() as cursor:
+    cursor.execute("SELECT 1")
+    print(type(connection.pool).__name__, connection.pool.max_size, cursor.fetchone()[0])
+"""
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith("postgres"), reason="the pool is PostgreSQL's (psycopg)"
+)
+def test_database_pool_size_gives_web_processes_a_connection_pool(tmp_path):
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "tuning_site.settings",
+        # The server's maintenance database: it exists wherever the server does.
+        "DATABASE_URL": os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/postgres",
+        "DATABASE_POOL_SIZE": "4",
+        "TUNEBOARD_VAR_DIR": str(tmp_path / "var"),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", POOLED_QUERY], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["ConnectionPool", "4", "1"]
+
+
+def test_a_bad_database_pool_size_names_the_variable(tmp_path):
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "DJANGO_SETTINGS_MODULE": "tuning_site.settings",
+        "DATABASE_URL": "postgres://tuneboard@db.invalid/tuneboard",
+        "DATABASE_POOL_SIZE": "many",
+        "TUNEBOARD_VAR_DIR": str(tmp_path / "var"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode != 0
+    assert "DATABASE_POOL_SIZE" in result.stderr
