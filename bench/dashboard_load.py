@@ -9,7 +9,10 @@ of the objective metric and of a second metric, a fifth of the jobs stopped
 early, bulk-inserted (kept between runs of the same size). Then it starts
 daphne on a free port, logs a staff user in with Chromium (/usr/bin/chromium,
 headless, software GL) and opens the tuning job page `--loads` times, each in
-a fresh tab, timing from navigation start:
+a fresh tab, timing from navigation start (`--cold`: in a fresh browser
+context each time, holding only the session cookie, so plotly.js is
+downloaded and compiled anew as on a first visit; otherwise it comes from
+the browser's cache, as for a returning user):
 
 - table: the first page of the training-jobs table is in the DOM and the
   page answers a script (Playwright's check runs on the page's main thread);
@@ -278,7 +281,7 @@ def wait_for_mark(page, name: str, jobs: int) -> float:
 def load_once(context, url: str, jobs: int) -> dict:
     page = context.new_page()
     page.set_default_timeout(180_000)
-    received = {"socket": 0, "summary": 0}
+    received = {"socket": 0, "summary.json": 0, "curves.json": 0}
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
 
@@ -286,8 +289,9 @@ def load_once(context, url: str, jobs: int) -> dict:
         received["socket"] += len(payload)
 
     def on_response(response):
-        if "summary.json" in response.url:
-            received["summary"] += int(response.headers.get("content-length") or 0)
+        for key in ("summary.json", "curves.json"):
+            if key in response.url:
+                received[key] += int(response.headers.get("content-length") or 0)
 
     page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
     page.on("response", on_response)
@@ -327,6 +331,7 @@ def main():
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--epochs", type=int, default=50)
     parser.add_argument("--loads", type=int, default=5)
+    parser.add_argument("--cold", action="store_true", help="every load in a fresh browser context: nothing cached")
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
         sys.exit("Set DATABASE_URL to a scratch PostgreSQL database (see the docstring).")
@@ -340,18 +345,28 @@ def main():
     with live_site() as base_url, logged_in_browser(base_url) as context:
         url = f"{base_url}/tuning-jobs/{name}/"
         load_once(context, url, args.jobs)  # warms the server's imports and the database's cache
+        session = context.storage_state()
         for index in range(args.loads):
-            result = load_once(context, url, args.jobs)
+            if args.cold:
+                fresh = context.browser.new_context(viewport={"width": 1400, "height": 1000}, storage_state=session)
+                result = load_once(fresh, url, args.jobs)
+                fresh.close()
+            else:
+                result = load_once(context, url, args.jobs)
             results.append(result)
             print(
                 f"load {index + 1}: table {result['table']:.0f} ms, curves {result['curves']:.0f} ms, "
                 f"visible job charts {result['charts']:.0f} ms, sort {result['sort']:.0f} ms, "
                 f"parallel coordinates after scrolling {result['parcoords']:.0f} ms; "
-                f"socket {result['socket'] / 1e6:.2f} MB, summary.json {result['summary'] / 1e6:.2f} MB (gzip)"
+                f"socket {result['socket'] / 1e6:.2f} MB, curves.json {result['curves.json'] / 1e6:.2f} MB, "
+                f"summary.json {result['summary.json'] / 1e6:.2f} MB (gzip)"
                 + (f"; page errors: {result['errors']}" if result["errors"] else ""),
                 flush=True,
             )
-    print(f"{args.jobs} training jobs x {args.epochs} epochs; {results[-1]['thinned'] or 'curves not thinned'}")
+    print(
+        f"{args.jobs} training jobs x {args.epochs} epochs, {'cold' if args.cold else 'warm'} loads; "
+        f"{results[-1]['thinned'] or 'curves not thinned'}"
+    )
     for key in ("table", "curves", "charts", "sort", "parcoords"):
         values = [result[key] for result in results]
         print(f"{key}: median {statistics.median(values):.0f} ms, max {max(values):.0f} ms")

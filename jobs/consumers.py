@@ -34,8 +34,9 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
     """`/ws/tuning-jobs/<name>/`: one tuning job's events and metric samples.
 
     The client sends {"type": "catch_up", "since": {training job: last sample id}}
-    after connecting (an empty map on first load, its cursor after a dropped
-    connection) and receives every sample it lacks, then live batches.
+    after connecting (on first load the cursor of the curves.json it read,
+    or an empty map if it has none; its cursor after a dropped connection) and
+    receives every sample it lacks, then live batches.
     """
 
     async def connect(self):

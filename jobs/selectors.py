@@ -272,6 +272,18 @@ def learning_curves_overview(*, tuning_job: TuningJob, metric: str) -> dict | No
     }
 
 
+def learning_curves_first_load(*, tuning_job: TuningJob, metric: str) -> dict:
+    """What a page first draws of the learning curves: the overview if the tuning job is big, else every sample.
+
+    Same shape as metric_samples_since; its cursor is what the page's socket
+    then sends in its catch-up, so the socket brings only what came after.
+    """
+    overview = learning_curves_overview(tuning_job=tuning_job, metric=metric)
+    if overview is not None:
+        return overview
+    return metric_samples_since(tuning_job_id=tuning_job.id, since={}, metric=metric, limit=CURVE_FULL_SAMPLES)
+
+
 # --- pages: list, table, charts ---------------------------------------------------------
 
 TRAINING_JOB_SORTS = ("sequence", "objective", "duration", "status")

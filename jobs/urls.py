@@ -9,6 +9,7 @@ urlpatterns = [
     path("import/sagemaker/", import_views.import_sagemaker, name="tuning-job-import-sagemaker"),
     path("tuning-jobs/<str:name>/", views.tuning_job_detail, name="tuning-job-detail"),
     path("tuning-jobs/<str:name>/summary.json", views.tuning_job_summary, name="tuning-job-summary"),
+    path("tuning-jobs/<str:name>/curves.json", views.tuning_job_curves, name="tuning-job-curves"),
     path("tuning-jobs/<str:name>/training-jobs.json", views.tuning_job_training_jobs, name="tuning-job-training-jobs"),
     path("tuning-jobs/<str:name>/stop/", views.tuning_job_stop, name="tuning-job-stop"),
     path("training-jobs/<str:name>/", views.training_job_detail, name="training-job-detail"),

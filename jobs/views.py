@@ -361,6 +361,7 @@ def tuning_job_detail(request, name):
                 "urls": {
                     "socket": f"/ws/tuning-jobs/{tuning_job.name}/",
                     "summary": reverse("tuning-job-summary", args=[tuning_job.name]),
+                    "curves": reverse("tuning-job-curves", args=[tuning_job.name]),
                     "table": reverse("tuning-job-training-jobs", args=[tuning_job.name]),
                     "training_job": _training_job_url(TRAINING_JOB_NAME_PLACEHOLDER),
                 },
@@ -394,6 +395,21 @@ def tuning_job_summary(request, name):
             "best": _best(tuning_job),
             "training_jobs": selectors.training_job_summaries(tuning_job=tuning_job, updated_since=updated_since),
         }
+    )
+
+
+@json_login_required
+@require_GET
+def tuning_job_curves(request, name):
+    """The learning curves' first load (thinned if big), read while the page is still loading plotly.js.
+
+    Over HTTP rather than the socket: the request starts from the page's head,
+    so the read runs while the browser compiles plotly.js instead of after
+    the socket has opened. The socket's catch-up starts from the cursor.
+    """
+    tuning_job = _visible_tuning_job(request, name)
+    return JsonResponse(
+        selectors.learning_curves_first_load(tuning_job=tuning_job, metric=tuning_job.objective_metric_name)
     )
 
 

@@ -2,7 +2,7 @@
 //
 // State: every training job's summary (status, objective, hyperparameters; from
 // summary.json, then kept current by socket events) and the objective metric's
-// curve of each (from the socket's catch-up and live batches), with the cursor
+// curve of each (first from curves.json, then the socket's catch-up and live batches), with the cursor
 // {training job: last sample id} that a reconnect sends so nothing is lost or
 // doubled. Counters, the best job, the table's rows and the charts update in place.
 //
@@ -40,6 +40,13 @@ const state = {
   asOf: null, // the last summary's as_of: the next one asks only for what changed since
 };
 
+// Curves are drawn once the first summary is in: until then every job's status
+// is unknown, and a job of unknown status is drawn as running, with a trace of its own.
+let summaryArrived;
+const firstSummary = new Promise((resolve) => {
+  summaryArrived = resolve;
+});
+
 const $ = (selector) => document.querySelector(selector);
 const nodes = {
   status: $('[data-testid="tuning-job-status"]'),
@@ -65,8 +72,10 @@ function trainingJobUrl(name) {
   return config.urls.training_job.replace(config.placeholder, encodeURIComponent(name));
 }
 
-async function getJson(url) {
-  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+/** `pending`: the fetch of `url` if already started (the page's head starts one); fetched anew if that failed. */
+async function getJson(url, pending = null) {
+  const response =
+    (await pending) || (await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" }));
   if (response.status === 401) {
     window.location.reload(); // the session ended: the page itself now leads to the login
     throw new Error("logged out");
@@ -230,6 +239,7 @@ function showBest(best) {
 // on screen (or near it), one at a time with a pause for input between them.
 const renderCurves = throttle(async () => {
   await charts.plotlyReady;
+  await firstSummary;
   const appended = state.appended;
   state.appended = new Map();
   if (!state.curvesStale && charts.extendLearningCurves(nodes.learningCurves, state, appended)) return;
@@ -396,6 +406,7 @@ const refreshSummary = throttle(async () => {
     showCounters(data.counters);
     bestMoved = showBest(data.best);
   }
+  summaryArrived();
   const changed = data.training_jobs.length > 0;
   chartsChanged({ jobs: changed || bestMoved, curves: changed || bestMoved });
 }, SUMMARY_REFRESH_MS);
@@ -424,6 +435,20 @@ async function wholeCurve(name) {
     console.warn(error);
   }
 }
+
+// --- the curves' first load ------------------------------------------------------------------
+
+// Requested by the page's head (tuning_job_detail.html) before this module or
+// plotly.js loaded, so the server reads it while the browser compiles plotly.js.
+// The socket's catch-up then starts from its cursor: nothing missed, nothing twice.
+// If it fails, the cursor stays empty and the catch-up brings the curves instead.
+const firstCurves = getJson(config.urls.curves, window.tuneboardCurves)
+  .then((data) => {
+    mergeCursor(data.cursor);
+    if (data.thinned) showThinned(data.thinned);
+    if (addPoints(data.jobs)) renderCurves();
+  })
+  .catch((error) => console.warn(error));
 
 // --- the socket ---------------------------------------------------------------------------
 
@@ -494,7 +519,7 @@ function connect() {
   socket = new LiveSocket(config.urls.socket, {
     onOpen(live) {
       // The cursor says what this page holds; the server sends only the rest.
-      live.send({ type: "catch_up", since: { ...state.cursor } });
+      firstCurves.then(() => live.send({ type: "catch_up", since: { ...state.cursor } }));
       // Status changes before this moment are not replayed by catch-up: ask what
       // changed. The first time too: the table was rendered, and the first
       // summary may have been read, before the socket joined its group, and

@@ -154,6 +154,27 @@ def test_a_big_tuning_job_loads_thinned_curves_then_live_points(running, alice, 
     async_to_sync(scenario)()
 
 
+def test_a_catch_up_from_the_curves_endpoints_cursor_brings_only_what_came_after(running, alice):
+    tuning_job, (first, second) = running
+    report(first, [1, 2])
+    first_load = selectors.learning_curves_first_load(tuning_job=tuning_job, metric="validation:accuracy")
+    assert epochs_in([first_load], first.name) == [1, 2]
+    # Between the page's HTTP read and its socket's catch-up.
+    report(first, [3])
+    report(second, [1])
+
+    async def scenario():
+        communicator, _ = await connect(alice)
+        await communicator.send_json_to({"type": "catch_up", "since": first_load["cursor"]})
+        caught_up = await receive_until(communicator, "metrics")
+        assert epochs_in([caught_up], first.name) == [3]
+        assert epochs_in([caught_up], second.name) == [1]
+        assert "thinned" not in caught_up
+        await communicator.disconnect()
+
+    async_to_sync(scenario)()
+
+
 def test_a_small_tuning_job_loads_whole_curves(running, alice):
     tuning_job, (first, second) = running
     report(first, range(1, 21))

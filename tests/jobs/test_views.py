@@ -16,7 +16,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import services, views
+from jobs import selectors, services, views
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.models import Algorithm, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
@@ -115,6 +115,7 @@ PAGES = [
 ]
 ENDPOINTS = [
     ("tuning-job-summary", ["tj-1"]),
+    ("tuning-job-curves", ["tj-1"]),
     ("tuning-job-training-jobs", ["tj-1"]),
     ("training-job-metrics", ["tj-1-001"]),
     ("training-job-log", ["tj-1-001"]),
@@ -492,6 +493,28 @@ def test_the_summary_answers_only_what_changed_since_as_of(alice_client, tuning_
     TrainingJob.objects.filter(name="tj-1-002").update(updated_at=timezone.now() + timedelta(seconds=5))
     changed = alice_client.get(url, {"updated_since": later}).json()["training_jobs"]
     assert [job["name"] for job in changed] == ["tj-1-002"]
+
+
+def test_the_curves_endpoint_gives_a_small_tuning_jobs_curves_whole_with_their_cursor(alice_client, tuning_job):
+    data = alice_client.get(reverse("tuning-job-curves", args=["tj-1"])).json()
+    assert data["jobs"] == {"tj-1-001": {"validation:accuracy": [[1, 0.5], [2, 0.875]]}}
+    assert data["more"] is False and "thinned" not in data
+    # The cursor is the last sample sent: the page's socket catches up from it.
+    last = TrainingJob.objects.get(name="tj-1-001").metric_samples.order_by("id").last()
+    assert data["cursor"] == {"tj-1-001": last.id}
+
+
+def test_the_curves_endpoint_thins_a_big_tuning_job(alice_client, tuning_job, monkeypatch):
+    monkeypatch.setattr(selectors, "CURVE_FULL_SAMPLES", 1)
+    monkeypatch.setattr(selectors, "CURVE_POINT_BUDGET", 4)  # two jobs: 2 points each, so one epoch in 3
+    monkeypatch.setattr(selectors, "CURVE_MIN_POINTS", 1)
+    monkeypatch.setattr(selectors, "CURVE_KEEP_BEST", 0)
+    second = TrainingJob.objects.get(name="tj-1-002")
+    run(second, [0.1, 0.2, 0.3, 0.4, 0.5])
+    data = alice_client.get(reverse("tuning-job-curves", args=["tj-1"])).json()
+    assert data["thinned"] == {"stride": 3, "jobs": 2, "whole": 0}
+    assert [epoch for epoch, _ in data["jobs"]["tj-1-002"]["validation:accuracy"]] == [1, 3, 5]
+    assert data["cursor"]["tj-1-002"] == second.metric_samples.order_by("id").last().id
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2024-01-01T00:00:00"])
