@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from jobs import aws, services
 from jobs.backends.metrics import MetricRecord
+from jobs.backends.sagemaker import CREDENTIAL_ERROR_CODES, THROTTLING_ERROR_CODES
 from jobs.models import ACTIVE_STATUSES, TUNING_JOB_NAME_PATTERN, TrainingJob, TuningJob, TuningJobSource
 from jobs.sagemaker_shapes import (
     ShapeError,
@@ -37,17 +38,7 @@ METRICS_NAMESPACE = "/aws/sagemaker/TrainingJobs"
 # GetMetricData takes at most 500 queries per request.
 MAX_METRIC_QUERIES = 500
 
-_CREDENTIAL_ERRORS = {
-    "UnrecognizedClientException",
-    "InvalidClientTokenId",
-    "InvalidSignatureException",
-    "SignatureDoesNotMatch",
-    "ExpiredToken",
-    "ExpiredTokenException",
-    "MissingAuthenticationToken",
-}
 _ACCESS_DENIED_ERRORS = {"AccessDenied", "AccessDeniedException"}
-_THROTTLING_ERRORS = {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded"}
 
 
 class SageMakerImportError(Exception):
@@ -290,7 +281,7 @@ def _client_error(exc: ClientError, what: str) -> SageMakerImportError:
     code = error.get("Code", "")
     message = error.get("Message", "") or str(exc)
     operation = exc.operation_name
-    if code in _CREDENTIAL_ERRORS:
+    if code in CREDENTIAL_ERROR_CODES:
         return AccessError(f"AWS rejected the credentials ({code}): {message}")
     if code in _ACCESS_DENIED_ERRORS:
         return AccessError(
@@ -298,7 +289,7 @@ def _client_error(exc: ClientError, what: str) -> SageMakerImportError:
             "sagemaker:ListHyperParameterTuningJobs, sagemaker:ListTrainingJobsForHyperParameterTuningJob, "
             "sagemaker:DescribeTrainingJob and cloudwatch:GetMetricData."
         )
-    if code in _THROTTLING_ERRORS:
+    if code in THROTTLING_ERROR_CODES:
         return AccessError(
             f"AWS kept throttling {operation} after {settings.TUNEBOARD_AWS_MAX_ATTEMPTS} attempts; try again later."
         )

@@ -55,7 +55,7 @@ T = TypeVar("T")
 # What botocore's own retries did not get through, and may yet: throttling, 5xx,
 # a dropped connection. Anything else (AccessDenied, ValidationException, bad
 # credentials) will not change by asking again.
-_TRANSIENT_CODES = {
+THROTTLING_ERROR_CODES = {
     "Throttling",
     "ThrottlingException",
     "ThrottledException",
@@ -64,6 +64,8 @@ _TRANSIENT_CODES = {
     "TooManyRequestsException",
     "RequestLimitExceeded",
     "ProvisionedThroughputExceededException",
+}
+_TRANSIENT_CODES = THROTTLING_ERROR_CODES | {
     "InternalFailure",
     "InternalServerError",
     "InternalError",
@@ -71,7 +73,8 @@ _TRANSIENT_CODES = {
     "ServiceUnavailableException",
 }
 _TRANSIENT_BOTOCORE = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
-_CREDENTIAL_CODES = {
+# Credentials that are missing, wrong or expired: no retry helps, a person must act.
+CREDENTIAL_ERROR_CODES = {
     "UnrecognizedClientException",
     "InvalidClientTokenId",
     "InvalidSignatureException",
@@ -79,6 +82,7 @@ _CREDENTIAL_CODES = {
     "ExpiredToken",
     "ExpiredTokenException",
     "IncompleteSignature",
+    "MissingAuthenticationToken",
 }
 _CREDENTIALS_HINT = (
     "Check the AWS credentials of the training workers (environment, shared credentials file or instance role)."
@@ -123,7 +127,7 @@ def failure_reason(exc: Exception) -> str:
     if isinstance(exc, NoCredentialsError):
         return f"NoCredentialsError: {exc}. {_CREDENTIALS_HINT}"
     reason = describe_error(exc)
-    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _CREDENTIAL_CODES:
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in CREDENTIAL_ERROR_CODES:
         reason = f"{reason} {_CREDENTIALS_HINT}"
     return reason
 
