@@ -18,6 +18,8 @@ the browser's cache, as for a returning user):
   page answers a script (Playwright's check runs on the page's main thread);
 - curves: the learning-curve chart is drawn with a curve for every training
   job (charts.js marks `learning-curves-drawn` when Plotly's draw resolves);
+- plotly, curves.json in: what the curves' first draw waits for (page marks):
+  plotly.js has run, and the curves' first load (with statuses) is in;
 - charts: the two per-job charts on screen are drawn with every job;
 - sort: after that, the time to re-sort the table by objective (a round
   trip to the server and a redraw of the rows), i.e. that it is usable;
@@ -300,6 +302,12 @@ def load_once(context, url: str, jobs: int) -> dict:
     page.wait_for_selector('[data-testid="training-jobs-table"] tbody tr[data-name]')
     timings = {"table": (time.perf_counter() - started) * 1000}
     timings["curves"] = wait_for_mark(page, "learning-curves-drawn", jobs)
+    # What the first draw waited for: whichever came last of the two.
+    for key, mark in (("plotly", "plotly-ready"), ("curves.json in", "curves-json-in")):
+        timings[key] = page.evaluate("(name) => performance.getEntriesByName(name)[0]?.startTime ?? NaN", mark)
+    timings["curves.json received"] = page.evaluate(
+        "performance.getEntriesByType('resource').find((entry) => entry.name.includes('curves.json'))?.responseEnd"
+    )
     timings["charts"] = max(
         wait_for_mark(page, "objective-by-job-drawn", jobs),
         wait_for_mark(page, "objective-vs-hyperparameter-drawn", jobs),
@@ -355,7 +363,10 @@ def main():
                 result = load_once(context, url, args.jobs)
             results.append(result)
             print(
-                f"load {index + 1}: table {result['table']:.0f} ms, curves {result['curves']:.0f} ms, "
+                f"load {index + 1}: table {result['table']:.0f} ms, curves {result['curves']:.0f} ms "
+                f"(plotly.js ready {result['plotly']:.0f} ms, "
+                f"curves.json received {result['curves.json received']:.0f} ms, "
+                f"read by the page {result['curves.json in']:.0f} ms), "
                 f"visible job charts {result['charts']:.0f} ms, sort {result['sort']:.0f} ms, "
                 f"parallel coordinates after scrolling {result['parcoords']:.0f} ms; "
                 f"socket {result['socket'] / 1e6:.2f} MB, curves.json {result['curves.json'] / 1e6:.2f} MB, "
@@ -367,7 +378,7 @@ def main():
         f"{args.jobs} training jobs x {args.epochs} epochs, {'cold' if args.cold else 'warm'} loads; "
         f"{results[-1]['thinned'] or 'curves not thinned'}"
     )
-    for key in ("table", "curves", "charts", "sort", "parcoords"):
+    for key in ("table", "plotly", "curves.json received", "curves.json in", "curves", "charts", "sort", "parcoords"):
         values = [result[key] for result in results]
         print(f"{key}: median {statistics.median(values):.0f} ms, max {max(values):.0f} ms")
 

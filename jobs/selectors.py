@@ -216,7 +216,7 @@ def learning_curves_overview(*, tuning_job: TuningJob, metric: str) -> dict | No
     their last, so each curve keeps its start, shape and end. The cursor is
     the newest sample sent per job, so a later read brings what follows and
     nothing is doubled. Same shape as metric_samples_since, plus "thinned":
-    {"stride", "jobs"} for the page to say so.
+    {"stride", "jobs"} for the page to say so, and "statuses" (see learning_curves_first_load).
     """
     rows = list(
         TrainingJob.objects.filter(tuning_job=tuning_job).values_list(
@@ -269,19 +269,26 @@ def learning_curves_overview(*, tuning_job: TuningJob, metric: str) -> dict | No
         "cursor": cursor,
         "more": False,
         "thinned": {"stride": stride, "jobs": len(rows) - len(whole), "whole": len(whole)},
+        "statuses": {name: status for _, name, status, _, _ in rows},
     }
 
 
 def learning_curves_first_load(*, tuning_job: TuningJob, metric: str) -> dict:
     """What a page first draws of the learning curves: the overview if the tuning job is big, else every sample.
 
-    Same shape as metric_samples_since; its cursor is what the page's socket
+    Same shape as metric_samples_since, plus "statuses" {training job: status}:
+    the page groups the curves by status, so with them it draws at once
+    instead of waiting for summary.json. Its cursor is what the page's socket
     then sends in its catch-up, so the socket brings only what came after.
     """
     overview = learning_curves_overview(tuning_job=tuning_job, metric=metric)
     if overview is not None:
         return overview
-    return metric_samples_since(tuning_job_id=tuning_job.id, since={}, metric=metric, limit=CURVE_FULL_SAMPLES)
+    # Read before the samples, as the overview does: a status that changes after this read
+    # reaches the page by the socket's events or its first summary.json.
+    statuses = dict(TrainingJob.objects.filter(tuning_job=tuning_job).values_list("name", "status"))
+    first_load = metric_samples_since(tuning_job_id=tuning_job.id, since={}, metric=metric, limit=CURVE_FULL_SAMPLES)
+    return {**first_load, "statuses": statuses}
 
 
 # --- pages: list, table, charts ---------------------------------------------------------

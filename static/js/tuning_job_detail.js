@@ -40,11 +40,12 @@ const state = {
   asOf: null, // the last summary's as_of: the next one asks only for what changed since
 };
 
-// Curves are drawn once the first summary is in: until then every job's status
-// is unknown, and a job of unknown status is drawn as running, with a trace of its own.
-let summaryArrived;
-const firstSummary = new Promise((resolve) => {
-  summaryArrived = resolve;
+// Curves are drawn once the jobs' statuses are known (curves.json carries them,
+// and so does summary.json): until then a job of unknown status would be drawn
+// as running, with a trace of its own.
+let statusesArrived;
+const statusesKnown = new Promise((resolve) => {
+  statusesArrived = resolve;
 });
 
 const $ = (selector) => document.querySelector(selector);
@@ -237,23 +238,54 @@ function showBest(best) {
 // learning curves go first: the per-job charts wait until the socket's
 // catch-up is in (or JOB_CHARTS_WAIT_MS), and each is drawn only while it is
 // on screen (or near it), one at a time with a pause for input between them.
+const linked = new WeakSet();
+
+/** Click a point to open its training job: wired once, after the chart's first draw created it. */
+function linkOnce(node) {
+  if (linked.has(node)) return;
+  linked.add(node);
+  charts.linkPoints(node, trainingJobUrl);
+}
+
+let curvesFirstDrawn;
+const firstDraw = new Promise((resolve) => {
+  curvesFirstDrawn = resolve;
+});
+
+async function drawCurves(curvesState) {
+  await charts.renderLearningCurves(nodes.learningCurves, curvesState);
+  linkOnce(nodes.learningCurves);
+  curvesFirstDrawn();
+}
+
 const renderCurves = throttle(async () => {
   await charts.plotlyReady;
-  await firstSummary;
+  await statusesKnown;
   const appended = state.appended;
   state.appended = new Map();
   if (!state.curvesStale && charts.extendLearningCurves(nodes.learningCurves, state, appended)) return;
   state.curvesStale = false;
-  await charts.renderLearningCurves(nodes.learningCurves, state);
+  await drawCurves(state);
 }, CURVES_INTERVAL_MS);
 const jobCharts = [
-  { node: nodes.objectiveByJob, draw: () => charts.renderObjectiveByJob(nodes.objectiveByJob, state) },
+  {
+    node: nodes.objectiveByJob,
+    draw: (from) => charts.renderObjectiveByJob(nodes.objectiveByJob, from),
+    clickable: true,
+  },
   {
     node: nodes.versus,
-    draw: () => charts.renderObjectiveVsHyperparameter(nodes.versus, state, nodes.versusChoice.value),
+    draw: (from) => charts.renderObjectiveVsHyperparameter(nodes.versus, from, nodes.versusChoice.value),
+    clickable: true,
   },
-  { node: nodes.parallel, draw: () => charts.renderParallelCoordinates(nodes.parallel, state) },
-].map((chart) => ({ ...chart, dirty: true, visible: false }));
+  { node: nodes.parallel, draw: (from) => charts.renderParallelCoordinates(nodes.parallel, from), clickable: false },
+].map((chart) => ({ ...chart, dirty: true, visible: false, created: false }));
+
+async function drawJobChart(chart, from) {
+  chart.created = true;
+  await chart.draw(from);
+  if (chart.clickable) linkOnce(chart.node);
+}
 
 const renderJobCharts = throttle(async () => {
   if (!state.caughtUp) return;
@@ -261,7 +293,7 @@ const renderJobCharts = throttle(async () => {
   for (const chart of jobCharts) {
     if (!chart.dirty || !chart.visible) continue;
     chart.dirty = false;
-    await chart.draw();
+    await drawJobChart(chart, state);
     await new Promise((resolve) => window.setTimeout(resolve));
   }
 }, JOB_CHARTS_INTERVAL_MS);
@@ -406,7 +438,7 @@ const refreshSummary = throttle(async () => {
     showCounters(data.counters);
     bestMoved = showBest(data.best);
   }
-  summaryArrived();
+  statusesArrived();
   const changed = data.training_jobs.length > 0;
   chartsChanged({ jobs: changed || bestMoved, curves: changed || bestMoved });
 }, SUMMARY_REFRESH_MS);
@@ -444,7 +476,12 @@ async function wholeCurve(name) {
 // If it fails, the cursor stays empty and the catch-up brings the curves instead.
 const firstCurves = getJson(config.urls.curves, window.tuneboardCurves)
   .then((data) => {
+    performance.mark("curves-json-in");
     mergeCursor(data.cursor);
+    if (data.statuses) {
+      for (const [name, status] of Object.entries(data.statuses)) mergeJob({ name, status });
+      statusesArrived();
+    }
     if (data.thinned) showThinned(data.thinned);
     if (addPoints(data.jobs)) renderCurves();
   })
@@ -554,15 +591,21 @@ window.setInterval(() => {
   if (["InProgress", "Stopping"].includes(state.status)) refreshSummary();
 }, SAFETY_REFRESH_MS);
 window.setTimeout(jobChartsMayStart, JOB_CHARTS_WAIT_MS);
-// Create the charts, empty, as soon as plotly.js is there, so that they exist to
-// be clicked and updated; the data follows through renderCurves and renderJobCharts
-// (this runs first: it awaited plotlyReady before any of them could).
+// First things first: on a big tuning job, plotly.js's first draws block the
+// page for seconds, so the learning curves are drawn before any other chart
+// exists. With curves.json in, their first draw creates the chart; without
+// curves (a new tuning job, or the request failed), it starts empty. The other
+// charts are created empty, so that they show their axes, only once the curves
+// are drawn (or JOB_CHARTS_WAIT_MS passed) and the browser is idle; a chart
+// that renderJobCharts already drew is left as it is.
 await charts.plotlyReady;
+await firstCurves;
 const blank = { ...state, jobs: new Map(), curves: new Map() };
-await Promise.all([
-  charts.renderLearningCurves(nodes.learningCurves, blank),
-  charts.renderObjectiveByJob(nodes.objectiveByJob, blank),
-  charts.renderObjectiveVsHyperparameter(nodes.versus, blank, nodes.versusChoice.value),
-  charts.renderParallelCoordinates(nodes.parallel, blank),
-]);
-for (const node of [nodes.learningCurves, nodes.objectiveByJob, nodes.versus]) charts.linkPoints(node, trainingJobUrl);
+if (!state.curves.size) await drawCurves(blank);
+await Promise.race([firstDraw, new Promise((resolve) => window.setTimeout(resolve, JOB_CHARTS_WAIT_MS))]);
+await new Promise((resolve) =>
+  window.requestIdleCallback ? window.requestIdleCallback(resolve, { timeout: 1000 }) : window.setTimeout(resolve),
+);
+for (const chart of jobCharts) {
+  if (!chart.created) await drawJobChart(chart, blank);
+}

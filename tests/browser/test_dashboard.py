@@ -86,13 +86,17 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     # curve per training job" is checked on the points each job contributes.
     curves = page.get_by_test_id("learning-curves")
     expect(curves).to_have_class(re.compile("js-plotly-plot"))
-    # Points are drawn on a short timer after they arrive: wait for the last job's.
+    # Points are drawn on a short timer after they arrive, and a job's last epoch may come after its
+    # status: wait for every job's every epoch (a point lost for good times this out).
     page.wait_for_function(
         """() => {
             const plot = document.querySelector('[data-testid="learning-curves"]');
-            const names = new Set();
-            for (const trace of plot.data || []) (trace.customdata || []).forEach((i) => i && names.add(i[0]));
-            return names.size >= 4;
+            const points = {};
+            for (const trace of plot.data || []) {
+                (trace.customdata || []).forEach((i) => i && (points[i[0]] = (points[i[0]] || 0) + 1));
+            }
+            const counts = Object.values(points);
+            return counts.length >= 4 && counts.every((count) => count >= 6);
         }""",
         timeout=15_000,
     )

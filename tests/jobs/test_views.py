@@ -502,6 +502,9 @@ def test_the_curves_endpoint_gives_a_small_tuning_jobs_curves_whole_with_their_c
     # The cursor is the last sample sent: the page's socket catches up from it.
     last = TrainingJob.objects.get(name="tj-1-001").metric_samples.order_by("id").last()
     assert data["cursor"] == {"tj-1-001": last.id}
+    # Every training job's status, with or without samples: the page draws the curves, grouped by status,
+    # without waiting for summary.json.
+    assert data["statuses"] == {"tj-1-001": "Completed", "tj-1-002": "InProgress"}
 
 
 def test_the_curves_endpoint_thins_a_big_tuning_job(alice_client, tuning_job, monkeypatch):
@@ -513,6 +516,7 @@ def test_the_curves_endpoint_thins_a_big_tuning_job(alice_client, tuning_job, mo
     run(second, [0.1, 0.2, 0.3, 0.4, 0.5])
     data = alice_client.get(reverse("tuning-job-curves", args=["tj-1"])).json()
     assert data["thinned"] == {"stride": 3, "jobs": 2, "whole": 0}
+    assert data["statuses"] == dict(TrainingJob.objects.values_list("name", "status"))
     assert [epoch for epoch, _ in data["jobs"]["tj-1-002"]["validation:accuracy"]] == [1, 3, 5]
     assert data["cursor"]["tj-1-002"] == second.metric_samples.order_by("id").last().id
 
