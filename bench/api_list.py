@@ -32,7 +32,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
-from bench.ingest import server_cpu_seconds, start_servers
+from bench.ingest import server_cpu_seconds, start_servers, stop_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING_JOBS = 1000
@@ -177,11 +177,7 @@ def main():
             thread.join()
         cpu = server_cpu_seconds(servers) - cpu_before
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(10)
-        listener.close()
+        stop_servers(listener, servers)
     if errors:
         sys.exit(f"{len(errors)} failed requests, e.g. {errors[0]}")
     everything = sorted(value for values in latencies.values() for value in values)

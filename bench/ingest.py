@@ -108,6 +108,14 @@ def start_servers(count: int, env: dict[str, str]) -> tuple[socket.socket, list[
     return listener, servers
 
 
+def stop_servers(listener: socket.socket, servers: list[subprocess.Popen]) -> None:
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        server.wait(10)
+    listener.close()
+
+
 def server_cpu_seconds(servers: list[subprocess.Popen]) -> float:
     """CPU time the servers have used: on a busy machine, a figure that the other processes do not skew."""
     return sum(sum(psutil.Process(server.pid).cpu_times()[:2]) for server in servers)
@@ -165,11 +173,7 @@ def main():
         elapsed = time.perf_counter() - started
         cpu = server_cpu_seconds(servers) - cpu_before
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(10)
-        listener.close()
+        stop_servers(listener, servers)
     total = args.jobs * args.epochs
     latencies.sort()
     print(
