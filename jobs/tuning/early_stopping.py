@@ -45,8 +45,25 @@ def running_averages(previous: Sequence[Curve], epoch: int) -> list[float]:
     ]
 
 
+class RunningAverageRule(EarlyStoppingRule):
+    """A rule that compares the current job with the previous jobs' running averages only.
+
+    That is all such a rule needs of the previous curves, so a caller holding
+    many of them (the ingest path, in SQL) may compute the averages itself and
+    call `should_stop_given_averages`.
+    """
+
+    def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
+        averages = running_averages(previous, len(current)) if current else []
+        return self.should_stop_given_averages(current, averages, direction)
+
+    @abc.abstractmethod
+    def should_stop_given_averages(self, current: Curve, averages: Sequence[float], direction: Direction) -> bool:
+        """`should_stop`, given `running_averages(previous, len(current))`."""
+
+
 @dataclass(frozen=True)
-class MedianStoppingRule(EarlyStoppingRule):
+class MedianStoppingRule(RunningAverageRule):
     """SageMaker's documented rule for its early stopping type "Auto".
 
     Kept under its own name as the baseline; our "Auto" is `DEFAULT_RULE`.
@@ -80,12 +97,7 @@ class MedianStoppingRule(EarlyStoppingRule):
         if self.grace_epochs < 0:
             raise ValueError("grace_epochs must not be negative")
 
-    def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
-        averages = running_averages(previous, len(current)) if current else []
-        return self.should_stop_given_averages(current, averages, direction)
-
     def should_stop_given_averages(self, current: Curve, averages: Sequence[float], direction: Direction) -> bool:
-        """`should_stop` given `running_averages(previous, len(current))`, for callers that compute them in SQL."""
         epoch = len(current)
         if epoch <= self.grace_epochs:
             return False
@@ -101,7 +113,7 @@ class MedianStoppingRule(EarlyStoppingRule):
 
 
 @dataclass(frozen=True)
-class BestSoFarRankRule(EarlyStoppingRule):
+class BestSoFarRankRule(RunningAverageRule):
     """Early stopping type "Auto": stop a job whose best so far is not in the top third.
 
     After epoch t of the current job, take the running average of every
@@ -146,12 +158,7 @@ class BestSoFarRankRule(EarlyStoppingRule):
         if self.grace_epochs < 0:
             raise ValueError("grace_epochs must not be negative")
 
-    def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
-        averages = running_averages(previous, len(current)) if current else []
-        return self.should_stop_given_averages(current, averages, direction)
-
     def should_stop_given_averages(self, current: Curve, averages: Sequence[float], direction: Direction) -> bool:
-        """`should_stop` given `running_averages(previous, len(current))`, for callers that compute them in SQL."""
         epoch = len(current)
         if epoch == 0 or epoch <= self.grace_epochs:
             return False
