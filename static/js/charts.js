@@ -1,14 +1,14 @@
 // The tuning job page's Plotly charts, drawn from the page's state (see tuning_job_detail.js).
 //
 // Scale matters here (thousands of training jobs, each with a curve), so the
-// learning curves use few traces: one per status group, the jobs of a group
-// joined into one trace with null gaps between them, and the best job as a
-// trace of its own. They are SVG paths, not WebGL: a big tuning job's curves
-// come thinned (jobs.selectors.learning_curves_overview), and a few long
-// paths paint several times faster than scattergl where WebGL is software
-// (measured in bench/dashboard_load.py: 10,000 curves). The per-job charts,
-// thousands of markers, stay WebGL. Each render is a Plotly.react of the
-// whole figure, which updates the existing chart in place.
+// learning curves' ended jobs are drawn as one SVG path per status group (see
+// learningCurveTraces), with the best job and each running job as traces of
+// their own. SVG, not WebGL: a big tuning job's curves come thinned
+// (jobs.selectors.learning_curves_overview), and a few long paths paint
+// several times faster than scattergl where WebGL is software (measured in
+// bench/dashboard_load.py: 10,000 curves). The per-job charts, thousands of
+// markers, stay WebGL. Each render is a Plotly.react of the whole figure,
+// which updates the existing chart in place.
 
 // plotly.js loads in parallel with this module (the page's socket and data
 // requests start while it compiles): read it when drawing, after `plotlyReady`.
@@ -112,15 +112,38 @@ function sortedCurve(curve) {
 
 // --- learning curves ------------------------------------------------------------------
 
+/** One SVG path of many curves: a subpath per curve, broken where a value is missing (NaN or inf). */
+function pathOf(curves) {
+  const parts = [];
+  for (const { x, y } of curves) {
+    let pen = "M";
+    for (let i = 0; i < x.length; i += 1) {
+      if (y[i] === null || y[i] === undefined) {
+        pen = "M";
+        continue;
+      }
+      parts.push(`${pen}${x[i]},${y[i]}`);
+      pen = "L";
+    }
+  }
+  return parts.join("");
+}
+
 /**
- * The learning-curve traces, and for each running job the index of its own
- * trace and its last epoch there: running jobs (few, at most the parallel
- * limit) get a trace each, so that their new epochs can be appended with
- * Plotly.extendTraces instead of redrawing thousands of curves.
+ * The learning-curve figure: traces, shapes, and for each running job the
+ * index of its own trace and its last epoch there.
+ *
+ * The ended jobs of a status group are drawn as ONE path (a layout shape in
+ * data coordinates, a subpath per job): a trace whose curves are separated by
+ * null gaps becomes one SVG element per curve, and styling 10,000 of them was
+ * most of a big tuning job's first draw (bench/dashboard_load.py). Hover
+ * comes from a trace of the same points that draws nothing. Running jobs (few,
+ * at most the parallel limit) get a trace each, so that their new epochs are
+ * appended with Plotly.extendTraces; the best job is a trace of its own.
  */
 export function learningCurveTraces(state) {
   const bestName = state.best ? state.best.name : null;
-  const buckets = new Map([...GROUPS.map((group) => [group.key, { x: [], y: [], customdata: [] }])]);
+  const buckets = new Map(GROUPS.map((group) => [group.key, { curves: [], x: [], y: [], customdata: [] }]));
   const best = { x: [], y: [], customdata: [] };
   const running = [];
   for (const job of jobsInOrder(state)) {
@@ -128,35 +151,62 @@ export function learningCurveTraces(state) {
     if (!curve || curve.points.size === 0) continue;
     const { x, y } = sortedCurve(curve);
     const info = hoverInfo(job);
-    if (job.name !== bestName && groupOf(job.status) === "InProgress") {
+    if (job.name === bestName) {
+      Object.assign(best, { x: [...x], y: [...y], customdata: x.map(() => info) });
+    } else if (groupOf(job.status) === "InProgress") {
       running.push({ name: job.name, x: [...x], y: [...y], customdata: x.map(() => info) });
-      continue;
-    }
-    const bucket = job.name === bestName ? best : buckets.get(groupOf(job.status));
-    if (bucket.x.length) {
-      // A gap between one job's curve and the next one's.
-      bucket.x.push(null);
-      bucket.y.push(null);
-      bucket.customdata.push(null);
-    }
-    for (let i = 0; i < x.length; i += 1) {
-      bucket.x.push(x[i]);
-      bucket.y.push(y[i]);
-      bucket.customdata.push(info);
+    } else {
+      const bucket = buckets.get(groupOf(job.status));
+      bucket.curves.push({ x, y });
+      for (let i = 0; i < x.length; i += 1) {
+        bucket.x.push(x[i]);
+        bucket.y.push(y[i]);
+        bucket.customdata.push(info);
+      }
     }
   }
   const hovertemplate = "<b>%{customdata[0]}</b><br>epoch %{x}: %{y:.6g}<br>%{customdata[1]}<extra></extra>";
-  const traces = GROUPS.filter((group) => buckets.get(group.key).x.length).map((group) => ({
-    type: "scatter",
-    mode: "lines",
-    uid: group.key,
-    name: group.name,
-    legendgroup: group.key,
-    line: group.line,
-    connectgaps: false,
-    hovertemplate,
-    ...buckets.get(group.key),
-  }));
+  const traces = [];
+  const shapes = [];
+  for (const group of GROUPS) {
+    const { curves, ...points } = buckets.get(group.key);
+    if (!curves.length) continue;
+    shapes.push({
+      type: "path",
+      xref: "x",
+      yref: "y",
+      layer: "between", // over the grid, under the traces (the best and running jobs)
+      path: pathOf(curves),
+      line: group.line,
+      name: group.name,
+      legendgroup: group.key,
+    });
+    // The group's legend entry, a line like the other entries' (a shape's own entry is an icon of
+    // a shape); clicking it hides the group's path and hover points, which share its legend group.
+    traces.push({
+      type: "scatter",
+      mode: "lines",
+      uid: `${group.key}-legend`,
+      name: group.name,
+      legendgroup: group.key,
+      line: group.line,
+      hoverinfo: "skip",
+      x: [null],
+      y: [null],
+    });
+    traces.push({
+      type: "scatter",
+      mode: "none",
+      uid: group.key,
+      name: group.name,
+      legendgroup: group.key,
+      showlegend: false,
+      hoveron: "points",
+      hovertemplate,
+      hoverlabel: { bgcolor: group.line.color },
+      ...points,
+    });
+  }
   const runningGroup = GROUPS.find((group) => group.key === "InProgress");
   const appendable = new Map();
   running.forEach(({ name, ...points }, index) => {
@@ -167,7 +217,7 @@ export function learningCurveTraces(state) {
       uid: `running-${name.replace(/[^A-Za-z0-9_-]/g, "_")}`, // Plotly puts uids in CSS selectors
       name: runningGroup.name,
       legendgroup: runningGroup.key,
-      showlegend: index === 0 && !buckets.get("InProgress").x.length,
+      showlegend: index === 0,
       line: runningGroup.line,
       hovertemplate,
       ...points,
@@ -185,15 +235,16 @@ export function learningCurveTraces(state) {
       ...best,
     });
   }
-  return { traces, appendable };
+  return { traces, shapes, appendable };
 }
 
 export function renderLearningCurves(node, state) {
-  const { traces, appendable } = learningCurveTraces(state);
+  const { traces, shapes, appendable } = learningCurveTraces(state);
   state.appendable = appendable;
   const layout = baseLayout({
     xaxis: { title: { text: "epoch" }, zeroline: false },
     yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
+    shapes,
     annotations: traces.length ? [] : emptyNote("Waiting for the first epoch's metrics…"),
   });
   const jobs = [...state.curves.values()].filter((curve) => curve.points.size).length;

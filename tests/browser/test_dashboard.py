@@ -81,40 +81,43 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
 
-    # Few WebGL traces (one per status group, jobs separated by gaps) rather
-    # than one per job, which is what keeps 10,000 jobs drawable; so "one
-    # curve per training job" is checked on the points each job contributes.
+    # Ended jobs are drawn as one SVG path per status group (a subpath per job), the best and
+    # running jobs as traces of their own, and every point has a hover label naming its job;
+    # so "one curve per training job" is checked on the curves drawn and on each job's points.
     curves = page.get_by_test_id("learning-curves")
     expect(curves).to_have_class(re.compile("js-plotly-plot"))
     # Points are drawn on a short timer after they arrive, and a job's last epoch may come after its
     # status: wait for every job's every epoch (a point lost for good times this out).
+    points_per_job = """() => {
+        const plot = document.querySelector('[data-testid="learning-curves"]');
+        const points = {};
+        for (const trace of plot.data || []) {
+            (trace.customdata || []).forEach((info) => info && (points[info[0]] = (points[info[0]] || 0) + 1));
+        }
+        return points;
+    }"""
     page.wait_for_function(
-        """() => {
-            const plot = document.querySelector('[data-testid="learning-curves"]');
-            const points = {};
-            for (const trace of plot.data || []) {
-                (trace.customdata || []).forEach((i) => i && (points[i[0]] = (points[i[0]] || 0) + 1));
-            }
-            const counts = Object.values(points);
+        f"""() => {{
+            const counts = Object.values(({points_per_job})());
             return counts.length >= 4 && counts.every((count) => count >= 6);
-        }""",
+        }}""",
         timeout=15_000,
     )
-    drawn = page.evaluate(
-        """() => {
-            const plot = document.querySelector('[data-testid="learning-curves"]');
-            const points = {};
-            for (const trace of plot.data) {
-                (trace.customdata || []).forEach((info) => {
-                    if (info) points[info[0]] = (points[info[0]] || 0) + 1;
-                });
-            }
-            return points;
-        }"""
-    )
+    drawn = page.evaluate(points_per_job)
     job_names = set(TuningJob.objects.get(name="browser-job").training_jobs.values_list("name", flat=True))
     assert set(drawn) == job_names, drawn
     assert all(count >= 6 for count in drawn.values()), drawn  # every epoch of every job
+    figure = page.evaluate(
+        """() => {
+            const plot = document.querySelector('[data-testid="learning-curves"]');
+            return {
+                paths: (plot.layout.shapes || []).map((shape) => shape.path.match(/M/g).length),
+                lines: plot.data.filter((trace) => trace.mode.includes("lines") && trace.x[0] !== null).length,
+            };
+        }"""
+    )
+    assert sum(figure["paths"]) + figure["lines"] == len(job_names), figure
+    assert figure["lines"] == 1, figure  # the best job; none is running any more
 
 
 def test_stop_from_the_page(stack, page, alice, tmp_path):
