@@ -261,6 +261,9 @@ async function drawCurves(curvesState) {
 const renderCurves = throttle(async () => {
   await charts.plotlyReady;
   await statusesKnown;
+  // Not before the first load is in (or failed): a draw of what the socket or summary.json
+  // brought before it would only hold up the full one on a big tuning job.
+  await firstCurves;
   const appended = state.appended;
   state.appended = new Map();
   if (!state.curvesStale && charts.extendLearningCurves(nodes.learningCurves, state, appended)) return;

@@ -19,7 +19,7 @@ from django.utils import timezone
 from jobs import selectors, services, views
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import Algorithm, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
+from jobs.models import Algorithm, MetricSample, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = [
@@ -519,6 +519,35 @@ def test_the_curves_endpoint_thins_a_big_tuning_job(alice_client, tuning_job, mo
     assert data["statuses"] == dict(TrainingJob.objects.values_list("name", "status"))
     assert [epoch for epoch, _ in data["jobs"]["tj-1-002"]["validation:accuracy"]] == [1, 3, 5]
     assert data["cursor"]["tj-1-002"] == second.metric_samples.order_by("id").last().id
+
+
+def test_the_database_groups_the_samples_as_python_does(tuning_job):
+    """PostgreSQL's array_agg (the overview's fast path) and the grouping in Python give the same curves."""
+    second = TrainingJob.objects.get(name="tj-1-002")
+    run(second, [0.1, float("nan"), 0.123456789, float("inf"), 0.5])
+    samples = MetricSample.objects.filter(tuning_job=tuning_job, metric_name="validation:accuracy", epoch__gte=2)
+
+    def grouped(in_database):
+        return {
+            job_id: (
+                newest,
+                sorted((epoch, selectors.six_digits(value)) for epoch, value in zip(epochs, values, strict=True)),
+            )
+            for job_id, newest, epochs, values in selectors.samples_by_training_job(samples, in_database=in_database)
+        }
+
+    expected = {
+        tuning_job.training_jobs.get(name="tj-1-001").id: (
+            samples.filter(training_job__name="tj-1-001").latest("id").id,
+            [(2, 0.875)],
+        ),
+        second.id: (
+            samples.filter(training_job=second).latest("id").id,
+            [(2, None), (3, 0.123457), (4, None), (5, 0.5)],
+        ),
+    }
+    assert grouped(in_database=False) == expected
+    assert grouped(in_database=True) == expected
 
 
 @pytest.mark.parametrize("value", ["yesterday", "2024-01-01T00:00:00"])
