@@ -118,6 +118,25 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     )
     assert sum(figure["paths"]) + figure["lines"] == len(job_names), figure
     assert figure["lines"] == 1, figure  # the best job; none is running any more
+    # The paths carry no hover of their own: a trace of the same points, drawing nothing, names the
+    # job and its hyperparameters under the pointer.
+    point = page.evaluate(
+        """() => {
+            const plot = document.querySelector('[data-testid="learning-curves"]');
+            const trace = plot._fullData.find((t) => t.mode === "none" && t.x.length);
+            const area = plot.querySelector(".nsewdrag").getBoundingClientRect();
+            const i = trace.x.length - 1;
+            return {
+                x: area.left + plot._fullLayout.xaxis.d2p(trace.x[i]),
+                y: area.top + plot._fullLayout.yaxis.d2p(trace.y[i]),
+                name: trace.customdata[i][0],
+            };
+        }"""
+    )
+    page.mouse.move(point["x"], point["y"])
+    hover = curves.locator(".hovertext")
+    expect(hover).to_contain_text(point["name"])
+    expect(hover).to_contain_text("learning_rate=")
 
 
 def test_stop_from_the_page(stack, page, alice, tmp_path):
