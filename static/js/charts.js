@@ -37,10 +37,11 @@ export const COLORS = {
   Best: "#f79009",
 };
 
-// Stopping jobs still run, so they are drawn with the running ones.
-const GROUPS = [
+// Stopping jobs still run, so they are drawn with the running ones (a trace each).
+const RUNNING = { key: "InProgress", name: "Running", line: { color: COLORS.InProgress, width: 1.6 } };
+// The ended jobs, one path per group.
+const ENDED_GROUPS = [
   { key: "Completed", name: "Completed", line: { color: COLORS.Completed, width: 1.2 } },
-  { key: "InProgress", name: "Running", line: { color: COLORS.InProgress, width: 1.6 } },
   { key: "Stopped", name: "Stopped", line: { color: COLORS.Stopped, width: 1, dash: "dash" } },
   { key: "Failed", name: "Failed", line: { color: COLORS.Failed, width: 1, dash: "dot" } },
 ];
@@ -143,7 +144,7 @@ function pathOf(curves) {
  */
 export function learningCurveTraces(state) {
   const bestName = state.best ? state.best.name : null;
-  const buckets = new Map(GROUPS.map((group) => [group.key, { curves: [], x: [], y: [], customdata: [] }]));
+  const buckets = new Map(ENDED_GROUPS.map((group) => [group.key, { curves: [], x: [], y: [], customdata: [] }]));
   const best = { x: [], y: [], customdata: [] };
   const running = [];
   for (const job of jobsInOrder(state)) {
@@ -168,7 +169,7 @@ export function learningCurveTraces(state) {
   const hovertemplate = "<b>%{customdata[0]}</b><br>epoch %{x}: %{y:.6g}<br>%{customdata[1]}<extra></extra>";
   const traces = [];
   const shapes = [];
-  for (const group of GROUPS) {
+  for (const group of ENDED_GROUPS) {
     const { curves, ...points } = buckets.get(group.key);
     if (!curves.length) continue;
     shapes.push({
@@ -207,7 +208,6 @@ export function learningCurveTraces(state) {
       ...points,
     });
   }
-  const runningGroup = GROUPS.find((group) => group.key === "InProgress");
   const appendable = new Map();
   running.forEach(({ name, ...points }, index) => {
     appendable.set(name, { index: traces.length, last: points.x[points.x.length - 1] });
@@ -215,10 +215,10 @@ export function learningCurveTraces(state) {
       type: "scatter",
       mode: "lines",
       uid: `running-${name.replace(/[^A-Za-z0-9_-]/g, "_")}`, // Plotly puts uids in CSS selectors
-      name: runningGroup.name,
-      legendgroup: runningGroup.key,
+      name: RUNNING.name,
+      legendgroup: RUNNING.key,
       showlegend: index === 0,
-      line: runningGroup.line,
+      line: RUNNING.line,
       hovertemplate,
       ...points,
     });
