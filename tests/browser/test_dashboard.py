@@ -119,21 +119,17 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     assert sum(figure["paths"]) + figure["lines"] == len(job_names), figure
     assert figure["lines"] == 1, figure  # the best job; none is running any more
     # The paths carry no hover of their own: a trace of the same points, drawing nothing, names the
-    # job and its hyperparameters under the pointer.
+    # job and its hyperparameters. Hovered through Plotly's own hover call: these curves can run
+    # within a pixel or two of each other, too close for a pointer to pick one reliably.
     point = page.evaluate(
         """() => {
             const plot = document.querySelector('[data-testid="learning-curves"]');
-            const trace = plot._fullData.find((t) => t.mode === "none" && t.x.length);
-            const area = plot.querySelector(".nsewdrag").getBoundingClientRect();
-            const i = trace.x.length - 1;
-            return {
-                x: area.left + plot._fullLayout.xaxis.d2p(trace.x[i]),
-                y: area.top + plot._fullLayout.yaxis.d2p(trace.y[i]),
-                name: trace.customdata[i][0],
-            };
+            const curveNumber = plot._fullData.findIndex((t) => t.mode === "none" && t.x.length);
+            const pointNumber = plot._fullData[curveNumber].x.length - 1;
+            Plotly.Fx.hover(plot, [{ curveNumber, pointNumber }]);
+            return { name: plot._fullData[curveNumber].customdata[pointNumber][0] };
         }"""
     )
-    page.mouse.move(point["x"], point["y"])
     hover = curves.locator(".hovertext")
     expect(hover).to_contain_text(point["name"])
     expect(hover).to_contain_text("learning_rate=")
