@@ -65,8 +65,10 @@ def analytics_rows(tuning_job: TuningJob) -> list[Row]:
     """One row per training job of `tuning_job`, in launch order (one query)."""
     space = _space(tuning_job)
     names = hyperparameter_names(tuning_job)
+    # "tuning_job" too: the related manager sets each job's tuning job, and a
+    # deferred tuning_job_id would cost a query per training job.
     training_jobs = tuning_job.training_jobs.order_by("sequence").only(
-        "name", "status", "stop_reason", "final_objective_value", "tuned_hyperparameters",
+        "tuning_job", "name", "status", "stop_reason", "final_objective_value", "tuned_hyperparameters",
         "epochs_run", "started_at", "ended_at",
     )  # fmt: skip
     rows = []
