@@ -14,12 +14,7 @@ from analytics import compare
 from analytics.models import ReviewNote
 from analytics.table import Row, analytics_columns, analytics_rows, is_finite_number
 from jobs import selectors as jobs_selectors
-from jobs.models import MetricSample, TuningJob
-
-# Learning curves drawn on a report: at most this many points in all, shared by
-# the training jobs, so that a 10,000-job tuning job still draws in a moment.
-CURVE_POINT_BUDGET = 20_000
-MIN_POINTS_PER_JOB = 20
+from jobs.models import TuningJob
 
 
 @dataclass(frozen=True)
@@ -134,38 +129,24 @@ def objective_by_training_job(rows: Sequence[Row]) -> dict[str, dict]:
     return groups
 
 
-def objective_learning_curves(*, tuning_job: TuningJob, rows: Sequence[Row]) -> dict[str, dict]:
-    """The objective metric per epoch of every training job, one trace per status group.
+def objective_learning_curves(*, tuning_job: TuningJob, rows: Sequence[Row]) -> dict:
+    """The objective metric per epoch of every training job, grouped by status, in launch order.
 
-    Jobs are separated by a null (a gap in the line) rather than drawn as one
-    trace each, and long curves are thinned to a share of CURVE_POINT_BUDGET,
-    keeping their first and last epochs.
+    {"groups": {status group: {"names": [job, ...], "curves": [[[epoch, value], ...], ...]}},
+    "thinned": None or as the tuning job page says it}. Read as that page's
+    first load reads them (jobs.selectors.learning_curves_first_load): whole for
+    a small tuning job; past 60,000 samples thinned (the best and running jobs
+    whole), so a 10,000-job report stays a few hundred kilobytes.
     """
-    group_of = {row["TrainingJobName"]: compare.STATUS_GROUPS[row["TrainingJobStatus"]] for row in rows}
-    per_job = max(MIN_POINTS_PER_JOB, CURVE_POINT_BUDGET // max(1, len(rows)))
-    samples = (
-        MetricSample.objects.filter(tuning_job=tuning_job, metric_name=tuning_job.objective_metric_name)
-        .order_by("training_job__sequence", "epoch")
-        .values_list("training_job__name", "epoch", "value")
-    )
-    curves: dict[str, list[tuple[int, float]]] = {}
-    for name, epoch, value in samples.iterator(chunk_size=5000):
-        curves.setdefault(name, []).append((epoch, value))
+    metric = tuning_job.objective_metric_name
+    first_load = jobs_selectors.learning_curves_first_load(tuning_job=tuning_job, metric=metric)
     groups: dict[str, dict] = {}
-    for name, points in curves.items():
-        group = groups.setdefault(group_of.get(name, "InProgress"), {"x": [], "y": [], "text": []})
-        for epoch, value in _thin(points, per_job):
-            group["x"].append(epoch)
-            group["y"].append(_finite_or_none(value))
-            group["text"].append(name)
-        group["x"].append(None)
-        group["y"].append(None)
-        group["text"].append("")
-    return groups
-
-
-def _thin(points: list, limit: int) -> list:
-    if len(points) <= limit:
-        return points
-    step = (len(points) - 1) / (limit - 1)
-    return [points[round(i * step)] for i in range(limit)]
+    for row in rows:
+        name = row["TrainingJobName"]
+        points = first_load["jobs"].get(name, {}).get(metric)
+        if not points:
+            continue
+        group = groups.setdefault(compare.STATUS_GROUPS[row["TrainingJobStatus"]], {"names": [], "curves": []})
+        group["names"].append(name)
+        group["curves"].append(sorted(points, key=lambda point: point[0]))
+    return {"groups": groups, "thinned": first_load.get("thinned")}

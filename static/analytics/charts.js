@@ -1,14 +1,13 @@
 // Charts of the compare page and the review report, drawn from the page's
-// #analytics-charts JSON (built on the server; nulls are gaps). SVG traces, not
-// WebGL, so that the charts print; traces are few (one per tuning job or per
-// status group), so SVG stays light.
-(function () {
-  "use strict";
+// #analytics-charts JSON (built on the server; nulls are gaps). SVG, not WebGL,
+// so that the charts print; traces are few (one per tuning job or per status
+// group), and the learning curves are one path per status group, as on the
+// tuning job page (curveGroup), so SVG stays light.
+import { curveGroup, escapeLabel } from "../js/charts.js";
 
-  const source = document.getElementById("analytics-charts");
-  if (!source || typeof Plotly === "undefined") return;
-  const data = JSON.parse(source.textContent);
-  if (!data) return;
+const source = document.getElementById("analytics-charts");
+const data = source && typeof Plotly !== "undefined" ? JSON.parse(source.textContent) : null;
+if (data) {
 
   // The dashboard's status colours (static/js/charts.js).
   const STATUS_COLORS = { Completed: "#2463eb", InProgress: "#0e9384", Stopped: "#8a94a6", Failed: "#b42318" };
@@ -38,21 +37,39 @@
     drawn.push(element);
   }
 
-  function statusTraces(groups, mode) {
+  function statusMarkers(groups) {
     return Object.keys(STATUS_COLORS)
       .filter((status) => groups && groups[status])
       .map((status) => ({
         type: "scatter",
-        mode: mode,
+        mode: "markers",
         name: status,
         x: groups[status].x,
         y: groups[status].y,
         text: groups[status].text,
         hovertemplate: "%{text}<br>%{x}: %{y}<extra>" + status + "</extra>",
-        line: { color: STATUS_COLORS[status], width: 1 },
         marker: { color: STATUS_COLORS[status], size: 7 },
-        connectgaps: false,
       }));
+  }
+
+  /** Each status group's curves ({names, curves: [[[epoch, value], ...], ...]}) as one path with hover. */
+  function curveFigure(groups) {
+    const traces = [];
+    const shapes = [];
+    for (const [status, color] of Object.entries(STATUS_COLORS)) {
+      const group = groups[status];
+      if (!group) continue;
+      const curves = group.curves.map((points, i) => ({
+        x: points.map((point) => point[0]),
+        y: points.map((point) => point[1]),
+        info: [escapeLabel(group.names[i])],
+      }));
+      const hovertemplate = "%{customdata[0]}<br>%{x}: %{y}<extra>" + status + "</extra>";
+      const figure = curveGroup({ key: status, name: status, line: { color, width: 1 } }, curves, hovertemplate);
+      shapes.push(figure.shape);
+      traces.push(...figure.traces);
+    }
+    return { traces, shapes };
   }
 
   if (data.best_so_far) {
@@ -74,10 +91,11 @@
     );
   }
   if (data.by_job) {
-    draw("chart-by-job", statusTraces(data.by_job, "markers"), layout("training job (launch order)", objective));
+    draw("chart-by-job", statusMarkers(data.by_job), layout("training job (launch order)", objective));
   }
   if (data.curves) {
-    draw("chart-curves", statusTraces(data.curves, "lines"), layout("epoch", objective));
+    const { traces, shapes } = curveFigure(data.curves.groups);
+    draw("chart-curves", traces, { ...layout("epoch", objective), shapes });
   }
 
   // Fit the charts to the page before printing, and back afterwards.
@@ -90,4 +108,4 @@
   document.querySelectorAll("[data-print]").forEach((button) => {
     button.addEventListener("click", () => window.print());
   });
-})();
+}

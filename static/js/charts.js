@@ -2,7 +2,7 @@
 //
 // Scale matters here (thousands of training jobs, each with a curve), so the
 // learning curves' ended jobs are drawn as one SVG path per status group (see
-// learningCurveTraces), with the best job and each running job as traces of
+// curveGroup), with the best job and each running job as traces of
 // their own. SVG, not WebGL: a big tuning job's curves come thinned
 // (jobs.selectors.learning_curves_overview), and a few long paths paint
 // several times faster than scattergl where WebGL is software (measured in
@@ -131,20 +131,73 @@ function pathOf(curves) {
 }
 
 /**
+ * Many curves of one group ({key, name, line}) as Plotly draws them fast: ONE
+ * path (a layout shape in data coordinates, a subpath per curve), a legend
+ * entry, and a trace of the same points that draws nothing but gives hover.
+ *
+ * A trace whose curves are separated by null gaps becomes one SVG element per
+ * curve, styled one by one: for 10,000 curves that was most of a big tuning
+ * job's first draw (bench/dashboard_load.py). `curves`: [{x, y, info}], where
+ * `info` is every point's customdata for `hovertemplate`.
+ */
+export function curveGroup(group, curves, hovertemplate) {
+  const points = { x: [], y: [], customdata: [] };
+  for (const { x, y, info } of curves) {
+    for (let i = 0; i < x.length; i += 1) {
+      points.x.push(x[i]);
+      points.y.push(y[i]);
+      points.customdata.push(info);
+    }
+  }
+  const shape = {
+    type: "path",
+    xref: "x",
+    yref: "y",
+    layer: "between", // over the grid, under the traces
+    path: pathOf(curves),
+    line: group.line,
+    name: group.name,
+    legendgroup: group.key,
+  };
+  // A line entry like the other traces' (a shape's own entry is an icon of a shape); clicking it
+  // hides the path and the hover points, which share its legend group.
+  const legend = {
+    type: "scatter",
+    mode: "lines",
+    uid: `${group.key}-legend`,
+    name: group.name,
+    legendgroup: group.key,
+    line: group.line,
+    hoverinfo: "skip",
+    x: [null],
+    y: [null],
+  };
+  const hover = {
+    type: "scatter",
+    mode: "none",
+    uid: group.key,
+    name: group.name,
+    legendgroup: group.key,
+    showlegend: false,
+    hoveron: "points",
+    hovertemplate,
+    hoverlabel: { bgcolor: group.line.color },
+    ...points,
+  };
+  return { shape, traces: [legend, hover] };
+}
+
+/**
  * The learning-curve figure: traces, shapes, and for each running job the
  * index of its own trace and its last epoch there.
  *
- * The ended jobs of a status group are drawn as ONE path (a layout shape in
- * data coordinates, a subpath per job): a trace whose curves are separated by
- * null gaps becomes one SVG element per curve, and styling 10,000 of them was
- * most of a big tuning job's first draw (bench/dashboard_load.py). Hover
- * comes from a trace of the same points that draws nothing. Running jobs (few,
+ * The ended jobs are drawn by status group (curveGroup). Running jobs (few,
  * at most the parallel limit) get a trace each, so that their new epochs are
  * appended with Plotly.extendTraces; the best job is a trace of its own.
  */
 export function learningCurveTraces(state) {
   const bestName = state.best ? state.best.name : null;
-  const buckets = new Map(ENDED_GROUPS.map((group) => [group.key, { curves: [], x: [], y: [], customdata: [] }]));
+  const ended = new Map(ENDED_GROUPS.map((group) => [group.key, []]));
   const best = { x: [], y: [], customdata: [] };
   const running = [];
   for (const job of jobsInOrder(state)) {
@@ -157,56 +210,17 @@ export function learningCurveTraces(state) {
     } else if (groupOf(job.status) === "InProgress") {
       running.push({ name: job.name, x: [...x], y: [...y], customdata: x.map(() => info) });
     } else {
-      const bucket = buckets.get(groupOf(job.status));
-      bucket.curves.push({ x, y });
-      for (let i = 0; i < x.length; i += 1) {
-        bucket.x.push(x[i]);
-        bucket.y.push(y[i]);
-        bucket.customdata.push(info);
-      }
+      ended.get(groupOf(job.status)).push({ x, y, info });
     }
   }
   const hovertemplate = "<b>%{customdata[0]}</b><br>epoch %{x}: %{y:.6g}<br>%{customdata[1]}<extra></extra>";
   const traces = [];
   const shapes = [];
   for (const group of ENDED_GROUPS) {
-    const { curves, ...points } = buckets.get(group.key);
-    if (!curves.length) continue;
-    shapes.push({
-      type: "path",
-      xref: "x",
-      yref: "y",
-      layer: "between", // over the grid, under the traces (the best and running jobs)
-      path: pathOf(curves),
-      line: group.line,
-      name: group.name,
-      legendgroup: group.key,
-    });
-    // The group's legend entry, a line like the other entries' (a shape's own entry is an icon of
-    // a shape); clicking it hides the group's path and hover points, which share its legend group.
-    traces.push({
-      type: "scatter",
-      mode: "lines",
-      uid: `${group.key}-legend`,
-      name: group.name,
-      legendgroup: group.key,
-      line: group.line,
-      hoverinfo: "skip",
-      x: [null],
-      y: [null],
-    });
-    traces.push({
-      type: "scatter",
-      mode: "none",
-      uid: group.key,
-      name: group.name,
-      legendgroup: group.key,
-      showlegend: false,
-      hoveron: "points",
-      hovertemplate,
-      hoverlabel: { bgcolor: group.line.color },
-      ...points,
-    });
+    if (!ended.get(group.key).length) continue;
+    const figure = curveGroup(group, ended.get(group.key), hovertemplate);
+    shapes.push(figure.shape);
+    traces.push(...figure.traces);
   }
   const appendable = new Map();
   running.forEach(({ name, ...points }, index) => {

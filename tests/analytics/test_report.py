@@ -7,6 +7,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from jobs import selectors as jobs_selectors
 from tests.analytics.helpers import completed
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
@@ -37,6 +38,20 @@ def test_the_urls():
     assert reverse("tuning-jobs-compare") == "/analytics/compare/"
 
 
+def test_a_big_tuning_jobs_report_draws_thinned_curves_and_says_so(alice_client, four_kinds, monkeypatch):
+    # Thinned as the tuning job page's first load is (jobs.selectors), here at toy sizes.
+    monkeypatch.setattr(jobs_selectors, "CURVE_FULL_SAMPLES", 1)
+    monkeypatch.setattr(jobs_selectors, "CURVE_POINT_BUDGET", 4)
+    monkeypatch.setattr(jobs_selectors, "CURVE_MIN_POINTS", 1)
+    monkeypatch.setattr(jobs_selectors, "CURVE_KEEP_BEST", 1)
+    response = alice_client.get(urls("tj-mixed")["report"])
+    curves = page_charts(response)["curves"]
+    assert curves["thinned"] == {"stride": 2, "jobs": 3, "whole": 1}
+    # Each job keeps its first and last epoch (here, both of its two).
+    assert [len(points) for points in curves["groups"]["Completed"]["curves"]] == [2, 2]
+    assert "3 of 4 curves thinned to one epoch in 2" in response.content.decode()
+
+
 def test_the_report_shows_the_top_5_summary_stopped_jobs_and_chart_data(alice_client, four_kinds):
     response = alice_client.get(urls("tj-mixed")["report"])
     assert response.status_code == 200
@@ -55,7 +70,11 @@ def test_the_report_shows_the_top_5_summary_stopped_jobs_and_chart_data(alice_cl
     assert series["x"] == [40.0, 70.0, 170.0, 230.0]
     assert series["y"] == [0.1, 0.1, 0.75, 0.75]
     assert charts["by_job"]["Completed"]["y"] == [0.75, None]  # NaN drawn as a gap
-    assert charts["curves"]["Completed"]["y"] == [0.5, 0.75, None, 0.3, None, None]
+    # Per status group, the jobs' names and curves in launch order; NaN is a null (a gap).
+    completed = charts["curves"]["groups"]["Completed"]
+    assert completed["names"] == ["tj-mixed-001", "tj-mixed-004"]
+    assert completed["curves"] == [[[1, 0.5], [2, 0.75]], [[1, 0.3], [2, None]]]
+    assert charts["curves"]["thinned"] is None
 
     content = response.content.decode()
     stopped_table = content.split("Stopped training jobs (1)", 1)[1].split("</table>", 1)[0]

@@ -263,5 +263,10 @@ def test_the_report_prints_the_top_5_table(web, page, alice, algorithm):
     for column in ("TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue", "TrainingElapsedTimeSeconds"):
         assert column in header
     expect(page.locator("header.topbar, .site-header, nav").first).to_be_hidden()
+    # The learning curves: one path per status group, a subpath per training job.
+    curves = page.locator("#chart-curves.js-plotly-plot")
+    expect(curves).to_be_visible()
+    subpaths = curves.evaluate("(plot) => plot.layout.shapes.map((shape) => shape.path.match(/M/g).length)")
+    assert sum(subpaths) == 7, subpaths
     pdf = page.pdf()
     assert pdf.startswith(b"%PDF")
