@@ -283,15 +283,15 @@ def samples_by_training_job(samples, *, in_database: bool):
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
-    grouped: dict[int, tuple[list, list, list]] = {}
+    by_job: dict[int, tuple[list, list, list]] = {}
     for sample_id, job_id, epoch, value in samples.values_list("id", "training_job_id", "epoch", "value").iterator(
         chunk_size=20_000
     ):
-        newest, epochs, values = grouped.setdefault(job_id, ([0], [], []))
+        newest, epochs, values = by_job.setdefault(job_id, ([0], [], []))
         newest[0] = max(newest[0], sample_id)
         epochs.append(epoch)
         values.append(value)
-    return [(job_id, newest[0], epochs, values) for job_id, (newest, epochs, values) in grouped.items()]
+    return [(job_id, newest[0], epochs, values) for job_id, (newest, epochs, values) in by_job.items()]
 
 
 def six_digits(value: float) -> float | None:

@@ -8,7 +8,6 @@ import { curveGroup, escapeLabel } from "../js/charts.js";
 const source = document.getElementById("analytics-charts");
 const data = source && typeof Plotly !== "undefined" ? JSON.parse(source.textContent) : null;
 if (data) {
-
   // The dashboard's status colours (static/js/charts.js).
   const STATUS_COLORS = { Completed: "#2463eb", InProgress: "#0e9384", Stopped: "#8a94a6", Failed: "#b42318" };
   const config = { responsive: true, displaylogo: false };
