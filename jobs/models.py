@@ -336,9 +336,14 @@ class TrainingJob(models.Model):
 
     @property
     def elapsed_seconds(self) -> float | None:
-        if self.started_at is None or self.ended_at is None:
-            return None
-        return (self.ended_at - self.started_at).total_seconds()
+        return elapsed_seconds(self.started_at, self.ended_at)
+
+
+def elapsed_seconds(started_at, ended_at) -> float | None:
+    """A training job's run time; None until it has both started and ended."""
+    if started_at is None or ended_at is None:
+        return None
+    return (ended_at - started_at).total_seconds()
 
 
 class MetricSample(models.Model):
