@@ -4,8 +4,6 @@ Each test creates a tuning job through the service layer and then only
 watches the database while the workers do the rest.
 """
 
-import time
-
 import psutil
 import pytest
 
@@ -13,18 +11,9 @@ from jobs import services
 from jobs.models import MetricSample, StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.selectors import tuning_job_counters
 from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
+from tests.jobs.waiting import wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(predicate, workers, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{workers.logs()}")
 
 
 def status_of(tuning_job):

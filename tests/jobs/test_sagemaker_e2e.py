@@ -6,8 +6,6 @@ them with StopTrainingJob, through `TrainingLifecycle` (tests/jobs/sagemaker_lif
 which adds to the moto server what it lacks: training jobs that train for a while and stop.
 """
 
-import time
-
 import boto3
 import pytest
 
@@ -24,6 +22,7 @@ from jobs.models import (
 from jobs.services import tuning_job_create
 from tests.jobs.factories import tuning_job_config
 from tests.jobs.sagemaker_lifecycle import TrainingLifecycle
+from tests.jobs.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -36,15 +35,6 @@ def accuracy(quality: int, epoch: int) -> float:
     if quality == 4:
         return 0.02 * epoch
     return (0.6 + 0.1 * quality) * epoch / EPOCHS
-
-
-def wait_for(predicate, workers, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{workers.logs()}")
 
 
 def test_early_stopping_stops_a_sagemaker_training_job_from_its_cloudwatch_metrics(

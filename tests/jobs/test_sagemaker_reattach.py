@@ -5,7 +5,6 @@ tests/jobs/sagemaker_lifecycle.py), which adds the StopTrainingJob and the
 jobs that train for a while that moto lacks.
 """
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -27,6 +26,7 @@ from jobs.models import (
 )
 from tests.jobs.factories import tuning_job_config
 from tests.jobs.sagemaker_lifecycle import TrainingLifecycle
+from tests.jobs.waiting import wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
 EPOCHS = 8
@@ -253,16 +253,6 @@ def test_a_stop_asked_for_while_the_watcher_was_lost_reaches_sagemaker_on_re_att
         "Stopped",
     )
     assert lifecycle.creates == ["tj-1-001-0a1b2c3d"]  # the lost watcher's, none since
-
-
-def wait_for(predicate, workers, timeout=90.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}\n{workers.logs()}")
 
 
 @pytest.mark.integration
