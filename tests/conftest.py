@@ -30,6 +30,24 @@ def plain_http_settings():
         yield
 
 
+@pytest.fixture
+def no_tasks(django_capture_on_commit_callbacks):
+    """Capture the on-commit task hand-offs so that nothing reaches a broker."""
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        yield callbacks
+
+
+@pytest.fixture
+def events():
+    """Every event the service layer publishes, in order."""
+    from jobs import realtime
+
+    received = []
+    realtime.add_sink(received.append)
+    yield received
+    realtime.remove_sink(received.append)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

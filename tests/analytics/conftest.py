@@ -40,13 +40,6 @@ def clock(monkeypatch):
 
 
 @pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    """Capture the on-commit task hand-offs and events so that nothing reaches a broker."""
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
-@pytest.fixture
 def team(db):
     return Group.objects.create(name="vision")
 

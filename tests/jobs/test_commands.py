@@ -80,13 +80,6 @@ def write_spec(tmp_path):
     return write
 
 
-@pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    """Capture the on-commit task hand-offs so that nothing reaches a broker."""
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
 def run(training_job, values, outcome=Outcome.COMPLETED):
     """Play a training run: claim, report `values` one per epoch, finish."""
     assert services.training_job_start(training_job_id=training_job.id, worker="w@host:1", log_path="")

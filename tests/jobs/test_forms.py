@@ -50,12 +50,6 @@ def alice_client(client, alice):
     return client
 
 
-@pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
 def rows(prefix: str, items: list[dict]) -> dict:
     """The POST fields of a formset: the management form and each row's fields."""
     data = {f"{prefix}-TOTAL_FORMS": str(len(items)), f"{prefix}-INITIAL_FORMS": "0"}

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from jobs import realtime, sagemaker_import, services, tasks
+from jobs import sagemaker_import, services, tasks
 from jobs.backends.metrics import MetricRecord
 from jobs.models import TeamMember, TeamRole, TrainingJob, TuningJob
 from jobs.sagemaker_shapes import parse_imported_training_job, parse_imported_tuning_job
@@ -75,14 +75,6 @@ JOBS = [
 @pytest.fixture
 def team(db):
     return Group.objects.create(name="vision")
-
-
-@pytest.fixture
-def events():
-    received = []
-    realtime.add_sink(received.append)
-    yield received
-    realtime.remove_sink(received.append)
 
 
 @pytest.fixture

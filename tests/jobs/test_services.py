@@ -36,14 +36,6 @@ def algorithm():
     return register_algorithm()
 
 
-@pytest.fixture
-def events():
-    received = []
-    realtime.add_sink(received.append)
-    yield received
-    realtime.remove_sink(received.append)
-
-
 def create(django_capture_on_commit_callbacks, **overrides) -> TuningJob:
     with django_capture_on_commit_callbacks(execute=False):
         return services.tuning_job_create(config=tuning_job_config(**overrides))

@@ -22,12 +22,6 @@ OBJECTIVE = "validation:accuracy"
 
 
 @pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
-@pytest.fixture
 def algorithm():
     return register_algorithm(static_hyperparameters={"epochs": "9"})
 

@@ -71,13 +71,6 @@ def viewer_client(client, django_user_model, team):
     return client
 
 
-@pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    """Capture the on-commit task hand-offs so that nothing reaches a broker."""
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
 def run(training_job, values, log_path=""):
     """Play a training run: claim, report `values` one per epoch, finish Completed."""
     assert services.training_job_start(training_job_id=training_job.id, worker="w@host:1", log_path=log_path)

@@ -45,12 +45,6 @@ def api(alice):
 
 
 @pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
-@pytest.fixture
 def algorithm():
     return register_algorithm()
 

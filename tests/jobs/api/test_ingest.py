@@ -21,12 +21,6 @@ OBJECTIVE = "validation:accuracy"
 
 
 @pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
-@pytest.fixture
 def trainer(django_user_model, no_tasks):
     """A claimed training job of an external algorithm, and a client holding its token."""
     team = Group.objects.create(name="vision")

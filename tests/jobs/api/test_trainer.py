@@ -17,12 +17,6 @@ BASE = "/api/v1"
 
 
 @pytest.fixture
-def no_tasks(django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        yield callbacks
-
-
-@pytest.fixture
 def operator(django_user_model):
     team = Group.objects.create(name="vision")
     user = django_user_model.objects.create_user("alice")
