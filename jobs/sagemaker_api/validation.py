@@ -75,7 +75,7 @@ def _check(shape: Shape, value: Any, path: str, collector: _Collector) -> None:
         if not isinstance(value, list):
             collector.fail(value, path, "Member must be a list")
             return
-        _check_length(shape, value, len(value), path, collector)
+        _check_bounds(shape, value, len(value), "length", path, collector)
         for index, item in enumerate(value, start=1):
             item_path = f"{path}.{index}.member"
             if item is None:
@@ -86,7 +86,7 @@ def _check(shape: Shape, value: Any, path: str, collector: _Collector) -> None:
         if not isinstance(value, dict):
             collector.fail(value, path, "Member must be a map")
             return
-        _check_length(shape, value, len(value), path, collector)
+        _check_bounds(shape, value, len(value), "length", path, collector)
         for key, item in value.items():
             key_errors = validate(shape.key, key)
             if key_errors:
@@ -98,7 +98,7 @@ def _check(shape: Shape, value: Any, path: str, collector: _Collector) -> None:
         if not isinstance(value, str):
             collector.fail(value, path, "Member must be a string")
             return
-        _check_length(shape, value, len(value), path, collector)
+        _check_bounds(shape, value, len(value), "length", path, collector)
         _check_pattern(shape, value, path, collector)
         if shape.enum and value not in shape.enum:
             collector.fail(value, path, f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
@@ -106,12 +106,12 @@ def _check(shape: Shape, value: Any, path: str, collector: _Collector) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             collector.fail(value, path, f"Member must be an {kind}")
             return
-        _check_range(shape, value, path, collector)
+        _check_bounds(shape, value, value, "value", path, collector)
     elif kind in ("float", "double"):
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             collector.fail(value, path, "Member must be a number")
             return
-        _check_range(shape, value, path, collector)
+        _check_bounds(shape, value, value, "value", path, collector)
     elif kind == "boolean":
         if not isinstance(value, bool):
             collector.fail(value, path, "Member must be a boolean")
@@ -142,20 +142,13 @@ def _check_structure(shape: Shape, value: Any, path: str, collector: _Collector)
         collector.fail(value, path or "(body)", "Member must set exactly one of its members")
 
 
-def _check_length(shape: Shape, value: Any, length: int, path: str, collector: _Collector) -> None:
+def _check_bounds(shape: Shape, value: Any, measure: float, what: str, path: str, collector: _Collector) -> None:
+    """The shape's min/max, which botocore's model gives for a string's or list's length and for a number's value."""
     minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-    if maximum is not None and length > maximum:
-        collector.fail(value, path, f"Member must have length less than or equal to {maximum}")
-    if minimum is not None and length < minimum:
-        collector.fail(value, path, f"Member must have length greater than or equal to {minimum}")
-
-
-def _check_range(shape: Shape, value: float, path: str, collector: _Collector) -> None:
-    minimum, maximum = shape.metadata.get("min"), shape.metadata.get("max")
-    if maximum is not None and value > maximum:
-        collector.fail(value, path, f"Member must have value less than or equal to {maximum}")
-    if minimum is not None and value < minimum:
-        collector.fail(value, path, f"Member must have value greater than or equal to {minimum}")
+    if maximum is not None and measure > maximum:
+        collector.fail(value, path, f"Member must have {what} less than or equal to {maximum}")
+    if minimum is not None and measure < minimum:
+        collector.fail(value, path, f"Member must have {what} greater than or equal to {minimum}")
 
 
 def _check_pattern(shape: Shape, value: str, path: str, collector: _Collector) -> None:
