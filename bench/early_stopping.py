@@ -54,7 +54,11 @@ from jobs.tuning.early_stopping import (
     RULES,
     BestSoFarRankRule,
     EarlyStoppingRule,
+    Leader,
+    LeaderEnvelopeRule,
     MedianStoppingRule,
+    RunningAverageRule,
+    best_value,
 )
 from jobs.tuning.strategies.base import Direction
 
@@ -80,20 +84,49 @@ class CurveFile:
     curves: tuple[Curve, ...]
 
 
-def parse_curves(document: dict) -> CurveFile:
-    """Validate a curve document (see the module docstring of bench.record_curves)."""
-    objective = document["objective"]
-    direction = Direction(objective["type"])
+def parse_curves(document: Any) -> CurveFile:
+    """Validate a curve document (see the module docstring of bench.record_curves).
+
+    Refused with a ValueError naming the place: a missing or mistyped key, an
+    unknown objective type, a value that is neither a number nor null, a negative
+    or non-finite `seconds_per_epoch`, fewer than two curves (nothing to compare).
+    Accepted: curves of unequal lengths (jobs that ran different epochs), an empty
+    curve (a job that reported nothing), NaN/Infinity/null values (a diverged run:
+    read as NaN, never a job's best). A missing epoch in the middle of a run has no
+    place in this format: write it as null.
+    """
+    if not isinstance(document, dict):
+        raise ValueError("a curve file holds one JSON object")
+    objective = document.get("objective")
+    if not isinstance(objective, dict) or not isinstance(objective.get("name"), str):
+        raise ValueError('objective must be {"name": ..., "type": "Maximize" | "Minimize"}')
+    try:
+        direction = Direction(objective.get("type"))
+    except ValueError:
+        raise ValueError(f"objective.type must be Maximize or Minimize, not {objective.get('type')!r}") from None
+    entries = document.get("curves")
+    if not isinstance(entries, list):
+        raise ValueError("curves must be a list")
     curves = []
-    for position, entry in enumerate(document["curves"]):
-        values = tuple(math.nan if v is None else float(v) for v in entry["values"])
-        seconds = float(entry["seconds_per_epoch"])
-        if seconds < 0 or not math.isfinite(seconds):
-            raise ValueError(f"curves[{position}].seconds_per_epoch must be a non-negative number")
-        curves.append(Curve(values, seconds, dict(entry.get("hyperparameters", {}))))
-    if not curves:
-        raise ValueError("the file holds no curves")
-    return CurveFile(str(objective["name"]), direction, tuple(curves))
+    for position, entry in enumerate(entries):
+        where = f"curves[{position}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("values"), list):
+            raise ValueError(f"{where} must be an object with a list of values")
+        values = []
+        for epoch, value in enumerate(entry["values"], start=1):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ValueError(f"{where}.values[{epoch - 1}] (epoch {epoch}) must be a number or null")
+            values.append(math.nan if value is None or not math.isfinite(value) else float(value))
+        seconds = entry.get("seconds_per_epoch")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < math.inf:
+            raise ValueError(f"{where}.seconds_per_epoch must be a non-negative number")
+        hyperparameters = entry.get("hyperparameters", {})
+        if not isinstance(hyperparameters, dict):
+            raise ValueError(f"{where}.hyperparameters must be an object")
+        curves.append(Curve(tuple(values), float(seconds), dict(hyperparameters)))
+    if len(curves) < 2:
+        raise ValueError(f"the file holds {len(curves)} curve(s); a replay needs at least 2")
+    return CurveFile(objective["name"], direction, tuple(curves))
 
 
 def load_curves(path: Path) -> CurveFile:
@@ -126,22 +159,95 @@ class OffPolicy:
 
 
 class RulePolicy:
-    """Drives a project rule exactly as the live engine does."""
+    """Drives a project rule exactly as the live engine does.
 
-    def __init__(self, rule: EarlyStoppingRule, direction: Direction):
+    The rule's own decision (`should_stop_given...`) is called with what the
+    engine would read from the database: the earlier jobs' running averages
+    at this epoch and, for `LeaderEnvelopeRule`, its leaders. They are kept
+    up to date as values are reported (prefix sums and best-so-far arrays), so
+    a replay of a 50-job tuning job does not recompute every earlier curve at
+    every epoch; `tests/bench` checks that this gives the same decisions as the
+    rule's own `should_stop` over the curves. Any other rule is called through
+    `should_stop`.
+    """
+
+    def __init__(self, rule: EarlyStoppingRule, direction: Direction, max_epochs: int = 1):
         self._rule = rule
         self._direction = direction
+        self._maximize = direction == Direction.MAXIMIZE
         self._curves: list[list[float]] = []  # every started job's reported values
+        self._ended: list[bool] = []
+        self._columns = max(1, max_epochs)
+        self._sums = np.zeros((0, self._columns))  # prefix sums of the reported values
+        self._bests = np.zeros((0, self._columns))  # best finite value over epochs 1..e
+        self._lengths = np.zeros(0, dtype=int)
+        self._finite = np.zeros(0, dtype=int)  # leading epochs with finite values
+        self._finals = np.zeros(0)
 
     def start(self, job: int) -> None:
         self._curves.append([])
+        self._ended.append(False)
+        if job >= len(self._lengths):
+            grow = max(16, len(self._lengths))
+            self._sums = np.vstack([self._sums, np.zeros((grow, self._columns))])
+            self._bests = np.vstack([self._bests, np.full((grow, self._columns), np.nan)])
+            self._lengths = np.concatenate([self._lengths, np.zeros(grow, dtype=int)])
+            self._finite = np.concatenate([self._finite, np.zeros(grow, dtype=int)])
+            self._finals = np.concatenate([self._finals, np.full(grow, np.nan)])
 
     def report(self, job: int, epoch: int, value: float) -> bool:
-        self._curves[job].append(value)
-        return self._rule.should_stop(self._curves[job], self._curves[:job], self._direction)
+        self._record(job, epoch, value)
+        return self._decide(job)
 
     def finish(self, job: int, value: float, stopped: bool) -> None:
-        pass
+        self._ended[job] = not stopped
+        self._finals[job] = value
+
+    def _record(self, job: int, epoch: int, value: float) -> None:
+        if epoch > self._columns:
+            extra = max(epoch, 2 * self._columns) - self._columns
+            self._sums = np.hstack([self._sums, np.zeros((len(self._sums), extra))])
+            self._bests = np.hstack([self._bests, np.full((len(self._bests), extra), np.nan)])
+            self._columns += extra
+        self._curves[job].append(value)
+        finite = math.isfinite(value)
+        previous_sum = self._sums[job, epoch - 2] if epoch > 1 else 0.0
+        previous_best = self._bests[job, epoch - 2] if epoch > 1 else math.nan
+        self._sums[job, epoch - 1] = previous_sum + (value if finite else 0.0)
+        if finite and (
+            math.isnan(previous_best) or (value > previous_best if self._maximize else value < previous_best)
+        ):
+            self._bests[job, epoch - 1] = value
+        else:
+            self._bests[job, epoch - 1] = previous_best
+        self._lengths[job] = epoch
+        if finite and self._finite[job] == epoch - 1:
+            self._finite[job] = epoch
+
+    def _averages(self, job: int, epoch: int) -> list[float]:
+        reached = (self._lengths[:job] >= epoch) & (self._finite[:job] >= epoch)
+        return (self._sums[:job][reached, epoch - 1] / epoch).tolist()
+
+    def _leaders(self, job: int, epoch: int, count: int) -> list[Leader]:
+        ended = np.fromiter(self._ended[:job], dtype=bool, count=job)
+        finals = self._finals[:job]
+        eligible = np.flatnonzero(ended & (self._lengths[:job] >= epoch) & np.isfinite(finals))
+        if not len(eligible):
+            return []
+        keys = -finals[eligible] if self._maximize else finals[eligible]
+        chosen = eligible[np.argsort(keys, kind="stable")[:count]]
+        return [Leader(float(self._bests[i, epoch - 1]), int(self._lengths[i])) for i in chosen]
+
+    def _decide(self, job: int) -> bool:
+        rule, current = self._rule, self._curves[job]
+        epoch = len(current)
+        if isinstance(rule, LeaderEnvelopeRule):
+            averages = self._averages(job, epoch) if rule.keep_fraction < 1 else []
+            leaders = self._leaders(job, rule.leader_epoch(epoch), rule.leaders)
+            return rule.should_stop_given(current, averages, leaders, self._direction)
+        if isinstance(rule, RunningAverageRule):
+            return rule.should_stop_given_averages(current, self._averages(job, epoch), self._direction)
+        return rule.should_stop(current, self._curves[:job], self._direction, self._ended[:job])
 
 
 class OptunaPolicy:
@@ -200,18 +306,24 @@ CANDIDATES: tuple[EarlyStoppingRule, ...] = (
     # SageMaker's rule with other guards.
     MedianStoppingRule(min_previous_jobs=1),
     MedianStoppingRule(min_previous_jobs=5),
-    MedianStoppingRule(grace_epochs=0),
     MedianStoppingRule(grace_epochs=3),
     # The job's best so far against the previous jobs' running averages: other cutoffs
     # (keep_fraction=0.5 is Google Vizier's median stopping rule) and other guards.
     BestSoFarRankRule(keep_fraction=0.5),
     BestSoFarRankRule(keep_fraction=0.25),
-    BestSoFarRankRule(min_previous_jobs=1),
     BestSoFarRankRule(min_previous_jobs=5),
-    BestSoFarRankRule(grace_epochs=0),
     BestSoFarRankRule(grace_epochs=3),
+    # Behind every leader: how many leaders, at what age, with the rank test or not,
+    # and how long the grace is.
+    *(
+        LeaderEnvelopeRule(leaders=leaders, lag=lag, keep_fraction=keep, grace_fraction=grace)
+        for leaders in (2, 3, 4)
+        for lag in (1.0, 0.75, 0.5)
+        for keep in (1.0, 0.5)
+        for grace in (0.0, 0.2)
+    ),
 )
-"""Variants compared with `--candidates`: how the cutoff and guards of "auto" were chosen."""
+"""Variants compared with `--candidates` and chosen among by `--suite`, leave one workload out."""
 
 
 def _label(rule: EarlyStoppingRule) -> str:
@@ -247,154 +359,208 @@ class JobRun:
     end: float
     epochs: int  # epochs run
     final: float  # last reported value (NaN if none)
-    stopped: bool
+    stopped: bool  # by the rule, or cut at the budget
 
 
-def simulate(pool: Sequence[Curve], order: Sequence[int], policy: Policy, parallel: int) -> list[JobRun]:
+def simulate(
+    pool: Sequence[Curve],
+    order: Sequence[int],
+    policy: Policy,
+    parallel: int,
+    budget: float | None = None,
+    cut: bool = False,
+) -> list[JobRun]:
     """Run the jobs `order` (indices into `pool`) with `parallel` slots in simulated time.
+
+    Without a `budget` every job in `order` runs. With one (total training time,
+    summed over jobs), jobs are launched in `order` only while they fit it:
+    the next job starts when a slot is free and the training time already
+    spent, plus what the running jobs would still spend if none were stopped,
+    plus the next job's whole length is within the budget; so the budget is
+    never exceeded. With `cut`, jobs are launched while less than the budget
+    has been spent, and every job still running when it is spent ends there
+    with its last reported value.
 
     Events are processed in time order; at equal times, in the order they were
     scheduled, so a job deciding at time t sees every report made up to t that was
     processed before it. Deterministic.
     """
+    tolerance = 1e-9 * max(1.0, budget or 0.0)
     events: list[tuple[float, int, int, int]] = []  # (time, sequence, job, epoch)
     sequence = 0
-    starts: dict[int, float] = {}
+    running: dict[int, float] = {}  # job -> start
     runs: dict[int, JobRun] = {}
+    reported: dict[int, int] = {}
+    spent_by_ended = 0.0
     next_job = 0
 
-    def launch(now: float) -> None:
-        nonlocal next_job, sequence
-        job = next_job
-        next_job += 1
-        starts[job] = now
-        policy.start(job)
+    def full_length(job: int) -> float:
         curve = pool[order[job]]
-        if not curve.values:  # a job that reports nothing runs no epoch here
-            end_job(job, now, 0, False)
-            return
-        heapq.heappush(events, (now + curve.seconds_per_epoch, sequence, job, 1))
-        sequence += 1
+        return len(curve.values) * curve.seconds_per_epoch
 
-    def end_job(job: int, now: float, epochs: int, stopped: bool) -> None:
+    def spent(now: float) -> float:
+        return spent_by_ended + sum(now - start for start in running.values())
+
+    def may_launch(now: float) -> bool:
+        if next_job >= len(order) or len(running) >= parallel:
+            return False
+        if budget is None:
+            return True
+        if cut:
+            return spent(now) < budget - tolerance
+        committed = spent_by_ended + sum(full_length(job) for job in running)
+        return committed + full_length(next_job) <= budget + tolerance
+
+    def fill(now: float) -> None:
+        nonlocal next_job, sequence
+        while may_launch(now):
+            job = next_job
+            next_job += 1
+            running[job] = now
+            reported[job] = 0
+            policy.start(job)
+            curve = pool[order[job]]
+            if not curve.values:  # a job that reports nothing runs no epoch here
+                end_job(job, now, False)
+                continue
+            heapq.heappush(events, (now + curve.seconds_per_epoch, sequence, job, 1))
+            sequence += 1
+
+    def end_job(job: int, now: float, stopped: bool, launch: bool = True) -> None:
+        nonlocal spent_by_ended
+        start = running.pop(job)
+        spent_by_ended += now - start
+        epochs = reported[job]
         curve = pool[order[job]]
         final = curve.values[epochs - 1] if epochs else math.nan
         policy.finish(job, final, stopped)
-        runs[job] = JobRun(order[job], starts[job], now, epochs, final, stopped)
-        if next_job < len(order):
-            launch(now)
+        runs[job] = JobRun(order[job], start, now, epochs, final, stopped)
+        if launch:
+            fill(now)
 
-    for _ in range(min(parallel, len(order))):
-        launch(0.0)
+    fill(0.0)
     while events:
         now, _, job, epoch = heapq.heappop(events)
+        if budget is not None and cut and running and spent(now) > budget + tolerance:
+            moment = now - (spent(now) - budget) / len(running)
+            for other in sorted(running):
+                end_job(other, moment, True, launch=False)
+            break
         curve = pool[order[job]]
+        reported[job] = epoch
         last = epoch == len(curve.values)
         stop = policy.report(job, epoch, curve.values[epoch - 1])
         if last or stop:
-            end_job(job, now, epoch, stop and not last)
+            end_job(job, now, stop and not last)
         else:
             heapq.heappush(events, (now + curve.seconds_per_epoch, sequence, job, epoch + 1))
             sequence += 1
-    return [runs[job] for job in range(len(order))]
+    return [runs[job] for job in sorted(runs)]
 
 
 def _better(a: float, b: float, direction: Direction) -> bool:
     return a > b if direction == Direction.MAXIMIZE else a < b
 
 
-def best_value(values: Sequence[float], direction: Direction) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    if not finite:
-        return math.nan
-    return max(finite) if direction == Direction.MAXIMIZE else min(finite)
-
-
 def training_time(runs: Sequence[JobRun]) -> float:
     return sum(run.end - run.start for run in runs)
 
 
-def finished_within(runs: Sequence[JobRun], budget: float) -> list[JobRun]:
-    """The runs that had ended when the tuning job had used `budget` training time in all."""
-
-    def used_by(moment: float) -> float:
-        return sum(max(0.0, min(run.end, moment) - run.start) for run in runs)
-
-    tolerance = 1e-9 * max(1.0, budget)
-    return [run for run in runs if used_by(run.end) <= budget + tolerance]
-
-
 def draw_order(pool_size: int, jobs: int, seed: int) -> list[int]:
-    """`jobs` pool indices in random order: without repetition when the pool is big enough."""
+    """Pool indices in random order, at least `jobs` of them.
+
+    A pool of `jobs` curves or more gives a permutation of the whole pool (its
+    first `jobs` are the tuning job; the rest is what an equal-budget replay may
+    launch next); a smaller pool gives `4 * jobs` draws with repetition.
+    """
     rng = np.random.default_rng(seed)
     if pool_size >= jobs:
-        return [int(i) for i in rng.permutation(pool_size)[:jobs]]
-    return [int(i) for i in rng.integers(0, pool_size, size=jobs)]
+        return [int(i) for i in rng.permutation(pool_size)]
+    return [int(i) for i in rng.integers(0, pool_size, size=4 * jobs)]
+
+
+def _outcome(rule_best: float, off_best: float, direction: Direction) -> str:
+    """'win', 'tie' or 'loss' of the rule's best against Off's."""
+    if not math.isfinite(rule_best):
+        return "tie" if not math.isfinite(off_best) else "loss"
+    if not math.isfinite(off_best) or _better(rule_best, off_best, direction):
+        return "win"
+    return "tie" if rule_best == off_best else "loss"
 
 
 @dataclass(frozen=True)
 class SeedResult:
-    training_time: float
-    wall_time: float
+    saved_pct: float
+    wall_saved_pct: float
     best: float
+    rel_loss_pct: float
     stopped_jobs: int
     best_stopped: bool
-    equal_budget_best_off: float
+    fit_outcome: str  # equal budget, jobs launched while they fit
+    fit_jobs: int
+    cut_outcome: str  # equal budget, launched while under it and cut at it
+
+
+def replay_seed(curves: CurveFile, factory: PolicyFactory, seed: int, jobs: int, parallel: int, off=None) -> SeedResult:
+    """One tuning job of `jobs` training jobs under the rule, against Off on the same curves."""
+    direction = curves.direction
+    sign = 1.0 if direction == Direction.MAXIMIZE else -1.0
+    pool = curves.curves
+    order = draw_order(len(pool), jobs, seed)
+    off_runs = off if off is not None else simulate(pool, order[:jobs], OffPolicy(), parallel)
+    off_best = best_value([run.final for run in off_runs], direction)
+    off_time = training_time(off_runs)
+    off_wall = max(run.end for run in off_runs)
+    runs = simulate(pool, order[:jobs], factory(direction), parallel)
+    used = training_time(runs)
+    best = best_value([run.final for run in runs], direction)
+    best_jobs = [i for i, run in enumerate(off_runs) if run.final == off_best]
+    fit = simulate(pool, order, factory(direction), parallel, budget=off_time)
+    cut = simulate(pool, order, factory(direction), parallel, budget=off_time, cut=True)
+    return SeedResult(
+        saved_pct=100.0 * (off_time - used) / off_time if off_time else 0.0,
+        wall_saved_pct=100.0 * (off_wall - max(run.end for run in runs)) / off_wall if off_wall else 0.0,
+        best=best,
+        rel_loss_pct=_relative_loss(off_best, best, sign),
+        stopped_jobs=sum(run.stopped for run in runs),
+        best_stopped=bool(best_jobs) and all(runs[i].stopped for i in best_jobs),
+        fit_outcome=_outcome(best_value([r.final for r in fit], direction), off_best, direction),
+        fit_jobs=len(fit),
+        cut_outcome=_outcome(best_value([r.final for r in cut], direction), off_best, direction),
+    )
+
+
+def summarize(results: Sequence[SeedResult]) -> dict[str, float]:
+    def pct(flags) -> float:
+        return round(100.0 * float(np.mean(list(flags))), 1)
+
+    return {
+        "saved_pct": round(float(np.mean([r.saved_pct for r in results])), 2),
+        "wall_saved_pct": round(float(np.mean([r.wall_saved_pct for r in results])), 2),
+        "mean_best": round(float(np.nanmean([r.best for r in results])), 5),
+        "rel_loss_pct": round(float(np.mean([r.rel_loss_pct for r in results])), 3),
+        "worst_rel_loss_pct": round(float(np.max([r.rel_loss_pct for r in results])), 3),
+        "best_stopped_pct": pct(r.best_stopped for r in results),
+        "stopped_jobs": round(float(np.mean([r.stopped_jobs for r in results])), 2),
+        "budget_win_pct": pct(r.fit_outcome == "win" for r in results),
+        "budget_tie_pct": pct(r.fit_outcome == "tie" for r in results),
+        "budget_at_least_pct": pct(r.fit_outcome != "loss" for r in results),
+        "budget_jobs": round(float(np.mean([r.fit_jobs for r in results])), 1),
+        "cut_at_least_pct": pct(r.cut_outcome != "loss" for r in results),
+    }
 
 
 def evaluate(
     curves: CurveFile, rules: dict[str, PolicyFactory], seeds: Sequence[int], jobs: int, parallel: int
 ) -> dict[str, dict[str, float]]:
-    direction = curves.direction
-    sign = 1.0 if direction == Direction.MAXIMIZE else -1.0
+    """Per rule, the `summarize` of its replays over `seeds`, Off's runs shared between rules."""
     per_rule: dict[str, list[SeedResult]] = {name: [] for name in rules}
-    off_results: list[tuple[list[JobRun], float]] = []
     for seed in seeds:
         order = draw_order(len(curves.curves), jobs, seed)
-        off_runs = simulate(curves.curves, order, OffPolicy(), parallel)
-        off_best = best_value([run.final for run in off_runs], direction)
-        off_results.append((off_runs, off_best))
+        off_runs = simulate(curves.curves, order[:jobs], OffPolicy(), parallel)
         for name, factory in rules.items():
-            runs = off_runs if name == "off" else simulate(curves.curves, order, factory(direction), parallel)
-            used = training_time(runs)
-            best_jobs = [i for i, run in enumerate(off_runs) if run.final == off_best]
-            per_rule[name].append(
-                SeedResult(
-                    training_time=used,
-                    wall_time=max(run.end for run in runs),
-                    best=best_value([run.final for run in runs], direction),
-                    stopped_jobs=sum(run.stopped for run in runs),
-                    best_stopped=bool(best_jobs) and all(runs[i].stopped for i in best_jobs),
-                    equal_budget_best_off=best_value([run.final for run in finished_within(off_runs, used)], direction),
-                )
-            )
-
-    summary: dict[str, dict[str, float]] = {}
-    for name, results in per_rule.items():
-        saved, wall_saved, losses, wins, ties = [], [], [], [], []
-        for result, (off_runs, off_best) in zip(results, off_results, strict=True):
-            off_time = training_time(off_runs)
-            off_wall = max(run.end for run in off_runs)
-            saved.append(100.0 * (off_time - result.training_time) / off_time if off_time else 0.0)
-            wall_saved.append(100.0 * (off_wall - result.wall_time) / off_wall if off_wall else 0.0)
-            losses.append(_relative_loss(off_best, result.best, sign))
-            rival = result.equal_budget_best_off
-            wins.append(
-                math.isfinite(result.best) and (not math.isfinite(rival) or _better(result.best, rival, direction))
-            )
-            ties.append(result.best == rival)
-        summary[name] = {
-            "saved_pct": round(float(np.mean(saved)), 2),
-            "wall_saved_pct": round(float(np.mean(wall_saved)), 2),
-            "mean_best": round(float(np.nanmean([r.best for r in results])), 5),
-            "rel_loss_pct": round(float(np.mean(losses)), 3),
-            "worst_rel_loss_pct": round(float(np.max(losses)), 3),
-            "best_stopped_pct": round(100.0 * float(np.mean([r.best_stopped for r in results])), 1),
-            "equal_budget_win_pct": round(100.0 * float(np.mean(wins)), 1),
-            "equal_budget_tie_pct": round(100.0 * float(np.mean(ties)), 1),
-            "stopped_jobs": round(float(np.mean([r.stopped_jobs for r in results])), 2),
-        }
-    return summary
+            per_rule[name].append(replay_seed(curves, factory, seed, jobs, parallel, off=off_runs))
+    return {name: summarize(results) for name, results in per_rule.items()}
 
 
 def _relative_loss(off_best: float, rule_best: float, sign: float) -> float:
@@ -406,65 +572,241 @@ def _relative_loss(off_best: float, rule_best: float, sign: float) -> float:
     return 100.0 * sign * (off_best - rule_best) / max(abs(off_best), 1e-12)
 
 
+# --- targets and leave-one-workload-out selection --------------------------------------
+
+TARGETS = {"rel_loss_pct": 0.5, "best_stopped_pct": 10.0, "budget_at_least_pct": 75.0}
+"""Per workload: mean relative loss and best-job-stopped rate at most, equal-budget "at least
+as good as Off" rate at least (issue 12); time saved is judged on the mean over workloads."""
+SAVED_TARGET = 40.0
+
+
+def shortfall(row: dict[str, float]) -> float:
+    """How far one workload's row is from the targets: 0 when it meets all three, else the
+    largest of the misses, each as a fraction of its target."""
+    return max(
+        0.0,
+        row["rel_loss_pct"] / TARGETS["rel_loss_pct"] - 1,
+        row["best_stopped_pct"] / TARGETS["best_stopped_pct"] - 1,
+        (100 - row["budget_at_least_pct"]) / (100 - TARGETS["budget_at_least_pct"]) - 1,
+    )
+
+
+def choose(results: dict[str, dict[str, dict[str, float]]], workloads: Sequence[str]) -> str:
+    """The candidate to ship, judged on `workloads` only.
+
+    `results[candidate][workload]` is a `summarize` row. Among candidates that meet
+    the per-workload targets on every one of `workloads`, the one that saves the
+    most time on average; if none does, the one whose worst workload misses them
+    by the least (then the most time saved).
+    """
+
+    def key(candidate: str) -> tuple[float, float]:
+        rows = [results[candidate][w] for w in workloads]
+        return (max(shortfall(row) for row in rows), -float(np.mean([row["saved_pct"] for row in rows])))
+
+    return min(results, key=key)
+
+
+def leave_one_out(results: dict[str, dict[str, dict[str, float]]]) -> list[dict[str, Any]]:
+    """For each workload: the candidate chosen on all the others, and its row on the one left out."""
+    workloads = list(next(iter(results.values())))
+    folds = []
+    for held_out in workloads:
+        chosen = choose(results, [w for w in workloads if w != held_out])
+        folds.append({"held_out": held_out, "chosen": chosen, **results[chosen][held_out]})
+    return folds
+
+
 # --- command line --------------------------------------------------------------------
 
 COLUMNS = [
     ("saved_pct", "time saved %", "{:.1f}"),
-    ("mean_best", "mean best", "{:.4f}"),
+    ("mean_best", "mean best", "{:.4g}"),
     ("rel_loss_pct", "rel. loss %", "{:.3f}"),
     ("worst_rel_loss_pct", "worst loss %", "{:.2f}"),
     ("best_stopped_pct", "best stopped %", "{:.1f}"),
-    ("equal_budget_win_pct", "eq.-budget win %", "{:.1f}"),
-    ("equal_budget_tie_pct", "eq.-budget tie %", "{:.1f}"),
+    ("budget_at_least_pct", "eq.-budget ≥ Off %", "{:.1f}"),
+    ("budget_win_pct", "eq.-budget win %", "{:.1f}"),
+    ("budget_jobs", "eq.-budget jobs", "{:.1f}"),
+    ("cut_at_least_pct", "cut ≥ Off %", "{:.1f}"),
     ("stopped_jobs", "jobs stopped", "{:.2f}"),
     ("wall_saved_pct", "wall saved %", "{:.1f}"),
 ]
 
+SUITE_RULES = ("off", "auto", "sagemaker_median", "best_so_far_rank", "leader_envelope")
+SUITE_CONFIGS = ((2, 20), (4, 20), (8, 20), (2, 10), (2, 50))
+"""(parallel, jobs) of the suite's replays; the first is the one rules are chosen on."""
 
-def format_table(summary: dict[str, dict[str, float]]) -> str:
-    """A Markdown table, one row per rule."""
+
+def format_table(rows: dict[str, dict[str, float]], first: str = "rule") -> str:
+    """A Markdown table, one row per key of `rows`."""
     lines = [
-        "| rule | " + " | ".join(title for _, title, _ in COLUMNS) + " |",
+        f"| {first} | " + " | ".join(title for _, title, _ in COLUMNS) + " |",
         "|---|" + "---:|" * len(COLUMNS),
     ]
-    for name, row in summary.items():
+    for name, row in rows.items():
         lines.append(f"| {name} | " + " | ".join(fmt.format(row[key]) for key, _, fmt in COLUMNS) + " |")
     return "\n".join(lines)
 
 
+def with_worst(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """`rows` (one per workload) plus a row of the worst value of each column and one of the means."""
+    worst = {}
+    for key, _, _ in COLUMNS:
+        values = [row[key] for row in rows.values()]
+        higher_is_worse = key in ("rel_loss_pct", "worst_rel_loss_pct", "best_stopped_pct")
+        worst[key] = max(values) if higher_is_worse else min(values)
+    means = {key: float(np.mean([row[key] for row in rows.values()])) for key, _, _ in COLUMNS}
+    return {**rows, "**worst workload**": worst, "mean": means}
+
+
+_FILES: dict[str, CurveFile] = {}
+
+
+def _replay(task: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int], dict[str, float]]:
+    """One (curve file, rule, parallel, jobs) over seeds 0..seeds-1: a unit of work for a process pool."""
+    path, rule, parallel, jobs, seeds = task
+    if path not in _FILES:
+        _FILES[path] = load_curves(Path(path))
+    summary = evaluate(_FILES[path], {rule: policy_factories(candidates=True)[rule]}, range(seeds), jobs, parallel)
+    return (path, rule, parallel, jobs), summary[rule]
+
+
+def run_tasks(tasks: list[tuple[str, str, int, int, int]], workers: int) -> dict:
+    if workers <= 1:
+        return dict(map(_replay, tasks))
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers) as pool:
+        return dict(pool.map(_replay, tasks, chunksize=1))
+
+
+def suite(paths: Sequence[Path], seeds: int, select_seeds: int, workers: int, optuna: bool = False) -> dict:
+    """Every rule on every workload, `auto` in every configuration, and the leave-one-out choice.
+
+    Returns a JSON-able document: `rules[workload][rule]` at the first configuration,
+    `configs["P x J"][workload]` for auto, `candidates[candidate][workload]` and
+    `leave_one_out` (see `leave_one_out`), `chosen_on_all` (what `choose` picks on every
+    workload: what auto should be).
+    """
+    names = {str(p): p.stem for p in paths}
+    parallel, jobs = SUITE_CONFIGS[0]
+    rules = [*SUITE_RULES, *(("optuna_median", "optuna_sha") if optuna else ())]
+    labels = [_label(rule) for rule in CANDIDATES]
+    tasks = [(p, r, parallel, jobs, seeds) for p in names for r in rules]
+    tasks += [(p, "auto", pp, jj, seeds) for p in names for pp, jj in SUITE_CONFIGS[1:]]
+    tasks += [(p, "off", pp, jj, seeds) for p in names for pp, jj in SUITE_CONFIGS[1:]]
+    tasks += [(p, label, parallel, jobs, select_seeds) for p in names for label in labels]
+    done = run_tasks(tasks, workers)
+    document: dict[str, Any] = {"seeds": seeds, "select_seeds": select_seeds, "rules": {}, "configs": {}}
+    for p, name in names.items():
+        document["rules"][name] = {r: done[(p, r, parallel, jobs)] for r in rules}
+    for pp, jj in SUITE_CONFIGS:
+        document["configs"][f"{pp} x {jj}"] = {name: done[(p, "auto", pp, jj)] for p, name in names.items()}
+    candidates = {label: {name: done[(p, label, parallel, jobs)] for p, name in names.items()} for label in labels}
+    document["candidates"] = candidates
+    document["leave_one_out"] = leave_one_out(candidates)
+    document["chosen_on_all"] = choose(candidates, list(names.values()))
+    return document
+
+
+def format_suite(document: dict) -> str:
+    parts = []
+    for workload, rows in document["rules"].items():
+        parts.append(f"#### {workload}\n\n{format_table(rows)}")
+    parts.append("#### auto, every workload, in every configuration (parallel x max jobs)")
+    for config, rows in document["configs"].items():
+        parts.append(f"{config}:\n\n{format_table(with_worst(rows), 'workload')}")
+    folds = document["leave_one_out"]
+    lines = [
+        "| held-out workload | chosen on the others | saved % | rel. loss % | best stopped % | eq.-budget ≥ Off % |"
+        " meets targets |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for fold in folds:
+        met = "yes" if shortfall(fold) == 0 else "no"
+        lines.append(
+            f"| {fold['held_out']} | {fold['chosen']} | {fold['saved_pct']:.1f} | {fold['rel_loss_pct']:.3f} | "
+            f"{fold['best_stopped_pct']:.1f} | {fold['budget_at_least_pct']:.1f} | {met} |"
+        )
+    saved = float(np.mean([fold["saved_pct"] for fold in folds]))
+    worst = max(folds, key=shortfall)
+    lines.append(
+        f"\nHeld out, mean time saved {saved:.1f} % (target {SAVED_TARGET:.0f} %); worst workload "
+        f"{worst['held_out']}: loss {worst['rel_loss_pct']:.3f} %, best stopped {worst['best_stopped_pct']:.1f} %, "
+        f"eq.-budget ≥ Off {worst['budget_at_least_pct']:.1f} %. Chosen on all workloads: {document['chosen_on_all']}."
+    )
+    parts.append(
+        "#### Leave one workload out (candidates chosen on the others, scored on the one left out)\n\n"
+        + "\n".join(lines)
+    )
+    return "\n\n".join(parts)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--curves", type=Path, required=True, help="a curve file (see bench.record_curves)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--curves", type=Path, help="one curve file (see bench.record_curves)")
+    source.add_argument(
+        "--suite",
+        type=Path,
+        nargs="?",
+        const=Path("bench/curves"),
+        metavar="DIR",
+        help="every curve file in DIR (bench/curves): rules, configurations, leave-one-out choice",
+    )
     parser.add_argument(
         "--seeds", type=int, default=DEFAULT_SEEDS, help=f"tuning jobs replayed (default {DEFAULT_SEEDS})"
     )
+    parser.add_argument("--select-seeds", type=int, default=100, help="--suite: seeds per candidate (default 100)")
+    parser.add_argument("--workers", type=int, default=1, help="--suite: processes (default 1)")
+    parser.add_argument("--optuna", action="store_true", help="--suite: Optuna's pruners too (slow)")
     parser.add_argument("--jobs", type=int, default=DEFAULT_JOBS, help="training jobs per tuning job")
     parser.add_argument("--parallel", type=int, default=DEFAULT_PARALLEL, help="training jobs at once")
     parser.add_argument("--rules", help="comma-separated rule names (default: all); off is always included")
     parser.add_argument("--candidates", action="store_true", help="also the variants in CANDIDATES")
-    parser.add_argument("--json", action="store_true", help="print one JSON object keyed by rule name")
-    args = parser.parse_args(argv)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown tables")
+    args = parser.parse_args(argv)  # fmt: skip
 
-    curves = load_curves(args.curves)
-    factories = policy_factories(args.candidates)
-    names = list(factories) if args.rules is None else ["off", *(n for n in args.rules.split(",") if n != "off")]
-    unknown = [name for name in names if name not in factories]
-    if unknown:
-        parser.error(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(factories)}")
+    for name in ("seeds", "select_seeds", "workers", "jobs", "parallel"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
     started = time.perf_counter()
-    summary = evaluate(curves, {n: factories[n] for n in names}, range(args.seeds), args.jobs, args.parallel)
-    elapsed = time.perf_counter() - started
-    if args.json:
-        print(json.dumps(summary, indent=2))
-        return 0
-    lengths = [len(c.values) for c in curves.curves]
+    if args.suite is not None:
+        paths = sorted(args.suite.glob("*.json"))
+        if not paths:
+            parser.error(f"no curve files (*.json) in {args.suite}")
+        try:
+            for path in paths:
+                load_curves(path)
+        except (ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+            parser.error(f"{path}: {error}")
+        document = suite(paths, args.seeds, args.select_seeds, args.workers, args.optuna)
+        print(json.dumps(document, indent=1) if args.json else format_suite(document))
+    else:
+        try:
+            curves = load_curves(args.curves)
+        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError) as error:
+            parser.error(f"{args.curves}: {error}")
+        factories = policy_factories(args.candidates)
+        names = list(factories) if args.rules is None else ["off", *(n for n in args.rules.split(",") if n != "off")]
+        unknown = [name for name in names if name not in factories]
+        if unknown:
+            parser.error(f"unknown rule(s) {', '.join(unknown)}; known: {', '.join(factories)}")
+        summary = evaluate(curves, {n: factories[n] for n in names}, range(args.seeds), args.jobs, args.parallel)
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        else:
+            lengths = [len(c.values) for c in curves.curves]
+            print(
+                f"{args.curves}: {len(curves.curves)} curves of {curves.objective_name} ({curves.direction}), "
+                f"{min(lengths)}-{max(lengths)} epochs; {args.seeds} seeds x {args.jobs} jobs, "
+                f"{args.parallel} in parallel"
+            )
+            print(format_table(summary))
     print(
-        f"{args.curves}: {len(curves.curves)} curves of {curves.objective_name} ({curves.direction}), "
-        f"{min(lengths)}-{max(lengths)} epochs; {args.seeds} seeds x {args.jobs} jobs, {args.parallel} in parallel"
-    )
-    print(format_table(summary))
-    print(
-        f"\n{elapsed:.1f} s on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+        f"\n{time.perf_counter() - started:.1f} s on {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
         file=sys.stderr,
     )
     return 0

@@ -8,8 +8,8 @@ the database holds.
 
 import abc
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields, is_dataclass
 from typing import ClassVar
 
 import numpy as np
@@ -20,15 +20,36 @@ Curve = Sequence[float]
 """Objective values of one training job; index 0 is epoch 1."""
 
 
+_SETTINGS: dict[str, tuple[Callable[[float], bool], str]] = {
+    "min_previous_jobs": (lambda v: v >= 1, "must be at least 1"),
+    "grace_epochs": (lambda v: v >= 0, "must not be negative"),
+    "keep_fraction": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "leaders": (lambda v: v >= 1, "must be at least 1"),
+    "lag": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "grace_fraction": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+}
+"""The rules' settings and their valid values, checked once for every rule that has them."""
+
+
 class EarlyStoppingRule(abc.ABC):
     name: ClassVar[str]
 
+    def __post_init__(self):
+        for setting in fields(self) if is_dataclass(self) else ():
+            valid, requirement = _SETTINGS.get(setting.name, (None, ""))
+            if valid is not None and not valid(getattr(self, setting.name)):
+                raise ValueError(f"{setting.name} {requirement}")
+
     @abc.abstractmethod
-    def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
+    def should_stop(
+        self, current: Curve, previous: Sequence[Curve], direction: Direction, ended: Sequence[bool] = ()
+    ) -> bool:
         """Whether the job whose curve so far is `current` should stop after its latest epoch.
 
         `previous` holds the curves of the training jobs that started before
         it, each as far as it got (finished, stopped or still running).
+        `ended[i]` is True when previous job i ran to its own end (Completed),
+        so that its last value is its final objective; missing means False.
         """
 
 
@@ -53,7 +74,9 @@ class RunningAverageRule(EarlyStoppingRule):
     call `should_stop_given_averages`.
     """
 
-    def should_stop(self, current: Curve, previous: Sequence[Curve], direction: Direction) -> bool:
+    def should_stop(
+        self, current: Curve, previous: Sequence[Curve], direction: Direction, ended: Sequence[bool] = ()
+    ) -> bool:
         averages = running_averages(previous, len(current)) if current else []
         return self.should_stop_given_averages(current, averages, direction)
 
@@ -90,12 +113,6 @@ class MedianStoppingRule(RunningAverageRule):
     name: ClassVar[str] = "sagemaker_median"
     min_previous_jobs: int = 3
     grace_epochs: int = 1
-
-    def __post_init__(self):
-        if self.min_previous_jobs < 1:
-            raise ValueError("min_previous_jobs must be at least 1")
-        if self.grace_epochs < 0:
-            raise ValueError("grace_epochs must not be negative")
 
     def should_stop_given_averages(self, current: Curve, averages: Sequence[float], direction: Direction) -> bool:
         epoch = len(current)
@@ -150,14 +167,6 @@ class BestSoFarRankRule(RunningAverageRule):
     min_previous_jobs: int = 3
     grace_epochs: int = 1
 
-    def __post_init__(self):
-        if not 0 < self.keep_fraction <= 1:
-            raise ValueError("keep_fraction must be in (0, 1]")
-        if self.min_previous_jobs < 1:
-            raise ValueError("min_previous_jobs must be at least 1")
-        if self.grace_epochs < 0:
-            raise ValueError("grace_epochs must not be negative")
-
     def should_stop_given_averages(self, current: Curve, averages: Sequence[float], direction: Direction) -> bool:
         epoch = len(current)
         if epoch == 0 or epoch <= self.grace_epochs:
@@ -172,9 +181,127 @@ class BestSoFarRankRule(RunningAverageRule):
         return min(finite) > float(np.quantile(averages, self.keep_fraction))
 
 
+@dataclass(frozen=True)
+class Leader:
+    """One of the earlier jobs that ran to their end with the best final objectives."""
+
+    best: float  # its best value over epochs 1..s, s being the rule's `leader_epoch` of the current epoch
+    epochs: int  # how many epochs it ran in all
+
+
+def best_value(values: Curve, direction: Direction) -> float:
+    """The best finite value of `values`, NaN when there is none."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return math.nan
+    return max(finite) if direction == Direction.MAXIMIZE else min(finite)
+
+
+def leaders_at(
+    previous: Sequence[Curve], ended: Sequence[bool], epoch: int, count: int, direction: Direction
+) -> list[Leader]:
+    """The `count` ended jobs with the best final objectives among those that ran `epoch` epochs or more.
+
+    A job's final objective is its last value, as on SageMaker; an ended job
+    whose last value is not finite leads nothing.
+    """
+    candidates = [
+        curve
+        for curve, has_ended in zip(previous, ended, strict=False)
+        if has_ended and len(curve) >= epoch and math.isfinite(curve[-1])
+    ]
+    candidates.sort(key=lambda curve: -curve[-1] if direction == Direction.MAXIMIZE else curve[-1])
+    return [Leader(best_value(curve[:epoch], direction), len(curve)) for curve in candidates[:count]]
+
+
+@dataclass(frozen=True)
+class LeaderEnvelopeRule(EarlyStoppingRule):
+    """Early stopping type "Auto": stop a job that is behind where every leading job was at its age.
+
+    The leaders are the `leaders` earlier training jobs that ran to their end
+    with the best final objectives. After epoch t of the current job, let
+    s = ceil(`lag` * t); the job stops if its best value over epochs 1..t is
+    worse than each leader's best over epochs 1..s, and (unless
+    `keep_fraction` is 1) also not among the best `keep_fraction` of the
+    earlier jobs' running averages over epochs 1..t (the `BestSoFarRankRule`
+    test).
+
+    Why this shape (measured in docs/benchmarks.md, "Early stopping"):
+
+    - It learns from the tuning job itself how good a job must be at each age
+      to end among the best: if the jobs that ended best started slowly (small
+      learning rates, warm-up, large batches), their slow start is the bar, so
+      late starters are not stopped; a rule comparing with the other jobs'
+      values at epoch t stops exactly those.
+    - It only compares values with values of the same metric and direction,
+      never averages or differences them, so heavy-tailed objectives (a
+      diverged run 10^6 times worse than the rest) move no threshold.
+    - Several leaders, not the best one: the envelope is the slowest start
+      among jobs that ended well, a bar a would-be winner has been seen to
+      clear. `lag` < 1 compares with the leaders at a younger age, which
+      leaves room for a job that is slower but still on their path.
+    - No decision before `leaders` jobs have ended, nor during the first
+      `grace_epochs` epochs or the first `grace_fraction` of the leaders'
+      (median) length: early values mostly reflect initialisation.
+
+    A job that has reported nothing is never stopped. A non-finite latest
+    value (a diverged loss) stops the job once a decision may be made.
+    """
+
+    name: ClassVar[str] = "leader_envelope"
+    leaders: int = 3
+    lag: float = 1.0
+    keep_fraction: float = 1.0
+    min_previous_jobs: int = 3
+    grace_epochs: int = 1
+    grace_fraction: float = 0.0
+
+    def leader_epoch(self, epoch: int) -> int:
+        """The epoch s at which the leaders are compared with a job at `epoch`."""
+        return max(1, math.ceil(self.lag * epoch - 1e-9))
+
+    def should_stop(
+        self, current: Curve, previous: Sequence[Curve], direction: Direction, ended: Sequence[bool] = ()
+    ) -> bool:
+        if not current:
+            return False
+        epoch = len(current)
+        averages = running_averages(previous, epoch) if self.keep_fraction < 1 else []
+        leaders = leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction)
+        return self.should_stop_given(current, averages, leaders, direction)
+
+    def should_stop_given(
+        self, current: Curve, averages: Sequence[float], leaders: Sequence[Leader], direction: Direction
+    ) -> bool:
+        """`should_stop`, given the earlier jobs' `running_averages` at this epoch (needed only when
+        `keep_fraction` < 1) and `leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction)`."""
+        epoch = len(current)
+        if epoch == 0 or epoch <= self.grace_epochs or len(leaders) < self.leaders:
+            return False
+        if epoch <= self.grace_fraction * float(np.median([leader.epochs for leader in leaders])):
+            return False
+        if self.keep_fraction < 1 and len(averages) < self.min_previous_jobs:
+            return False
+        if not math.isfinite(current[-1]):
+            return True
+        own = best_value(current, direction)
+        maximize = direction == Direction.MAXIMIZE
+        bars = [leader.best for leader in leaders if math.isfinite(leader.best)]
+        if not bars:
+            return False
+        envelope = min(bars) if maximize else max(bars)
+        behind = own < envelope if maximize else own > envelope
+        if not behind or self.keep_fraction == 1:
+            return behind
+        if maximize:
+            return own < float(np.quantile(averages, 1 - self.keep_fraction))
+        return own > float(np.quantile(averages, self.keep_fraction))
+
+
 RULES: dict[str, type[EarlyStoppingRule]] = {
     MedianStoppingRule.name: MedianStoppingRule,
     BestSoFarRankRule.name: BestSoFarRankRule,
+    LeaderEnvelopeRule.name: LeaderEnvelopeRule,
 }
 
 DEFAULT_RULE: type[EarlyStoppingRule] = BestSoFarRankRule

@@ -7,7 +7,10 @@ from jobs.tuning.early_stopping import (
     RULES,
     BestSoFarRankRule,
     EarlyStoppingRule,
+    Leader,
+    LeaderEnvelopeRule,
     MedianStoppingRule,
+    leaders_at,
 )
 from jobs.tuning.strategies.base import Direction
 
@@ -156,3 +159,96 @@ def test_default_rule_is_best_so_far_rank():
     assert isinstance(rule, EarlyStoppingRule)
     assert RULES[rule.name] is type(rule)
     assert rule == BestSoFarRankRule()
+
+
+class TestLeaderEnvelopeRule:
+    # Three ended jobs: finals 0.9, 0.8, 0.7; the fourth ended worst and leads nothing.
+    PREVIOUS = [[0.2, 0.5, 0.9], [0.4, 0.6, 0.8], [0.5, 0.6, 0.7], [0.6, 0.6, 0.1]]
+    ENDED = [True, True, True, True]
+    rule = LeaderEnvelopeRule()
+
+    def test_registered_under_its_name(self):
+        assert RULES["leader_envelope"] is LeaderEnvelopeRule
+
+    def test_stops_a_job_behind_every_leader_at_its_age(self):
+        # At epoch 2 the leaders' bests were 0.5, 0.6, 0.6: the envelope is 0.5.
+        assert self.rule.should_stop([0.3, 0.45], self.PREVIOUS, MAX, self.ENDED)
+        assert not self.rule.should_stop([0.3, 0.5], self.PREVIOUS, MAX, self.ENDED)
+
+    def test_a_slow_starter_that_ended_best_sets_the_bar(self):
+        # Job 0 (final 0.9) was at 0.2 after epoch 1... and at 0.5 after epoch 2; a job
+        # at 0.5 has not fallen behind it, though it is behind the fast starters.
+        assert not self.rule.should_stop([0.1, 0.5], self.PREVIOUS, MAX, self.ENDED)
+
+    def test_judges_the_best_so_far_not_the_latest_value(self):
+        assert not self.rule.should_stop([0.55, 0.2], self.PREVIOUS, MAX, self.ENDED)
+
+    def test_only_ended_jobs_lead(self):
+        # Job 0 still running: the leaders are jobs 1, 2 and 3 (envelope at epoch 2: 0.6).
+        ended = [False, True, True, True]
+        assert self.rule.should_stop([0.3, 0.55], self.PREVIOUS, MAX, ended)
+        # Fewer ended jobs than leaders: no decision.
+        assert not self.rule.should_stop([0.0, 0.0], self.PREVIOUS, MAX, [False, False, True, True])
+        assert not self.rule.should_stop([0.0, 0.0], self.PREVIOUS, MAX)
+
+    def test_minimize_mirrors_maximize(self):
+        previous = negated(self.PREVIOUS)
+        assert self.rule.should_stop([-0.3, -0.45], previous, MIN, self.ENDED)
+        assert not self.rule.should_stop([-0.3, -0.5], previous, MIN, self.ENDED)
+
+    def test_lag_compares_with_the_leaders_younger(self):
+        rule = LeaderEnvelopeRule(lag=0.5)
+        # At epoch 2, lag 0.5 compares with the leaders after epoch 1 (0.2, 0.4, 0.5): envelope 0.2.
+        assert not rule.should_stop([0.1, 0.3], self.PREVIOUS, MAX, self.ENDED)
+        assert rule.should_stop([0.1, 0.15], self.PREVIOUS, MAX, self.ENDED)
+        assert rule.leader_epoch(3) == 2 and rule.leader_epoch(1) == 1
+
+    def test_fewer_leaders(self):
+        rule = LeaderEnvelopeRule(leaders=1)
+        # The one leader (final 0.9) had 0.5 after epoch 2.
+        assert rule.should_stop([0.3, 0.45], self.PREVIOUS, MAX, self.ENDED)
+        assert not rule.should_stop([0.3, 0.5], self.PREVIOUS, MAX, [True, False, False, False])
+
+    def test_keep_fraction_adds_the_rank_test(self):
+        rule = LeaderEnvelopeRule(keep_fraction=0.5)
+        # Behind the envelope (0.5), and below the median of the earlier jobs' running averages
+        # at epoch 2 (0.35, 0.5, 0.55, 0.6: 0.525), so it stops.
+        assert rule.should_stop([0.3, 0.45], self.PREVIOUS, MAX, self.ENDED)
+        # Against earlier jobs whose averages are low, the rank test keeps it.
+        low = [[0.0, 0.0, 0.1]] * 3
+        assert not rule.should_stop([0.3, 0.45], self.PREVIOUS + low, MAX, self.ENDED + [False] * 3)
+
+    def test_grace(self):
+        assert not self.rule.should_stop([0.0], self.PREVIOUS, MAX, self.ENDED)  # grace_epochs=1
+        rule = LeaderEnvelopeRule(grace_fraction=0.7)  # leaders ran 3 epochs: no decision up to 2.1
+        assert not rule.should_stop([0.0, 0.0], self.PREVIOUS, MAX, self.ENDED)
+        assert rule.should_stop([0.0, 0.0, 0.0], self.PREVIOUS, MAX, self.ENDED)
+
+    def test_leaders_must_have_reached_the_epoch(self):
+        short = [[0.9], [0.9], [0.9]]
+        assert not self.rule.should_stop([0.0, 0.0], short, MAX, [True] * 3)
+
+    def test_non_finite_values(self):
+        assert self.rule.should_stop([0.5, NAN], self.PREVIOUS, MAX, self.ENDED)
+        assert not self.rule.should_stop([NAN], self.PREVIOUS, MAX, self.ENDED)  # grace
+        # A leader whose final is not finite leads nothing; NaN inside a curve is never its best.
+        previous = [[0.2, 0.5, NAN], [0.4, NAN, 0.8], [0.5, 0.6, 0.7], [0.6, 0.6, 0.1]]
+        assert leaders_at(previous, self.ENDED, 2, 3, MAX) == [Leader(0.4, 3), Leader(0.6, 3), Leader(0.6, 3)]
+        # A current curve with NaN before its latest value is judged on its finite values.
+        assert not self.rule.should_stop([NAN, 0.55], previous, MAX, self.ENDED)
+
+    def test_a_job_that_never_reported_is_never_stopped(self):
+        assert not self.rule.should_stop([], self.PREVIOUS, MAX, self.ENDED)
+
+    def test_bad_settings_are_refused(self):
+        for bad in (
+            {"leaders": 0},
+            {"lag": 0},
+            {"lag": 1.5},
+            {"keep_fraction": 0},
+            {"min_previous_jobs": 0},
+            {"grace_epochs": -1},
+            {"grace_fraction": 1},
+        ):
+            with pytest.raises(ValueError):
+                LeaderEnvelopeRule(**bad)
