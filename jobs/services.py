@@ -56,7 +56,7 @@ from jobs.models import (
     TuningJobStatus,
 )
 from jobs.tuning import criteria
-from jobs.tuning.early_stopping import DEFAULT_RULE, running_averages
+from jobs.tuning.early_stopping import DEFAULT_RULE, Leader, LeaderEnvelopeRule, best_value, running_averages
 from jobs.tuning.hyperband import Hyperband, infer_max_resource
 from jobs.tuning.space import SearchSpace, SearchSpaceError, format_value
 from jobs.tuning.strategies import Direction, Observation, make_strategy
@@ -570,8 +570,7 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
         current = _objective_curves(tuning_job, max_epoch=latest_epoch, training_job_ids=[training_job.id]).get(
             training_job.id, []
         )
-        averages = _previous_running_averages(training_job, tuning_job, len(current), latest_epoch)
-        stop = AUTO_RULE.should_stop_given_averages(current, averages, direction)
+        stop = _auto_decision(training_job, tuning_job, current, latest_epoch, direction)
         reason = StopReason.EARLY_STOPPING
     else:
         return
@@ -579,6 +578,50 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
         locked = TrainingJob.objects.select_for_update(no_key=True).get(pk=training_job.id)
         if locked.status == TrainingJobStatus.IN_PROGRESS:
             _request_training_job_stop(locked, reason)
+
+
+def _auto_decision(
+    training_job: TrainingJob, tuning_job: TuningJob, current: list[float], latest_epoch: int, direction: Direction
+) -> bool:
+    """AUTO_RULE's decision, given what it reads of the earlier jobs and read as it needs it."""
+    epoch = len(current)
+    if isinstance(AUTO_RULE, LeaderEnvelopeRule):
+        averages = (
+            _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
+            if AUTO_RULE.keep_fraction < 1 and epoch
+            else []
+        )
+        leaders = _leaders(training_job, tuning_job, AUTO_RULE.leader_epoch(epoch), AUTO_RULE.leaders, direction)
+        return AUTO_RULE.should_stop_given(current, averages, leaders, direction)
+    averages = _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
+    return AUTO_RULE.should_stop_given_averages(current, averages, direction)
+
+
+def _leaders(
+    training_job: TrainingJob, tuning_job: TuningJob, epoch: int, count: int, direction: Direction
+) -> list[Leader]:
+    """`leaders_at(previous, ended, epoch, count, direction)` for the jobs started before `training_job`.
+
+    Ended means Completed: the program ran to its own end, so its final
+    objective is its last value. The database orders the candidates (a
+    non-finite final value leads nothing), so a decision reads `count` rows and
+    their first `epoch` values, however many jobs ran before.
+    """
+    order = "-final_objective_value" if direction == Direction.MAXIMIZE else "final_objective_value"
+    chosen = list(
+        TrainingJob.objects.filter(
+            tuning_job_id=tuning_job.id,
+            sequence__lt=training_job.sequence,
+            status=TrainingJobStatus.COMPLETED,
+            epochs_run__gte=epoch,
+            final_objective_value__isnull=False,
+        )
+        .exclude(final_objective_value__in=[math.nan, math.inf, -math.inf])
+        .order_by(order, "sequence")
+        .values_list("id", "epochs_run")[:count]
+    )
+    curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _ in chosen])
+    return [Leader(best_value(curves.get(job_id, []), direction), epochs_run) for job_id, epochs_run in chosen]
 
 
 def _previous_running_averages(

@@ -4,6 +4,8 @@ Training runs are played epoch by epoch through the services the runner
 calls, so every decision is the live one.
 """
 
+import math
+import random
 from datetime import UTC, datetime
 
 import pytest
@@ -14,6 +16,8 @@ from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.backends.metrics import MetricRecord
 from jobs.models import CompletionReason, StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.sagemaker_shapes import describe_tuning_job
+from jobs.tuning.early_stopping import LeaderEnvelopeRule
+from jobs.tuning.strategies.base import Direction
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
@@ -300,3 +304,60 @@ def test_identical_data_and_algorithm_needs_the_same_algorithm(algorithm, no_tas
             )
         )
     assert "use TransferLearning" in error.value.message_dict["warm_start_type"][0]
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(
+    "rule",
+    [LeaderEnvelopeRule(), LeaderEnvelopeRule(leaders=2, lag=0.5, keep_fraction=0.5, grace_fraction=0.2)],
+    ids=["defaults", "every-setting"],
+)
+@pytest.mark.parametrize("objective_type", ["Maximize", "Minimize"])
+def test_the_live_leader_envelope_decides_as_the_rule_over_whole_curves(
+    rule, objective_type, seed, algorithm, no_tasks, monkeypatch
+):
+    """What the service reads for the rule (leaders, running averages) gives `should_stop`'s answers.
+
+    Earlier jobs that completed, failed or still run, of several lengths, with NaN.
+    """
+    monkeypatch.setattr(services, "AUTO_RULE", rule)
+    rng = random.Random(seed)
+    tuning_job = services.tuning_job_create(
+        config=tuning_job_config(
+            max_training_jobs=10,
+            max_parallel_training_jobs=10,
+            early_stopping_type="Auto",
+            objective_type=objective_type,
+        )
+    )
+    jobs = launch(tuning_job, 10)
+    *earlier, current = jobs
+    curves, ended = [], []
+    for job in earlier:
+        start(job)
+        values = [rng.uniform(0, 1) for _ in range(rng.randint(3, 9))]
+        if rng.random() < 0.2:
+            values[rng.randrange(len(values))] = math.nan
+        for epoch, value in enumerate(values, start=1):
+            report(job, epoch, value)
+        outcome = rng.choice([Outcome.COMPLETED, Outcome.COMPLETED, Outcome.FAILED, None])
+        if outcome is not None:
+            finish(job, outcome)
+        curves.append(values)
+        ended.append(outcome == Outcome.COMPLETED)
+    assert sum(ended) >= rule.leaders, "the seed must give the rule leaders to judge by"
+    start(current)
+    direction = Direction(objective_type)
+    own = []
+    decisions = []
+    for epoch in range(1, 6):
+        # Mostly behind the others, so that both answers come up.
+        low = rng.uniform(0, 0.4)
+        own.append(low if direction == Direction.MAXIMIZE else 1 - low)
+        services.training_job_record_metrics(
+            training_job_id=current.id, records=[MetricRecord(OBJECTIVE, epoch, own[-1], datetime.now(UTC))]
+        )
+        live = services._auto_decision(TrainingJob.objects.get(pk=current.pk), tuning_job, own, epoch, direction)
+        decisions.append((live, rule.should_stop(own, curves, direction, ended)))
+    assert all(live == expected for live, expected in decisions), decisions
+    assert {expected for _, expected in decisions} == {True, False}, "the seed must exercise both answers"
