@@ -183,6 +183,7 @@ class RulePolicy:
         self._lengths = np.zeros(0, dtype=int)
         self._finite = np.zeros(0, dtype=int)  # leading epochs with finite values
         self._finals = np.zeros(0)
+        self._leaders_cache: dict[tuple[int, int, int], list[Leader]] = {}  # until the next job ends
 
     def start(self, job: int) -> None:
         self._curves.append([])
@@ -202,6 +203,7 @@ class RulePolicy:
     def finish(self, job: int, value: float, stopped: bool) -> None:
         self._ended[job] = not stopped
         self._finals[job] = value
+        self._leaders_cache.clear()
 
     def _record(self, job: int, epoch: int, value: float) -> None:
         if epoch > self._columns:
@@ -229,6 +231,12 @@ class RulePolicy:
         return (self._sums[:job][reached, epoch - 1] / epoch).tolist()
 
     def _leaders(self, job: int, epoch: int, count: int) -> list[Leader]:
+        key = (job, epoch, count)
+        if key not in self._leaders_cache:
+            self._leaders_cache[key] = self._read_leaders(job, epoch, count)
+        return self._leaders_cache[key]
+
+    def _read_leaders(self, job: int, epoch: int, count: int) -> list[Leader]:
         ended = np.fromiter(self._ended[:job], dtype=bool, count=job)
         finals = self._finals[:job]
         eligible = np.flatnonzero(ended & (self._lengths[:job] >= epoch) & np.isfinite(finals))
@@ -242,9 +250,8 @@ class RulePolicy:
         rule, current = self._rule, self._curves[job]
         epoch = len(current)
         if isinstance(rule, LeaderEnvelopeRule):
-            averages = self._averages(job, epoch) if rule.keep_fraction < 1 else []
             leaders = self._leaders(job, rule.leader_epoch(epoch), rule.leaders)
-            return rule.should_stop_given(current, averages, leaders, self._direction)
+            return rule.should_stop_given(current, leaders, self._direction, lambda: self._averages(job, epoch))
         if isinstance(rule, RunningAverageRule):
             return rule.should_stop_given_averages(current, self._averages(job, epoch), self._direction)
         return rule.should_stop(current, self._curves[:job], self._direction, self._ended[:job])

@@ -586,13 +586,13 @@ def _auto_decision(
     """AUTO_RULE's decision, given what it reads of the earlier jobs and read as it needs it."""
     epoch = len(current)
     if isinstance(AUTO_RULE, LeaderEnvelopeRule):
-        averages = (
-            _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
-            if AUTO_RULE.keep_fraction < 1 and epoch
-            else []
-        )
         leaders = _leaders(training_job, tuning_job, AUTO_RULE.leader_epoch(epoch), AUTO_RULE.leaders, direction)
-        return AUTO_RULE.should_stop_given(current, averages, leaders, direction)
+        return AUTO_RULE.should_stop_given(
+            current,
+            leaders,
+            direction,
+            lambda: _previous_running_averages(training_job, tuning_job, epoch, latest_epoch),
+        )
     averages = _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
     return AUTO_RULE.should_stop_given_averages(current, averages, direction)
 

@@ -8,6 +8,7 @@ the database holds.
 
 import abc
 import math
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, is_dataclass
 from typing import ClassVar
@@ -266,36 +267,47 @@ class LeaderEnvelopeRule(EarlyStoppingRule):
         if not current:
             return False
         epoch = len(current)
-        averages = running_averages(previous, epoch) if self.keep_fraction < 1 else []
         leaders = leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction)
-        return self.should_stop_given(current, averages, leaders, direction)
+        return self.should_stop_given(current, leaders, direction, lambda: running_averages(previous, epoch))
 
     def should_stop_given(
-        self, current: Curve, averages: Sequence[float], leaders: Sequence[Leader], direction: Direction
+        self,
+        current: Curve,
+        leaders: Sequence[Leader],
+        direction: Direction,
+        averages: Callable[[], Sequence[float]],
     ) -> bool:
-        """`should_stop`, given the earlier jobs' `running_averages` at this epoch (needed only when
-        `keep_fraction` < 1) and `leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction)`."""
+        """`should_stop`, given `leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders,
+        direction)` and a function that returns the earlier jobs' `running_averages` at this epoch.
+
+        The averages are asked for only when the rank test decides (`keep_fraction` < 1 and
+        the job is behind its leaders): in the engine they cost an aggregate over every
+        earlier job's samples, the leaders a few rows.
+        """
         epoch = len(current)
         if epoch == 0 or epoch <= self.grace_epochs or len(leaders) < self.leaders:
             return False
-        if epoch <= self.grace_fraction * float(np.median([leader.epochs for leader in leaders])):
+        if self.grace_fraction and epoch <= self.grace_fraction * statistics.median(x.epochs for x in leaders):
             return False
-        if self.keep_fraction < 1 and len(averages) < self.min_previous_jobs:
+        maximize = direction == Direction.MAXIMIZE
+        if math.isfinite(current[-1]):
+            own = best_value(current, direction)
+            bars = [leader.best for leader in leaders if math.isfinite(leader.best)]
+            if not bars:
+                return False
+            envelope = min(bars) if maximize else max(bars)
+            if not (own < envelope if maximize else own > envelope):
+                return False
+        if self.keep_fraction == 1:
+            return True
+        earlier = averages()
+        if len(earlier) < self.min_previous_jobs:
             return False
         if not math.isfinite(current[-1]):
             return True
-        own = best_value(current, direction)
-        maximize = direction == Direction.MAXIMIZE
-        bars = [leader.best for leader in leaders if math.isfinite(leader.best)]
-        if not bars:
-            return False
-        envelope = min(bars) if maximize else max(bars)
-        behind = own < envelope if maximize else own > envelope
-        if not behind or self.keep_fraction == 1:
-            return behind
         if maximize:
-            return own < float(np.quantile(averages, 1 - self.keep_fraction))
-        return own > float(np.quantile(averages, self.keep_fraction))
+            return own < float(np.quantile(earlier, 1 - self.keep_fraction))
+        return own > float(np.quantile(earlier, self.keep_fraction))
 
 
 RULES: dict[str, type[EarlyStoppingRule]] = {
