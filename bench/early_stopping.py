@@ -344,8 +344,7 @@ def _label(rule: EarlyStoppingRule) -> str:
 
 def policy_factories(candidates: bool = False) -> dict[str, PolicyFactory]:
     """Every rule the benchmark knows, by the name used in its output."""
-    default = DEFAULT_RULE() if isinstance(DEFAULT_RULE, type) else DEFAULT_RULE
-    factories: dict[str, PolicyFactory] = {"off": lambda direction: OffPolicy(), "auto": _rule(default)}
+    factories: dict[str, PolicyFactory] = {"off": lambda direction: OffPolicy(), "auto": _rule(DEFAULT_RULE)}
     for name, rule_class in RULES.items():
         factories[name] = _rule(rule_class())
     factories["optuna_median"] = _optuna_median

@@ -10,7 +10,7 @@ job after them. That job then reports its objective epoch by epoch through
 `services.training_job_record_metrics`, the path of the trainer API and of local
 jobs; its values stay the best, so it is never stopped and every epoch is decided.
 
-For each rule (Auto's, and the alternatives a deployment might pick) it prints the
+For each rule (Auto's, and every rule TUNEBOARD_EARLY_STOPPING_RULE may name) it prints the
 time of the decision alone (`services._auto_decision`: the reads the rule needs and
 the rule) and of the whole ingest call for one sample, p50 / p95 / max over all
 epochs and `--repeats` passes. The machine's load is printed beside them.
@@ -99,7 +99,7 @@ def setup(previous: int, epochs: int):
     return tuning_job, current
 
 
-def measure(tuning_job, current, epochs: int, repeats: int) -> tuple[list[float], list[float]]:
+def measure(tuning_job, current, rule, epochs: int, repeats: int) -> tuple[list[float], list[float]]:
     from jobs import services
     from jobs.backends.metrics import MetricRecord
     from jobs.models import MetricSample, TrainingJob
@@ -117,7 +117,7 @@ def measure(tuning_job, current, epochs: int, repeats: int) -> tuple[list[float]
             ingests.append(time.perf_counter() - started)
             job = TrainingJob.objects.get(pk=current.pk)
             started = time.perf_counter()
-            stop = services._auto_decision(job, tuning_job, own, epoch, Direction.MAXIMIZE)
+            stop = services._auto_decision(job, tuning_job, own, epoch, Direction.MAXIMIZE, rule)
             decisions.append(time.perf_counter() - started)
             if stop:
                 raise RuntimeError("the running job was stopped; the benchmark expects it to lead")
@@ -143,27 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     tuning_job, current = setup(args.previous, args.epochs)
     print(f"set up {args.previous} jobs x {args.epochs} epochs in {time.perf_counter() - started:.0f} s")
 
-    from jobs import services
-    from jobs.tuning.early_stopping import BestSoFarRankRule, LeaderEnvelopeRule, MedianStoppingRule
+    from django.test import override_settings
 
-    rules = {
-        "auto": services.AUTO_RULE,
-        "leader_envelope": LeaderEnvelopeRule(),
-        "leader_envelope(keep_fraction=0.5)": LeaderEnvelopeRule(keep_fraction=0.5),
-        "best_so_far_rank": BestSoFarRankRule(),
-        "sagemaker_median": MedianStoppingRule(),
-    }
+    from jobs import services
+    from jobs.tuning.early_stopping import RULES
+
     print(f"load before: {os.getloadavg()[0]:.1f}")
     print("| rule | decision p50 / p95 / max ms | ingest of one sample p50 / p95 / max ms |")
     print("|---|---|---|")
-    auto = services.AUTO_RULE
-    try:
-        for name, rule in rules.items():
-            services.AUTO_RULE = rule
-            decisions, ingests = measure(tuning_job, current, args.epochs, args.repeats)
-            print(f"| {name} | {summary(decisions)} | {summary(ingests)} |", flush=True)
-    finally:
-        services.AUTO_RULE = auto
+    for name in ("auto", *RULES):
+        with override_settings(TUNEBOARD_EARLY_STOPPING_RULE=name):
+            rule = services.auto_rule()
+            decisions, ingests = measure(tuning_job, current, rule, args.epochs, args.repeats)
+        print(f"| {name} | {summary(decisions)} | {summary(ingests)} |", flush=True)
     print(f"load after: {os.getloadavg()[0]:.1f}")
     return 0
 

@@ -56,7 +56,16 @@ from jobs.models import (
     TuningJobStatus,
 )
 from jobs.tuning import criteria
-from jobs.tuning.early_stopping import DEFAULT_RULE, Leader, LeaderEnvelopeRule, best_value, running_averages
+from jobs.tuning.early_stopping import (
+    DEFAULT_RULE,
+    RULES,
+    EarlyStoppingRule,
+    Leader,
+    LeaderEnvelopeRule,
+    RunningAverageRule,
+    best_value,
+    running_averages,
+)
 from jobs.tuning.hyperband import Hyperband, infer_max_resource
 from jobs.tuning.space import SearchSpace, SearchSpaceError, format_value
 from jobs.tuning.strategies import Direction, Observation, make_strategy
@@ -66,8 +75,18 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Early stopping type "Auto": the rule that won the replay benchmark (docs/benchmarks.md).
-AUTO_RULE = DEFAULT_RULE()
+
+def auto_rule() -> EarlyStoppingRule:
+    """The rule of early stopping type "Auto": settings.TUNEBOARD_EARLY_STOPPING_RULE.
+
+    "auto" (the default) is `DEFAULT_RULE`, chosen by the replay benchmark leaving one
+    workload out (docs/benchmarks.md); any name in `RULES` (e.g. "sagemaker_median",
+    SageMaker's documented rule) gives that rule with its default settings. A bad name
+    is reported by the system check jobs.E001 at start-up.
+    """
+    name = settings.TUNEBOARD_EARLY_STOPPING_RULE
+    return DEFAULT_RULE if name == "auto" else RULES[name]()
+
 
 # A tuning job whose first training jobs all fail is almost surely broken
 # (a bad static hyperparameter, a crashing program); SageMaker also gives up
@@ -570,7 +589,7 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
         current = _objective_curves(tuning_job, max_epoch=latest_epoch, training_job_ids=[training_job.id]).get(
             training_job.id, []
         )
-        stop = _auto_decision(training_job, tuning_job, current, latest_epoch, direction)
+        stop = _auto_decision(training_job, tuning_job, current, latest_epoch, direction, auto_rule())
         reason = StopReason.EARLY_STOPPING
     else:
         return
@@ -581,20 +600,26 @@ def _apply_stopping_rules(training_job: TrainingJob, tuning_job: TuningJob, late
 
 
 def _auto_decision(
-    training_job: TrainingJob, tuning_job: TuningJob, current: list[float], latest_epoch: int, direction: Direction
+    training_job: TrainingJob,
+    tuning_job: TuningJob,
+    current: list[float],
+    latest_epoch: int,
+    direction: Direction,
+    rule: EarlyStoppingRule,
 ) -> bool:
-    """AUTO_RULE's decision, given what it reads of the earlier jobs and read as it needs it."""
+    """`rule`'s decision on the job's latest epoch, given what it reads of the earlier jobs, read as it needs it."""
     epoch = len(current)
-    if isinstance(AUTO_RULE, LeaderEnvelopeRule):
-        leaders = _leaders(training_job, tuning_job, AUTO_RULE.leader_epoch(epoch), AUTO_RULE.leaders, direction)
-        return AUTO_RULE.should_stop_given(
+    if isinstance(rule, LeaderEnvelopeRule):
+        leaders = _leaders(training_job, tuning_job, rule.leader_epoch(epoch), rule.leaders, direction)
+        return rule.should_stop_given(
             current,
             leaders,
             direction,
             lambda: _previous_running_averages(training_job, tuning_job, epoch, latest_epoch),
         )
+    assert isinstance(rule, RunningAverageRule), "every rule in RULES is one of the two kinds"
     averages = _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
-    return AUTO_RULE.should_stop_given_averages(current, averages, direction)
+    return rule.should_stop_given_averages(current, averages, direction)
 
 
 def _leaders(

@@ -220,6 +220,9 @@ TUNEBOARD_STOP_POLL_INTERVAL = env_float("TUNEBOARD_STOP_POLL_INTERVAL", 0.5, mi
 TUNEBOARD_STOP_GRACE_SECONDS = env_float("TUNEBOARD_STOP_GRACE_SECONDS", 10.0, minimum=0.0)
 # A training job that was created but whose task never started (a lost
 # message) is sent again after this long.
+# The rule of early stopping type "Auto": "auto" (the benchmarked default, docs/tuning.md) or a
+# name from jobs.tuning.early_stopping.RULES, e.g. "sagemaker_median" (SageMaker's documented rule).
+TUNEBOARD_EARLY_STOPPING_RULE = env_str("TUNEBOARD_EARLY_STOPPING_RULE", "auto")
 TUNEBOARD_START_TIMEOUT = env_float("TUNEBOARD_START_TIMEOUT", 600.0, minimum=1.0)
 
 # AWS (the sagemaker backend, SageMaker import, s3:// channels). Credentials

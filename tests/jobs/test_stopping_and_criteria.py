@@ -314,13 +314,12 @@ def test_identical_data_and_algorithm_needs_the_same_algorithm(algorithm, no_tas
 )
 @pytest.mark.parametrize("objective_type", ["Maximize", "Minimize"])
 def test_the_live_leader_envelope_decides_as_the_rule_over_whole_curves(
-    rule, objective_type, seed, algorithm, no_tasks, monkeypatch
+    rule, objective_type, seed, algorithm, no_tasks
 ):
     """What the service reads for the rule (leaders, running averages) gives `should_stop`'s answers.
 
     Earlier jobs that completed, failed or still run, of several lengths, with NaN.
     """
-    monkeypatch.setattr(services, "AUTO_RULE", rule)
     rng = random.Random(seed)
     tuning_job = services.tuning_job_create(
         config=tuning_job_config(
@@ -357,7 +356,35 @@ def test_the_live_leader_envelope_decides_as_the_rule_over_whole_curves(
         services.training_job_record_metrics(
             training_job_id=current.id, records=[MetricRecord(OBJECTIVE, epoch, own[-1], datetime.now(UTC))]
         )
-        live = services._auto_decision(TrainingJob.objects.get(pk=current.pk), tuning_job, own, epoch, direction)
+        job = TrainingJob.objects.get(pk=current.pk)
+        live = services._auto_decision(job, tuning_job, own, epoch, direction, rule)
         decisions.append((live, rule.should_stop(own, curves, direction, ended)))
     assert all(live == expected for live, expected in decisions), decisions
     assert {expected for _, expected in decisions} == {True, False}, "the seed must exercise both answers"
+
+
+def test_the_auto_rule_is_a_setting_and_a_bad_name_fails_the_system_check(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from jobs.tuning.early_stopping import DEFAULT_RULE, MedianStoppingRule
+
+    assert services.auto_rule() == DEFAULT_RULE
+    settings.TUNEBOARD_EARLY_STOPPING_RULE = "sagemaker_median"
+    assert services.auto_rule() == MedianStoppingRule()
+    call_command("check")
+    settings.TUNEBOARD_EARLY_STOPPING_RULE = "median"
+    with pytest.raises(SystemCheckError, match="jobs.E001.*'median', which is no early-stopping rule"):
+        call_command("check")
+
+
+def test_sagemakers_rule_runs_live_when_named(algorithm, no_tasks, settings):
+    """Same epochs, two rules: SageMaker's compares the latest value, so one dip stops the job."""
+    settings.TUNEBOARD_EARLY_STOPPING_RULE = "sagemaker_median"
+    tuning_job = sequential(early_stopping_type="Auto")
+    for _ in range(3):
+        (job,) = launch(tuning_job, 1)
+        play(job, [0.5, 0.6, 0.7, 0.8])
+    (dipping,) = launch(tuning_job, 1)
+    dipping = play(dipping, [0.6, 0.5, 0.9, 0.95])
+    assert (dipping.status, dipping.epochs_run) == (TrainingJobStatus.STOPPED, 2)

@@ -154,11 +154,10 @@ class TestBestSoFarRankRule:
                 BestSoFarRankRule(**bad)
 
 
-def test_default_rule_is_best_so_far_rank():
-    rule = DEFAULT_RULE() if isinstance(DEFAULT_RULE, type) else DEFAULT_RULE
-    assert isinstance(rule, EarlyStoppingRule)
-    assert RULES[rule.name] is type(rule)
-    assert rule == BestSoFarRankRule()
+def test_the_default_rule_is_the_benchmarks_choice():
+    assert isinstance(DEFAULT_RULE, EarlyStoppingRule)
+    assert RULES[DEFAULT_RULE.name] is type(DEFAULT_RULE)
+    assert DEFAULT_RULE == LeaderEnvelopeRule()
 
 
 class TestLeaderEnvelopeRule:
