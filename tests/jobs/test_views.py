@@ -16,10 +16,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import selectors, services, views
+from jobs import selectors, services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.models import Algorithm, MetricSample, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
+from jobs.views import base, training_jobs, tuning_job_detail, tuning_jobs
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = [
@@ -289,7 +290,7 @@ def test_search_and_status_filter_combine(alice_client, two_tuning_jobs):
 
 
 def test_the_list_is_paginated_newest_first(alice_client, no_tasks, team, monkeypatch):
-    monkeypatch.setattr(views, "LIST_PAGE_SIZE", 4)
+    monkeypatch.setattr(tuning_jobs, "LIST_PAGE_SIZE", 4)
     register_algorithm()
     for i in range(6):
         services.tuning_job_create(config=tuning_job_config(name=f"tj-{i:02d}", team_name="vision"))
@@ -361,7 +362,7 @@ def test_an_ended_tuning_job_offers_no_stop_button(alice_client, tuning_job, no_
 
 
 def test_the_table_shows_fifty_training_jobs_a_page():
-    assert views.TABLE_PAGE_SIZE == 50
+    assert tuning_job_detail.TABLE_PAGE_SIZE == 50
 
 
 @pytest.fixture
@@ -370,7 +371,7 @@ def big_tuning_job(no_tasks, team, monkeypatch):
 
     Every third job Stopped, the others Completed; job N ran N seconds.
     """
-    monkeypatch.setattr(views, "TABLE_PAGE_SIZE", 5)
+    monkeypatch.setattr(tuning_job_detail, "TABLE_PAGE_SIZE", 5)
     register_algorithm()
     config = tuning_job_config(name="tj-big", team_name="vision", max_training_jobs=12, max_parallel_training_jobs=12)
     tuning_job = services.tuning_job_create(config=config)
@@ -645,20 +646,21 @@ def test_the_log_endpoint_refuses_a_bad_offset(alice_client, tuning_job, offset)
 
 def test_a_long_log_comes_in_chunks_of_whole_lines(alice_client, tuning_job):
     line = "x" * 99 + "\n"
-    lines = (3 * views.LOG_CHUNK_BYTES) // len(line) + 7
+    lines = (3 * training_jobs.LOG_CHUNK_BYTES) // len(line) + 7
     with open(TrainingJob.objects.get(name="tj-1-001").log_path, "w") as log:
         log.write(line * lines)
     total = len(line) * lines
 
     tail = log_at(alice_client)
     assert tail["start"] > 0 and tail["text"].startswith("x") and tail["offset"] == total
-    assert len(tail["text"]) <= views.LOG_TAIL_BYTES and tail["text"].count("\n") == len(tail["text"]) // len(line)
+    assert len(tail["text"]) <= training_jobs.LOG_TAIL_BYTES
+    assert tail["text"].count("\n") == len(tail["text"]) // len(line)
 
     text, offset, reads = "", 0, 0
     while offset < total:
         chunk = log_at(alice_client, offset=offset)
         assert chunk["start"] == offset and chunk["text"].endswith("\n")
-        assert len(chunk["text"]) <= views.LOG_CHUNK_BYTES
+        assert len(chunk["text"]) <= training_jobs.LOG_CHUNK_BYTES
         text, offset, reads = text + chunk["text"], chunk["offset"], reads + 1
     assert text == line * lines
     assert reads == 4
@@ -681,7 +683,7 @@ def test_the_whole_log_downloads_as_text(alice_client, tuning_job):
     ("seconds", "text"), [(None, "–"), (0, "0 s"), (59.4, "59 s"), (61, "1 m 01 s"), (3600 * 2 + 180, "2 h 03 m")]
 )
 def test_durations_read_short(seconds, text):
-    assert views.duration_text(seconds) == text
+    assert base.duration_text(seconds) == text
 
 
 # --- admin -----------------------------------------------------------------------------------------
