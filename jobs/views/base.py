@@ -1,6 +1,5 @@
-"""What every page module needs: the login check for script endpoints, the scoped lookups, the texts."""
+"""What every page module needs: the login check for script endpoints and the scoped lookups."""
 
-import math
 from datetime import datetime
 from functools import wraps
 
@@ -41,25 +40,3 @@ def training_job_seconds(job: TrainingJob, now: datetime) -> float | None:
     if job.started_at is None:
         return None
     return ((job.ended_at or now) - job.started_at).total_seconds()
-
-
-def duration_text(seconds: float | None) -> str:
-    """3 s, 4 m 05 s, 2 h 03 m: short enough for a table cell, exact enough to compare."""
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} m"
-    if minutes:
-        return f"{minutes} m {seconds:02d} s"
-    return f"{seconds} s"
-
-
-def objective_text(value: float | None) -> str:
-    if value is None:
-        return "–"
-    if math.isnan(value):
-        return "NaN"
-    return f"{value:.6g}"

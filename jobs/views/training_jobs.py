@@ -9,15 +9,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from jobs import selectors
+from jobs import formatting, selectors
 from jobs.models import ACTIVE_STATUSES, StopReason, TrainingJob
-from jobs.views.base import (
-    duration_text,
-    json_login_required,
-    objective_text,
-    training_job_seconds,
-    visible_training_job,
-)
+from jobs.views.base import json_login_required, training_job_seconds, visible_training_job
 
 LOG_TAIL_BYTES = 16 * 1024
 LOG_CHUNK_BYTES = 64 * 1024
@@ -31,7 +25,7 @@ def _status_history(job: TrainingJob) -> list[dict]:
     if job.stop_reason:
         history.append({"label": "Stop requested", "at": None, "detail": job.get_stop_reason_display()})
     if job.ended_at:
-        detail = f"after {duration_text(job.elapsed_seconds)}" if job.elapsed_seconds is not None else ""
+        detail = f"after {formatting.duration(job.elapsed_seconds)}" if job.elapsed_seconds is not None else ""
         history.append({"label": job.status, "at": job.ended_at, "detail": detail})
     return history
 
@@ -45,7 +39,7 @@ def _job_state(job: TrainingJob) -> dict:
         "stop_reason_text": StopReason(job.stop_reason).label if job.stop_reason else "",
         "failure_reason": job.failure_reason,
         "objective": selectors.finite_or_none(job.final_objective_value),
-        "objective_text": objective_text(job.final_objective_value),
+        "objective_text": formatting.number(job.final_objective_value),
         "epochs": job.epochs_run,
         "started_at": job.started_at.isoformat() if job.started_at else None,
         "ended_at": job.ended_at.isoformat() if job.ended_at else None,
@@ -70,8 +64,8 @@ def training_job_detail(request, name):
                 for key, value in sorted(training_job.hyperparameters.items())
             ],
             "history": _status_history(training_job),
-            "duration_text": duration_text(training_job_seconds(training_job, timezone.now())),
-            "objective_text": objective_text(training_job.final_objective_value),
+            "duration_text": formatting.duration(training_job_seconds(training_job, timezone.now())),
+            "objective_text": formatting.number(training_job.final_objective_value),
             "log": log,
             "page_config": {
                 "name": training_job.name,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
-from jobs import selectors
+from jobs import formatting, selectors
 from jobs.models import ObjectiveType, StopReason, TrainingJob, TrainingJobStatus, TuningJob
 from jobs.tuning.space import (
     CategoricalParameterRange,
@@ -22,13 +22,7 @@ from jobs.tuning.space import (
     SearchSpace,
     effective_scaling,
 )
-from jobs.views.base import (
-    duration_text,
-    json_login_required,
-    objective_text,
-    training_job_seconds,
-    visible_tuning_job,
-)
+from jobs.views.base import json_login_required, training_job_seconds, visible_tuning_job
 
 TABLE_PAGE_SIZE = 50
 # A summary's "as of" is moved back this much: a row written in a transaction
@@ -58,10 +52,10 @@ def _table_row(job: TrainingJob, now: datetime) -> dict:
         "stop_reason": job.stop_reason,
         "stop_reason_text": job.get_stop_reason_display() if job.stop_reason else "",
         "objective": selectors.finite_or_none(value),
-        "objective_text": objective_text(value),
+        "objective_text": formatting.number(value),
         "epochs": job.epochs_run,
         "duration": duration,
-        "duration_text": duration_text(duration),
+        "duration_text": formatting.duration(duration),
         "hyperparameters": job.tuned_hyperparameters,
     }
 

@@ -11,10 +11,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from jobs import selectors, services
+from jobs import formatting, selectors, services
 from jobs.forms import TuningJobCreationForm
 from jobs.models import TuningJob, TuningJobStatus
-from jobs.views.base import duration_text, objective_text, visible_tuning_job
+from jobs.views.base import visible_tuning_job
 
 LIST_PAGE_SIZE = 25
 
@@ -32,11 +32,11 @@ class TuningJobRow:
 
     @property
     def training_text(self) -> str:
-        return duration_text(self.training_seconds)
+        return formatting.duration(self.training_seconds)
 
     @property
     def wall_text(self) -> str:
-        return duration_text(self.wall_seconds)
+        return formatting.duration(self.wall_seconds)
 
     @property
     def best_value(self) -> float | None:
@@ -45,7 +45,7 @@ class TuningJobRow:
 
     @property
     def best_text(self) -> str:
-        return objective_text(self.best_value)
+        return formatting.number(self.best_value)
 
 
 @login_required

@@ -12,7 +12,8 @@
 // already moved on from.
 
 import * as charts from "./charts.js";
-import { el, formatValue, isNewerStatus, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import { el, isNewerStatus, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import * as format from "./format.js";
 import { LiveSocket } from "./socket.js";
 
 const config = readJson("page-config");
@@ -220,7 +221,7 @@ function showBest(best) {
   const link = filled.querySelector("[data-best-link]");
   link.href = trainingJobUrl(best.name);
   setText(link, best.name);
-  setText(filled.querySelector("[data-best-value]"), formatValue(best.value));
+  setText(filled.querySelector("[data-best-value]"), format.number(best.value));
   const job = state.jobs.get(best.name);
   const hyperparameters = best.hyperparameters || (job && job.hyperparameters) || {};
   // Empty until known (a summary read brings them), rather than another job's.
@@ -399,7 +400,7 @@ function updateTableRow(event) {
   setStatusBadge(row.querySelector('[data-field="status"]'), event.status);
   setText(row.querySelector('[data-field="stop_reason"]'), config.stop_reasons[event.stop_reason] || "");
   if (event.final_objective_value !== undefined) {
-    setText(row.querySelector('[data-field="objective"]'), formatValue(event.final_objective_value));
+    setText(row.querySelector('[data-field="objective"]'), format.number(event.final_objective_value));
   }
   row.classList.remove("flash");
   void row.offsetWidth; // restart the animation
