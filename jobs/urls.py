@@ -11,7 +11,7 @@ urlpatterns = [
     path("tuning-jobs/<str:name>/summary.json", tuning_job_detail.tuning_job_summary, name="tuning-job-summary"),
     path("tuning-jobs/<str:name>/curves.json", tuning_job_detail.tuning_job_curves, name="tuning-job-curves"),
     path(
-        "tuning-jobs/<str:name>/training-jobs.json",
+        "tuning-jobs/<str:name>/training-jobs/",
         tuning_job_detail.tuning_job_training_jobs,
         name="tuning-job-training-jobs",
     ),

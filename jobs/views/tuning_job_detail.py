@@ -1,4 +1,4 @@
-"""A tuning job's page and the JSON it reads: its charts' data and the training-jobs table's pages."""
+"""A tuning job's page, the training-jobs table it swaps in, and the JSON its charts read."""
 
 import time
 from datetime import datetime, timedelta
@@ -14,7 +14,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET
 
 from jobs import formatting, selectors
-from jobs.models import ObjectiveType, StopReason, TrainingJob, TrainingJobStatus, TuningJob
+from jobs.models import ObjectiveType, TrainingJob, TrainingJobStatus, TuningJob
 from jobs.tuning.space import (
     CategoricalParameterRange,
     IntegerParameterRange,
@@ -31,6 +31,7 @@ TABLE_PAGE_SIZE = 50
 # twice are merged, so the overlap costs nothing but bytes.
 SUMMARY_OVERLAP = timedelta(seconds=10)
 TRAINING_JOB_NAME_PLACEHOLDER = "__name__"
+TABLE_TEMPLATE = "jobs/_training_jobs_table.html"
 
 
 def _training_job_url(name: str) -> str:
@@ -41,7 +42,6 @@ def _training_job_url(name: str) -> str:
 
 
 def _table_row(job: TrainingJob, now: datetime) -> dict:
-    """One row of the training-jobs table, the same for the page and for its JSON pages."""
     duration = training_job_seconds(job, now)
     value = job.final_objective_value
     return {
@@ -105,22 +105,45 @@ def _table_columns(tuning_job: TuningJob, table: dict) -> list[dict]:
             current = table["sort"].lstrip("-") == key
             descending = table["sort"].startswith("-")
             target = (key if descending else f"-{key}") if current else first[key]
-            query = urlencode({"sort": target, "status": table["status"]})
             column.update(
                 first=first[key],
-                href=f"?{query}#training-jobs",
+                query=urlencode({"sort": target, "status": table["status"]}),
                 aria_sort=("descending" if descending else "ascending") if current else "none",
             )
         columns.append(column)
     return columns
 
 
+def _table_context(request, tuning_job: TuningJob) -> dict:
+    """What the table's template needs: the page of rows, the headers, and the links of each.
+
+    Every link carries the same query twice: as its href, for a page load (and
+    the address bar), and on the partial's URL, which htmx swaps in.
+    """
+    table = _table(request, tuning_job)
+
+    def query(**changes) -> str:
+        return urlencode({"page": table["page"], "sort": table["sort"], "status": table["status"], **changes})
+
+    table.update(
+        partial_url=reverse("tuning-job-training-jobs", args=[tuning_job.name]),
+        query=query(),
+        previous_query=query(page=table["page"] - 1),
+        next_query=query(page=table["page"] + 1),
+    )
+    return {
+        "table": table,
+        "table_columns": _table_columns(tuning_job, table),
+        "training_job_statuses": TrainingJobStatus.values,
+    }
+
+
 @json_login_required
 @require_GET
 def tuning_job_training_jobs(request, name):
-    """A page of the training-jobs table: `?page=&sort=&status=`, as the page's links say."""
+    """The training-jobs table alone (`?page=&sort=&status=`), as the page swaps it in."""
     tuning_job = visible_tuning_job(request, name)
-    return JsonResponse(_table(request, tuning_job))
+    return render(request, TABLE_TEMPLATE, _table_context(request, tuning_job))
 
 
 # --- the page ------------------------------------------------------------------------------
@@ -165,7 +188,6 @@ def tuning_job_detail(request, name):
     tuning_job = visible_tuning_job(request, name)
     counters = selectors.counters_payload(selectors.tuning_job_counters(tuning_job=tuning_job))
     can_operate = selectors.can_operate(user=request.user, tuning_job=tuning_job)
-    table = _table(request, tuning_job)
     return render(
         request,
         "jobs/tuning_job_detail.html",
@@ -173,9 +195,7 @@ def tuning_job_detail(request, name):
             "tuning_job": tuning_job,
             "counters": counters,
             "can_operate": can_operate,
-            "table": table,
-            "table_columns": _table_columns(tuning_job, table),
-            "training_job_statuses": TrainingJobStatus.values,
+            **_table_context(request, tuning_job),
             "page_config": {
                 "name": tuning_job.name,
                 "status": tuning_job.status,
@@ -188,12 +208,9 @@ def tuning_job_detail(request, name):
                     "socket": f"/ws/tuning-jobs/{tuning_job.name}/",
                     "summary": reverse("tuning-job-summary", args=[tuning_job.name]),
                     "curves": reverse("tuning-job-curves", args=[tuning_job.name]),
-                    "table": reverse("tuning-job-training-jobs", args=[tuning_job.name]),
                     "training_job": _training_job_url(TRAINING_JOB_NAME_PLACEHOLDER),
                 },
                 "placeholder": TRAINING_JOB_NAME_PLACEHOLDER,
-                "table": {"page": table["page"], "sort": table["sort"], "status": table["status"]},
-                "stop_reasons": dict(StopReason.choices),
             },
         },
     )

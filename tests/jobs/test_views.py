@@ -390,21 +390,24 @@ def big_tuning_job(no_tasks, team, monkeypatch):
     return tuning_job
 
 
-def table_json(client, **params):
+def table_page(client, **params):
+    """The table the partial renders: its rows as the template got them, each row drawn once."""
     response = client.get(reverse("tuning-job-training-jobs", args=["tj-big"]), params)
     assert response.status_code == 200
-    return response.json()
+    table = response.context["table"]
+    assert response.content.decode().count("<tr data-name=") == len(table["rows"])
+    return table
 
 
 def test_the_table_endpoint_pages(alice_client, big_tuning_job):
-    first = table_json(alice_client)
+    first = table_page(alice_client)
     assert (first["count"], first["page"], first["num_pages"], first["sort"], first["status"]) == (
         12, 1, 3, "sequence", ""
     )  # fmt: skip
     assert [row["sequence"] for row in first["rows"]] == [1, 2, 3, 4, 5]
-    assert [row["sequence"] for row in table_json(alice_client, page=3)["rows"]] == [11, 12]
+    assert [row["sequence"] for row in table_page(alice_client, page=3)["rows"]] == [11, 12]
     # A page out of range is the last one.
-    assert table_json(alice_client, page=99)["page"] == 3
+    assert table_page(alice_client, page=99)["page"] == 3
     row = first["rows"][0]
     assert set(row) == {
         "name", "url", "sequence", "status", "stop_reason", "stop_reason_text", "objective", "objective_text",
@@ -416,12 +419,12 @@ def test_the_table_endpoint_pages(alice_client, big_tuning_job):
 
 
 def test_the_table_sorts_by_objective_with_missing_values_last(alice_client, big_tuning_job):
-    best_first = table_json(alice_client, sort="-objective")
+    best_first = table_page(alice_client, sort="-objective")
     assert [row["sequence"] for row in best_first["rows"][:3]] == [12, 11, 10]
-    worst_first = table_json(alice_client, sort="objective")
+    worst_first = table_page(alice_client, sort="objective")
     assert [row["sequence"] for row in worst_first["rows"][:3]] == [1, 2, 3]
-    assert [row["sequence"] for row in table_json(alice_client, sort="-objective", page=3)["rows"]] in ([7, 8], [8, 7])
-    last_page = table_json(alice_client, sort="objective", page=3)["rows"]
+    assert [row["sequence"] for row in table_page(alice_client, sort="-objective", page=3)["rows"]] in ([7, 8], [8, 7])
+    last_page = table_page(alice_client, sort="objective", page=3)["rows"]
     # NaN (job 7) and no value yet (job 8) come last in either direction, shown as null / NaN / –.
     assert {row["sequence"] for row in last_page[-2:]} == {7, 8}
     by_sequence = {row["sequence"]: row for row in last_page}
@@ -430,18 +433,18 @@ def test_the_table_sorts_by_objective_with_missing_values_last(alice_client, big
 
 
 def test_the_table_sorts_by_duration_and_status(alice_client, big_tuning_job):
-    assert [row["sequence"] for row in table_json(alice_client, sort="-duration")["rows"][:2]] == [12, 11]
-    assert [row["sequence"] for row in table_json(alice_client, sort="duration")["rows"][:2]] == [1, 2]
-    by_status = table_json(alice_client, sort="status")["rows"]
+    assert [row["sequence"] for row in table_page(alice_client, sort="-duration")["rows"][:2]] == [12, 11]
+    assert [row["sequence"] for row in table_page(alice_client, sort="duration")["rows"][:2]] == [1, 2]
+    by_status = table_page(alice_client, sort="status")["rows"]
     assert [row["status"] for row in by_status[:2]] == ["Completed", "Completed"]
-    assert table_json(alice_client, sort="-status")["rows"][0]["status"] == "Stopped"
+    assert table_page(alice_client, sort="-status")["rows"][0]["status"] == "Stopped"
 
 
 def test_the_table_filters_by_status_and_ignores_nonsense(alice_client, big_tuning_job):
-    stopped = table_json(alice_client, status="Stopped")
+    stopped = table_page(alice_client, status="Stopped")
     assert stopped["count"] == 4
     assert {row["status"] for row in stopped["rows"]} == {"Stopped"}
-    nonsense = table_json(alice_client, status="Bogus", sort="drop table", page="x")
+    nonsense = table_page(alice_client, status="Bogus", sort="drop table", page="x")
     assert (nonsense["count"], nonsense["status"], nonsense["sort"], nonsense["page"]) == (12, "", "sequence", 1)
 
 
@@ -456,6 +459,10 @@ def test_the_page_renders_the_table_the_query_string_asks_for(alice_client, big_
     assert 'aria-sort="descending"' in content
     # The objective header now offers the other direction, keeping the filter.
     assert 'href="?sort=objective&amp;status=Completed#training-jobs"' in content
+    # The same query on the partial that htmx swaps in, and the refresh keeps the page's own.
+    partial = reverse("tuning-job-training-jobs", args=["tj-big"])
+    assert f'hx-get="{partial}?sort=objective&amp;status=Completed"' in content
+    assert f'data-refresh-url="{partial}?page=1&amp;sort=-objective&amp;status=Completed"' in content
 
 
 def test_the_summary_endpoint_gives_every_training_job_for_the_charts(alice_client, tuning_job):
