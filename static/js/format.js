@@ -39,6 +39,12 @@ export function number(value, digits = SIGNIFICANT_DIGITS) {
   return withoutTrailingZeros(value.toFixed(digits - 1 - exponent));
 }
 
+/**
+ * The same rule for Plotly's hover labels, in its d3-format: six significant digits without
+ * trailing zeros (d3 writes an exponent as "e-5" where Python writes "e-05").
+ */
+export const PLOTLY_NUMBER = `.${SIGNIFICANT_DIGITS}~g`;
+
 /** The zone the server shows times in (base.html puts TIME_ZONE on <html>). */
 function configuredZone() {
   return globalThis.document?.documentElement.dataset.timeZone || "UTC";

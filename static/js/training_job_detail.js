@@ -49,7 +49,7 @@ function chartFor(metric) {
     name: metric,
     line: { color: metric === config.objective_metric ? "#f79009" : "#2463eb", width: 2 },
     marker: { size: 4 },
-    hovertemplate: "epoch %{x}: %{y:.6g}<extra></extra>",
+    hovertemplate: `epoch %{x}: %{y:${format.PLOTLY_NUMBER}}<extra></extra>`,
   };
   const layout = {
     font: { family: "system-ui, sans-serif", size: 12 },

@@ -12,7 +12,10 @@
 // the newest, so a slow response cannot put back counters the socket has
 // already moved on from.
 
-import * as charts from "./charts.js";
+import { linkPoints, plotlyReady } from "./charts/common.js";
+import { extendLearningCurves, renderLearningCurves } from "./charts/learning_curves.js";
+import { renderObjectiveByJob, renderObjectiveVsHyperparameter } from "./charts/objective.js";
+import { renderParallelCoordinates } from "./charts/parallel_coordinates.js";
 import { el, isNewerStatus, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
 import * as format from "./format.js";
 import { LiveSocket } from "./socket.js";
@@ -243,7 +246,7 @@ const linked = new WeakSet();
 function linkOnce(node) {
   if (linked.has(node)) return;
   linked.add(node);
-  charts.linkPoints(node, trainingJobUrl);
+  linkPoints(node, trainingJobUrl);
 }
 
 let curvesFirstDrawn;
@@ -252,35 +255,35 @@ const firstDraw = new Promise((resolve) => {
 });
 
 async function drawCurves(curvesState) {
-  await charts.renderLearningCurves(nodes.learningCurves, curvesState);
+  await renderLearningCurves(nodes.learningCurves, curvesState);
   linkOnce(nodes.learningCurves);
   curvesFirstDrawn();
 }
 
 const renderCurves = throttle(async () => {
-  await charts.plotlyReady;
+  await plotlyReady;
   await statusesKnown;
   // Not before the first load is in (or failed): a draw of what the socket or summary.json
   // brought before it would only hold up the full one on a big tuning job.
   await firstCurves;
   const appended = state.appended;
   state.appended = new Map();
-  if (!state.curvesStale && charts.extendLearningCurves(nodes.learningCurves, state, appended)) return;
+  if (!state.curvesStale && extendLearningCurves(nodes.learningCurves, state, appended)) return;
   state.curvesStale = false;
   await drawCurves(state);
 }, CURVES_INTERVAL_MS);
 const jobCharts = [
   {
     node: nodes.objectiveByJob,
-    draw: (from) => charts.renderObjectiveByJob(nodes.objectiveByJob, from),
+    draw: (from) => renderObjectiveByJob(nodes.objectiveByJob, from),
     clickable: true,
   },
   {
     node: nodes.versus,
-    draw: (from) => charts.renderObjectiveVsHyperparameter(nodes.versus, from, nodes.versusChoice.value),
+    draw: (from) => renderObjectiveVsHyperparameter(nodes.versus, from, nodes.versusChoice.value),
     clickable: true,
   },
-  { node: nodes.parallel, draw: (from) => charts.renderParallelCoordinates(nodes.parallel, from), clickable: false },
+  { node: nodes.parallel, draw: (from) => renderParallelCoordinates(nodes.parallel, from), clickable: false },
 ].map((chart) => ({ ...chart, dirty: true, visible: false, created: false }));
 
 async function drawJobChart(chart, from) {
@@ -291,7 +294,7 @@ async function drawJobChart(chart, from) {
 
 const renderJobCharts = throttle(async () => {
   if (!state.caughtUp) return;
-  await charts.plotlyReady;
+  await plotlyReady;
   for (const chart of jobCharts) {
     if (!chart.dirty || !chart.visible) continue;
     chart.dirty = false;
@@ -535,7 +538,7 @@ window.setTimeout(jobChartsMayStart, JOB_CHARTS_WAIT_MS);
 // charts are created empty, so that they show their axes, only once the curves
 // are drawn (or JOB_CHARTS_WAIT_MS passed) and the browser is idle; a chart
 // that renderJobCharts already drew is left as it is.
-await charts.plotlyReady;
+await plotlyReady;
 await firstCurves;
 const blank = { ...state, jobs: new Map(), curves: new Map() };
 if (!state.curves.size) await drawCurves(blank);
