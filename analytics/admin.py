@@ -3,11 +3,12 @@
 from django.contrib import admin
 
 from analytics.models import ReviewNote
+from jobs.admin import time_column
 
 
 @admin.register(ReviewNote)
 class ReviewNoteAdmin(admin.ModelAdmin):
-    list_display = ("tuning_job", "author", "created_at", "excerpt")
+    list_display = ("tuning_job", "author", time_column("created_at", "created"), "excerpt")
     list_filter = ("created_at",)
     search_fields = ("tuning_job__name", "author__username", "text")
     readonly_fields = ("tuning_job", "author", "text", "created_at")

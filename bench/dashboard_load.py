@@ -17,7 +17,7 @@ the browser's cache, as for a returning user):
 - table: the first page of the training-jobs table is in the DOM and the
   page answers a script (Playwright's check runs on the page's main thread);
 - curves: the learning-curve chart is drawn with a curve for every training
-  job (charts.js marks `learning-curves-drawn` when Plotly's draw resolves);
+  job (static/js/charts/common.js marks `learning-curves-drawn` when Plotly's draw resolves);
 - plotly, curves.json in: what the curves' first draw waits for (page marks):
   plotly.js has run, and the curves' first load (with statuses) is in;
 - charts: the two per-job charts on screen are drawn with every job;

@@ -6,7 +6,7 @@ from django.contrib.auth.admin import GroupAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
-from jobs import services
+from jobs import formatting, services
 from jobs.config import validate_algorithm
 from jobs.models import AccessKey, Algorithm, MetricSample, TeamMember, TrainingJob, TuningJob
 
@@ -57,6 +57,17 @@ class AlgorithmAdmin(admin.ModelAdmin):
     search_fields = ("name",)
 
 
+def time_column(field: str, description: str):
+    """A list column that writes a time as the pages do (jobs.formatting, zone named), sorted by its field."""
+
+    @admin.display(description=description, ordering=field)
+    def column(obj):
+        return formatting.timestamp(getattr(obj, field))
+
+    column.__name__ = field  # its cells' CSS class, field-<name>, as for the field itself
+    return column
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Jobs change state only through the service layer, never by editing a row."""
 
@@ -89,7 +100,10 @@ def stop_training_jobs(modeladmin, request, queryset):
 
 @admin.register(TuningJob)
 class TuningJobAdmin(ReadOnlyAdmin):
-    list_display = ("name", "status", "strategy", "early_stopping_type", "algorithm", "team", "owner", "created_at")
+    list_display = (
+        "name", "status", "strategy", "early_stopping_type", "algorithm", "team", "owner",
+        time_column("created_at", "created"),
+    )  # fmt: skip
     list_filter = ("status", "strategy", "early_stopping_type", "team")
     search_fields = ("name",)
     actions = [stop_tuning_jobs]
@@ -97,15 +111,22 @@ class TuningJobAdmin(ReadOnlyAdmin):
 
 @admin.register(TrainingJob)
 class TrainingJobAdmin(ReadOnlyAdmin):
-    list_display = ("name", "status", "stop_reason", "final_objective_value", "epochs_run", "started_at", "ended_at")
+    list_display = (
+        "name", "status", "stop_reason", "objective", "epochs_run",
+        time_column("started_at", "started"), time_column("ended_at", "ended"),
+    )  # fmt: skip
     list_filter = ("status", "stop_reason")
     search_fields = ("name", "tuning_job__name")
     actions = [stop_training_jobs]
 
+    @admin.display(description="final objective value", ordering="final_objective_value")
+    def objective(self, job: TrainingJob) -> str:
+        return formatting.number(job.final_objective_value)
+
 
 @admin.register(MetricSample)
 class MetricSampleAdmin(ReadOnlyAdmin):
-    list_display = ("training_job", "metric_name", "epoch", "value", "timestamp")
+    list_display = ("training_job", "metric_name", "epoch", "value", time_column("timestamp", "time"))
     search_fields = ("training_job__name", "metric_name")
     list_select_related = ("training_job",)
 
@@ -156,7 +177,11 @@ class AccessKeyAdmin(admin.ModelAdmin):
     """Keys are made by the service (it encrypts the secret, shown once here); afterwards only revoked."""
 
     form = AccessKeyAdminForm
-    list_display = ("access_key_id", "user", "team", "description", "created_at", "last_used_at", "revoked_at")
+    list_display = (
+        "access_key_id", "user", "team", "description",
+        time_column("created_at", "created"), time_column("last_used_at", "last used"),
+        time_column("revoked_at", "revoked"),
+    )  # fmt: skip
     list_filter = ("team",)
     search_fields = ("access_key_id", "user__username", "description")
     readonly_fields = ("access_key_id", "created_at", "last_used_at", "revoked_at")

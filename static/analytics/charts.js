@@ -3,12 +3,14 @@
 // so that the charts print; traces are few (one per tuning job or per status
 // group), and the learning curves are one path per status group, as on the
 // tuning job page (curveGroup), so SVG stays light.
-import { curveGroup, escapeLabel } from "../js/charts.js";
+import { escapeLabel } from "../js/charts/common.js";
+import { curveGroup } from "../js/charts/learning_curves.js";
+import { PLOTLY_NUMBER } from "../js/format.js";
 
 const source = document.getElementById("analytics-charts");
 const data = source && typeof Plotly !== "undefined" ? JSON.parse(source.textContent) : null;
 if (data) {
-  // The dashboard's status colours (static/js/charts.js).
+  // The dashboard's status colours (static/js/charts/common.js).
   const STATUS_COLORS = { Completed: "#2463eb", InProgress: "#0e9384", Stopped: "#8a94a6", Failed: "#b42318" };
   const config = { responsive: true, displaylogo: false };
   const objective = data.objective ? data.objective.name : "objective";
@@ -46,7 +48,7 @@ if (data) {
         x: groups[status].x,
         y: groups[status].y,
         text: groups[status].text,
-        hovertemplate: "%{text}<br>%{x}: %{y}<extra>" + status + "</extra>",
+        hovertemplate: `%{text}<br>%{x}: %{y:${PLOTLY_NUMBER}}<extra>${status}</extra>`,
         marker: { color: STATUS_COLORS[status], size: 7 },
       }));
   }
@@ -63,7 +65,7 @@ if (data) {
         y: points.map((point) => point[1]),
         info: [escapeLabel(group.names[i])],
       }));
-      const hovertemplate = "%{customdata[0]}<br>%{x}: %{y}<extra>" + status + "</extra>";
+      const hovertemplate = `%{customdata[0]}<br>%{x}: %{y:${PLOTLY_NUMBER}}<extra>${status}</extra>`;
       const figure = curveGroup({ key: status, name: status, line: { color, width: 1 } }, curves, hovertemplate);
       shapes.push(figure.shape);
       traces.push(...figure.traces);
@@ -84,7 +86,7 @@ if (data) {
           x: series.x.map((seconds) => seconds / 60),
           y: series.y,
           text: series.text,
-          hovertemplate: "%{text}<br>%{x:.1f} min: %{y}<extra>" + series.name + "</extra>",
+          hovertemplate: `%{text}<br>%{x:.1f} min: %{y:${PLOTLY_NUMBER}}<extra>${series.name}</extra>`,
         })),
       layout("cumulative training time (min)", "best " + objective + " so far")
     );

@@ -24,29 +24,6 @@ export function setText(node, text) {
   if (node && node.textContent !== String(text)) node.textContent = String(text);
 }
 
-/** The same as jobs.views.duration_text: "3 s", "4 m 05 s", "2 h 03 m". */
-export function formatDuration(seconds) {
-  if (seconds === null || seconds === undefined || Number.isNaN(seconds)) return "–";
-  let rest = Math.round(seconds);
-  const hours = Math.floor(rest / 3600);
-  rest -= hours * 3600;
-  const minutes = Math.floor(rest / 60);
-  const secs = rest - minutes * 60;
-  const pad = (n) => String(n).padStart(2, "0");
-  if (hours) return `${hours} h ${pad(minutes)} m`;
-  if (minutes) return `${minutes} m ${pad(secs)} s`;
-  return `${secs} s`;
-}
-
-/** Six significant digits without trailing zeros, like Python's "{:.6g}". */
-export function formatValue(value) {
-  if (value === null || value === undefined) return "–";
-  if (!Number.isFinite(value)) return String(value);
-  const abs = Math.abs(value);
-  if (abs !== 0 && (abs >= 1e6 || abs < 1e-4)) return value.toExponential(5).replace(/\.?0+e/, "e");
-  return String(parseFloat(value.toPrecision(6)));
-}
-
 export function showLiveState(node, state) {
   if (!node) return;
   node.hidden = false;

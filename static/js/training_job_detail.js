@@ -2,7 +2,8 @@
 // 2 s while the job runs (metrics.json?after=<sample id>, log?offset=<byte>),
 // then once more after it ends, and never again.
 
-import { el, formatDuration, formatValue, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import { el, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import * as format from "./format.js";
 
 const Plotly = globalThis.Plotly;
 const config = readJson("page-config");
@@ -48,7 +49,7 @@ function chartFor(metric) {
     name: metric,
     line: { color: metric === config.objective_metric ? "#f79009" : "#2463eb", width: 2 },
     marker: { size: 4 },
-    hovertemplate: "epoch %{x}: %{y:.6g}<extra></extra>",
+    hovertemplate: `epoch %{x}: %{y:${format.PLOTLY_NUMBER}}<extra></extra>`,
   };
   const layout = {
     font: { family: "system-ui, sans-serif", size: 12 },
@@ -87,14 +88,9 @@ async function pollMetrics() {
 
 // --- the job's state ---------------------------------------------------------------------
 
-/** "2026-01-02 03:04:05", as the page writes times (UTC, like the server). */
-function timeText(iso) {
-  return iso.slice(0, 19).replace("T", " ");
-}
-
 function addHistory(label, iso, detail) {
   const item = el("li", {}, el("strong", {}, label));
-  if (iso) item.append(" ", el("time", { dateTime: iso }, timeText(iso)));
+  if (iso) item.append(" ", el("time", { dateTime: iso }, format.timestamp(iso)));
   if (detail) item.append(" ", el("span", { className: "muted" }, detail));
   document.querySelector('[data-testid="status-history"]').append(item);
 }
@@ -106,7 +102,7 @@ function showJob(state) {
   if (state.stop_reason && !before.stop_reason) addHistory("Stop requested", null, state.stop_reason_text);
   if (state.ended_at && !before.ended_at) {
     const seconds = (Date.parse(state.ended_at) - Date.parse(state.started_at || state.ended_at)) / 1000;
-    addHistory(state.status, state.ended_at, state.started_at ? `after ${formatDuration(seconds)}` : "");
+    addHistory(state.status, state.ended_at, state.started_at ? `after ${format.duration(seconds)}` : "");
   }
   setStatusBadge(document.querySelector('[data-testid="training-job-status"]'), state.status);
   const failure = document.querySelector('[data-testid="failure-reason"]');
@@ -117,7 +113,7 @@ function showJob(state) {
   setText(document.querySelector('[data-field="stop_reason"]'), state.stop_reason_text || "–");
   if (state.started_at) {
     const end = state.ended_at ? Date.parse(state.ended_at) : Date.now();
-    setText(document.querySelector('[data-field="duration"]'), formatDuration((end - Date.parse(state.started_at)) / 1000));
+    setText(document.querySelector('[data-field="duration"]'), format.duration((end - Date.parse(state.started_at)) / 1000));
   }
 }
 

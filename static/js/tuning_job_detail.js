@@ -4,15 +4,20 @@
 // summary.json, then kept current by socket events) and the objective metric's
 // curve of each (first from curves.json, then the socket's catch-up and live batches), with the cursor
 // {training job: last sample id} that a reconnect sends so nothing is lost or
-// doubled. Counters, the best job, the table's rows and the charts update in place.
+// doubled. Counters, the best job and the charts update in place; the training-jobs
+// table is the server's, swapped in anew (htmx) when events say its rows changed.
 //
 // Counters and the best job come both over the socket and in summary.json
 // responses; each carries the server time it was read at, and the page keeps
 // the newest, so a slow response cannot put back counters the socket has
 // already moved on from.
 
-import * as charts from "./charts.js";
-import { el, formatValue, isNewerStatus, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import { linkPoints, plotlyReady } from "./charts/common.js";
+import { extendLearningCurves, renderLearningCurves } from "./charts/learning_curves.js";
+import { renderObjectiveByJob, renderObjectiveVsHyperparameter } from "./charts/objective.js";
+import { renderParallelCoordinates } from "./charts/parallel_coordinates.js";
+import { el, isNewerStatus, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import * as format from "./format.js";
 import { LiveSocket } from "./socket.js";
 
 const config = readJson("page-config");
@@ -59,9 +64,6 @@ const nodes = {
   parallel: $('[data-testid="parallel-coordinates"]'),
   versus: $('[data-testid="objective-vs-hyperparameter"]'),
   versusChoice: $('[data-testid="hyperparameter-choice"]'),
-  table: $('[data-testid="training-jobs-table"]'),
-  tableFilter: $("[data-table-filter]"),
-  pages: $("[data-table-pages]"),
   best: $('[data-testid="best-training-job"]'),
   thinnedNote: $("[data-curves-thinned]"),
 };
@@ -220,7 +222,7 @@ function showBest(best) {
   const link = filled.querySelector("[data-best-link]");
   link.href = trainingJobUrl(best.name);
   setText(link, best.name);
-  setText(filled.querySelector("[data-best-value]"), formatValue(best.value));
+  setText(filled.querySelector("[data-best-value]"), format.number(best.value));
   const job = state.jobs.get(best.name);
   const hyperparameters = best.hyperparameters || (job && job.hyperparameters) || {};
   // Empty until known (a summary read brings them), rather than another job's.
@@ -244,7 +246,7 @@ const linked = new WeakSet();
 function linkOnce(node) {
   if (linked.has(node)) return;
   linked.add(node);
-  charts.linkPoints(node, trainingJobUrl);
+  linkPoints(node, trainingJobUrl);
 }
 
 let curvesFirstDrawn;
@@ -253,35 +255,35 @@ const firstDraw = new Promise((resolve) => {
 });
 
 async function drawCurves(curvesState) {
-  await charts.renderLearningCurves(nodes.learningCurves, curvesState);
+  await renderLearningCurves(nodes.learningCurves, curvesState);
   linkOnce(nodes.learningCurves);
   curvesFirstDrawn();
 }
 
 const renderCurves = throttle(async () => {
-  await charts.plotlyReady;
+  await plotlyReady;
   await statusesKnown;
   // Not before the first load is in (or failed): a draw of what the socket or summary.json
   // brought before it would only hold up the full one on a big tuning job.
   await firstCurves;
   const appended = state.appended;
   state.appended = new Map();
-  if (!state.curvesStale && charts.extendLearningCurves(nodes.learningCurves, state, appended)) return;
+  if (!state.curvesStale && extendLearningCurves(nodes.learningCurves, state, appended)) return;
   state.curvesStale = false;
   await drawCurves(state);
 }, CURVES_INTERVAL_MS);
 const jobCharts = [
   {
     node: nodes.objectiveByJob,
-    draw: (from) => charts.renderObjectiveByJob(nodes.objectiveByJob, from),
+    draw: (from) => renderObjectiveByJob(nodes.objectiveByJob, from),
     clickable: true,
   },
   {
     node: nodes.versus,
-    draw: (from) => charts.renderObjectiveVsHyperparameter(nodes.versus, from, nodes.versusChoice.value),
+    draw: (from) => renderObjectiveVsHyperparameter(nodes.versus, from, nodes.versusChoice.value),
     clickable: true,
   },
-  { node: nodes.parallel, draw: (from) => charts.renderParallelCoordinates(nodes.parallel, from), clickable: false },
+  { node: nodes.parallel, draw: (from) => renderParallelCoordinates(nodes.parallel, from), clickable: false },
 ].map((chart) => ({ ...chart, dirty: true, visible: false, created: false }));
 
 async function drawJobChart(chart, from) {
@@ -292,7 +294,7 @@ async function drawJobChart(chart, from) {
 
 const renderJobCharts = throttle(async () => {
   if (!state.caughtUp) return;
-  await charts.plotlyReady;
+  await plotlyReady;
   for (const chart of jobCharts) {
     if (!chart.dirty || !chart.visible) continue;
     chart.dirty = false;
@@ -332,101 +334,37 @@ function chartsChanged({ curves = false, jobs = false }) {
 
 // --- the training jobs table ----------------------------------------------------------------
 
-const table = { ...config.table };
+// Rendered on the server (_training_jobs_table.html): sort links, pages and the
+// status filter are htmx requests that swap the table in; live events only ask
+// for the table again. The wrapper syncs its requests (hx-sync "replace"), and a
+// refresh asks for the table last asked for, so a sort click is never undone by
+// a refresh that started before it.
+const tableNode = () => document.querySelector("[data-training-jobs]");
+let tableUrl = tableNode().dataset.refreshUrl;
+const changedRows = new Set(); // names whose status changed since the table was last swapped in
 
-function tableRow(row) {
-  const hyperparameters = Object.entries(row.hyperparameters).flatMap(([k, v]) => [el("code", {}, `${k}=${v}`), " "]);
-  return el(
-    "tr",
-    { dataset: { name: row.name } },
-    el("td", { className: "num" }, row.sequence),
-    el("td", {}, el("a", { href: row.url }, row.name)),
-    el("td", {}, el("span", { className: `status status-${row.status}`, dataset: { field: "status" } }, row.status)),
-    el("td", { dataset: { field: "stop_reason" } }, row.stop_reason_text),
-    el("td", { className: "num", dataset: { field: "objective" } }, row.objective_text),
-    el("td", { className: "num", dataset: { field: "epochs" } }, row.epochs),
-    el("td", { className: "num", dataset: { field: "duration" } }, row.duration_text),
-    el("td", { className: "hyperparameters" }, ...hyperparameters),
-  );
-}
+document.body.addEventListener("htmx:beforeRequest", (event) => {
+  if (event.detail.target === tableNode()) tableUrl = event.detail.pathInfo.finalRequestPath;
+});
 
-function tableQuery() {
-  return new URLSearchParams({ page: table.page, sort: table.sort, status: table.status });
-}
-
-function showTable(data) {
-  Object.assign(table, { page: data.page, sort: data.sort, status: data.status });
-  const body = nodes.table.tBodies[0];
-  const rows = data.rows.map(tableRow);
-  if (!rows.length) {
-    const text = data.status ? `No ${data.status} training jobs.` : "No training jobs yet.";
-    rows.push(el("tr", { className: "empty" }, el("td", { colSpan: 8 }, text)));
+document.body.addEventListener("htmx:afterSwap", () => {
+  const node = tableNode();
+  tableUrl = node.dataset.refreshUrl;
+  window.history.replaceState(null, "", node.dataset.pageUrl);
+  for (const row of node.querySelectorAll("tbody tr[data-name]")) {
+    if (changedRows.has(row.dataset.name)) row.classList.add("flash");
   }
-  body.replaceChildren(...rows);
-  nodes.table.dataset.count = data.count;
-  for (const th of nodes.table.querySelectorAll("th[data-sort]")) {
-    const current = data.sort.replace(/^-/, "") === th.dataset.sort;
-    th.setAttribute("aria-sort", current ? (data.sort.startsWith("-") ? "descending" : "ascending") : "none");
-    th.querySelector("a").href = `?${new URLSearchParams({ sort: nextSort(th), status: data.status })}#training-jobs`;
-  }
-  nodes.pages.hidden = data.num_pages < 2;
-  setText(nodes.pages.querySelector("[data-page-text]"), `Page ${data.page} of ${data.num_pages} · ${data.count} training jobs`);
-  nodes.pages.querySelector('[data-page-link="prev"]').hidden = data.page <= 1;
-  nodes.pages.querySelector('[data-page-link="next"]').hidden = data.page >= data.num_pages;
-  window.history.replaceState(null, "", `?${tableQuery()}#training-jobs`);
-}
+  changedRows.clear();
+});
 
-function nextSort(th) {
-  const key = th.dataset.sort;
-  if (table.sort.replace(/^-/, "") !== key) return th.dataset.first;
-  return table.sort.startsWith("-") ? key : `-${key}`;
-}
+document.body.addEventListener("htmx:responseError", (event) => {
+  if (event.detail.xhr.status === 401) window.location.reload(); // the session ended: the page leads to the login
+});
 
-let tableTicket = 0;
-
-/** Only the answer to the latest request is shown: a sort click must not be undone by a slower refresh. */
-async function loadTable() {
-  const ticket = ++tableTicket;
-  const data = await getJson(`${config.urls.table}?${tableQuery()}`);
-  if (ticket === tableTicket) showTable(data);
-}
-
-const refreshTable = throttle(loadTable, TABLE_REFRESH_MS);
-
-function updateTableRow(event) {
-  const row = nodes.table.querySelector(`tbody tr[data-name="${CSS.escape(event.name)}"]`);
-  if (!row) return;
-  setStatusBadge(row.querySelector('[data-field="status"]'), event.status);
-  setText(row.querySelector('[data-field="stop_reason"]'), config.stop_reasons[event.stop_reason] || "");
-  if (event.final_objective_value !== undefined) {
-    setText(row.querySelector('[data-field="objective"]'), formatValue(event.final_objective_value));
-  }
-  row.classList.remove("flash");
-  void row.offsetWidth; // restart the animation
-  row.classList.add("flash");
-}
-
-function wireTable() {
-  nodes.table.querySelector("thead").addEventListener("click", (event) => {
-    const link = event.target.closest("a[data-sort-link]");
-    if (!link) return;
-    event.preventDefault();
-    Object.assign(table, { sort: nextSort(link.closest("th")), page: 1 });
-    loadTable();
-  });
-  nodes.pages.addEventListener("click", (event) => {
-    const link = event.target.closest("a[data-page-link]");
-    if (!link) return;
-    event.preventDefault();
-    table.page += link.dataset.pageLink === "next" ? 1 : -1;
-    loadTable();
-  });
-  nodes.tableFilter.addEventListener("submit", (event) => event.preventDefault());
-  nodes.tableFilter.querySelector("select").addEventListener("change", (event) => {
-    Object.assign(table, { status: event.target.value, page: 1 });
-    loadTable();
-  });
-}
+const refreshTable = throttle(() => {
+  const node = tableNode();
+  return window.htmx.ajax("GET", tableUrl, { source: node, target: node, swap: "outerHTML" });
+}, TABLE_REFRESH_MS);
 
 // --- summary.json: hyperparameters and statuses the socket does not carry --------------------------
 
@@ -532,7 +470,7 @@ const handlers = {
       stop_reason: message.stop_reason,
       objective: message.final_objective_value,
     });
-    updateTableRow(message);
+    changedRows.add(message.name);
     refreshTable(); // the sort order or the filter may now place it elsewhere
     if (!["InProgress", "Stopping"].includes(message.status)) refreshSummary(); // its objective status
     chartsChanged({ curves: true, jobs: true });
@@ -585,7 +523,6 @@ if (nodes.stopForm) {
   });
 }
 nodes.versusChoice.addEventListener("change", () => chartsChanged({ jobs: true }));
-wireTable();
 connect();
 refreshSummary();
 // A channel layer drops messages when a consumer falls behind; while the tuning
@@ -601,7 +538,7 @@ window.setTimeout(jobChartsMayStart, JOB_CHARTS_WAIT_MS);
 // charts are created empty, so that they show their axes, only once the curves
 // are drawn (or JOB_CHARTS_WAIT_MS passed) and the browser is idle; a chart
 // that renderJobCharts already drew is left as it is.
-await charts.plotlyReady;
+await plotlyReady;
 await firstCurves;
 const blank = { ...state, jobs: new Map(), curves: new Map() };
 if (!state.curves.size) await drawCurves(blank);

@@ -1,7 +1,8 @@
 // The tuning jobs list: rows update in place from /ws/tuning-jobs/, wall times tick,
 // and a tuning job created after the page loaded shows a "reload" notice.
 
-import { ACTIVE_STATUSES, formatDuration, formatValue, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import { ACTIVE_STATUSES, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
+import * as format from "./format.js";
 import { LiveSocket } from "./socket.js";
 
 const config = readJson("page-config");
@@ -33,7 +34,7 @@ function update(message) {
   for (const [key, value] of Object.entries(message.counters || {})) {
     setText(row.querySelector(`[data-counter="${key}"]`), value);
   }
-  setText(row.querySelector('[data-field="best"]'), message.best === null ? "–" : formatValue(message.best));
+  setText(row.querySelector('[data-field="best"]'), format.number(message.best));
   const active = ACTIVE_STATUSES.has(message.status);
   row.dataset.active = String(active);
   const wall = row.querySelector('[data-field="wall"]');
@@ -45,7 +46,7 @@ function tickWallTimes() {
   for (const row of table.tBodies[0].rows) {
     const wall = row.querySelector('[data-field="wall"]');
     if (!wall || wall.dataset.ended || row.dataset.active !== "true") continue;
-    setText(wall, formatDuration((now - Date.parse(wall.dataset.created)) / 1000));
+    setText(wall, format.duration((now - Date.parse(wall.dataset.created)) / 1000));
   }
 }
 

@@ -270,3 +270,30 @@ def test_the_report_prints_the_top_5_table(web, page, alice, algorithm):
     assert sum(subpaths) == 7, subpaths
     pdf = page.pdf()
     assert pdf.startswith(b"%PDF")
+
+
+def test_the_training_jobs_table_sorts_and_filters_in_place(web, page, alice, algorithm):
+    finished_tuning_job("sort-me", [0.5, 0.9, 0.7, 0.6], stopped=(2, 3), early_stopping="Auto")
+    log_in(page, web)
+    page.goto(f"{web}/tuning-jobs/sort-me/")
+    page.evaluate("window.__notReloaded = true")
+    rows = page.get_by_test_id("training-jobs-table").locator("tbody tr[data-name]")
+    expect(rows).to_have_count(4)
+    expect(rows.first).to_have_attribute("data-name", "sort-me-001")
+
+    # The server renders the sorted table, swapped in without a page load; the address follows.
+    page.locator('th[data-sort="objective"] a').click()
+    expect(page.locator('th[data-sort="objective"]')).to_have_attribute("aria-sort", "descending")
+    expect(rows.first).to_have_attribute("data-name", "sort-me-002")  # the best first, for Maximize
+    expect(page).to_have_url(re.compile(r"sort=-objective"))
+
+    page.get_by_test_id("training-jobs-status-filter").select_option("Stopped")
+    expect(rows).to_have_count(2)
+    expect(rows.locator('[data-field="status"]', has_text="Stopped")).to_have_count(2)
+    expect(page).to_have_url(re.compile(r"sort=-objective&status=Stopped"))
+    assert page.evaluate("window.__notReloaded") is True
+
+    # The address opens the same view.
+    page.reload()
+    expect(rows).to_have_count(2)
+    expect(page.locator('th[data-sort="objective"]')).to_have_attribute("aria-sort", "descending")

@@ -16,10 +16,11 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from jobs import selectors, services, views
+from jobs import selectors, services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.models import Algorithm, MetricSample, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
+from jobs.views import training_jobs, tuning_job_detail, tuning_jobs
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = [
@@ -236,7 +237,7 @@ def test_the_list_shows_each_tuning_job_with_counters_best_and_times(alice_clien
     assert '<td class="num" data-field="best">0.875</td>' in content
     assert '<td class="num" data-counter="Completed">1</td>' in content
     assert '<td class="num" data-counter="InProgress">1</td>' in content
-    assert "1 m 30 s" in content  # the training time
+    assert "1 min 30 s" in content  # the training time
     assert response.context["page_config"]["active"] == ["tj-1"]
 
 
@@ -289,7 +290,7 @@ def test_search_and_status_filter_combine(alice_client, two_tuning_jobs):
 
 
 def test_the_list_is_paginated_newest_first(alice_client, no_tasks, team, monkeypatch):
-    monkeypatch.setattr(views, "LIST_PAGE_SIZE", 4)
+    monkeypatch.setattr(tuning_jobs, "LIST_PAGE_SIZE", 4)
     register_algorithm()
     for i in range(6):
         services.tuning_job_create(config=tuning_job_config(name=f"tj-{i:02d}", team_name="vision"))
@@ -361,7 +362,7 @@ def test_an_ended_tuning_job_offers_no_stop_button(alice_client, tuning_job, no_
 
 
 def test_the_table_shows_fifty_training_jobs_a_page():
-    assert views.TABLE_PAGE_SIZE == 50
+    assert tuning_job_detail.TABLE_PAGE_SIZE == 50
 
 
 @pytest.fixture
@@ -370,7 +371,7 @@ def big_tuning_job(no_tasks, team, monkeypatch):
 
     Every third job Stopped, the others Completed; job N ran N seconds.
     """
-    monkeypatch.setattr(views, "TABLE_PAGE_SIZE", 5)
+    monkeypatch.setattr(tuning_job_detail, "TABLE_PAGE_SIZE", 5)
     register_algorithm()
     config = tuning_job_config(name="tj-big", team_name="vision", max_training_jobs=12, max_parallel_training_jobs=12)
     tuning_job = services.tuning_job_create(config=config)
@@ -389,21 +390,24 @@ def big_tuning_job(no_tasks, team, monkeypatch):
     return tuning_job
 
 
-def table_json(client, **params):
+def table_page(client, **params):
+    """The table the partial renders: its rows as the template got them, each row drawn once."""
     response = client.get(reverse("tuning-job-training-jobs", args=["tj-big"]), params)
     assert response.status_code == 200
-    return response.json()
+    table = response.context["table"]
+    assert response.content.decode().count("<tr data-name=") == len(table["rows"])
+    return table
 
 
 def test_the_table_endpoint_pages(alice_client, big_tuning_job):
-    first = table_json(alice_client)
+    first = table_page(alice_client)
     assert (first["count"], first["page"], first["num_pages"], first["sort"], first["status"]) == (
         12, 1, 3, "sequence", ""
     )  # fmt: skip
     assert [row["sequence"] for row in first["rows"]] == [1, 2, 3, 4, 5]
-    assert [row["sequence"] for row in table_json(alice_client, page=3)["rows"]] == [11, 12]
+    assert [row["sequence"] for row in table_page(alice_client, page=3)["rows"]] == [11, 12]
     # A page out of range is the last one.
-    assert table_json(alice_client, page=99)["page"] == 3
+    assert table_page(alice_client, page=99)["page"] == 3
     row = first["rows"][0]
     assert set(row) == {
         "name", "url", "sequence", "status", "stop_reason", "stop_reason_text", "objective", "objective_text",
@@ -415,12 +419,12 @@ def test_the_table_endpoint_pages(alice_client, big_tuning_job):
 
 
 def test_the_table_sorts_by_objective_with_missing_values_last(alice_client, big_tuning_job):
-    best_first = table_json(alice_client, sort="-objective")
+    best_first = table_page(alice_client, sort="-objective")
     assert [row["sequence"] for row in best_first["rows"][:3]] == [12, 11, 10]
-    worst_first = table_json(alice_client, sort="objective")
+    worst_first = table_page(alice_client, sort="objective")
     assert [row["sequence"] for row in worst_first["rows"][:3]] == [1, 2, 3]
-    assert [row["sequence"] for row in table_json(alice_client, sort="-objective", page=3)["rows"]] in ([7, 8], [8, 7])
-    last_page = table_json(alice_client, sort="objective", page=3)["rows"]
+    assert [row["sequence"] for row in table_page(alice_client, sort="-objective", page=3)["rows"]] in ([7, 8], [8, 7])
+    last_page = table_page(alice_client, sort="objective", page=3)["rows"]
     # NaN (job 7) and no value yet (job 8) come last in either direction, shown as null / NaN / –.
     assert {row["sequence"] for row in last_page[-2:]} == {7, 8}
     by_sequence = {row["sequence"]: row for row in last_page}
@@ -429,18 +433,18 @@ def test_the_table_sorts_by_objective_with_missing_values_last(alice_client, big
 
 
 def test_the_table_sorts_by_duration_and_status(alice_client, big_tuning_job):
-    assert [row["sequence"] for row in table_json(alice_client, sort="-duration")["rows"][:2]] == [12, 11]
-    assert [row["sequence"] for row in table_json(alice_client, sort="duration")["rows"][:2]] == [1, 2]
-    by_status = table_json(alice_client, sort="status")["rows"]
+    assert [row["sequence"] for row in table_page(alice_client, sort="-duration")["rows"][:2]] == [12, 11]
+    assert [row["sequence"] for row in table_page(alice_client, sort="duration")["rows"][:2]] == [1, 2]
+    by_status = table_page(alice_client, sort="status")["rows"]
     assert [row["status"] for row in by_status[:2]] == ["Completed", "Completed"]
-    assert table_json(alice_client, sort="-status")["rows"][0]["status"] == "Stopped"
+    assert table_page(alice_client, sort="-status")["rows"][0]["status"] == "Stopped"
 
 
 def test_the_table_filters_by_status_and_ignores_nonsense(alice_client, big_tuning_job):
-    stopped = table_json(alice_client, status="Stopped")
+    stopped = table_page(alice_client, status="Stopped")
     assert stopped["count"] == 4
     assert {row["status"] for row in stopped["rows"]} == {"Stopped"}
-    nonsense = table_json(alice_client, status="Bogus", sort="drop table", page="x")
+    nonsense = table_page(alice_client, status="Bogus", sort="drop table", page="x")
     assert (nonsense["count"], nonsense["status"], nonsense["sort"], nonsense["page"]) == (12, "", "sequence", 1)
 
 
@@ -455,6 +459,10 @@ def test_the_page_renders_the_table_the_query_string_asks_for(alice_client, big_
     assert 'aria-sort="descending"' in content
     # The objective header now offers the other direction, keeping the filter.
     assert 'href="?sort=objective&amp;status=Completed#training-jobs"' in content
+    # The same query on the partial that htmx swaps in, and the refresh keeps the page's own.
+    partial = reverse("tuning-job-training-jobs", args=["tj-big"])
+    assert f'hx-get="{partial}?sort=objective&amp;status=Completed"' in content
+    assert f'data-refresh-url="{partial}?page=1&amp;sort=-objective&amp;status=Completed"' in content
 
 
 def test_the_summary_endpoint_gives_every_training_job_for_the_charts(alice_client, tuning_job):
@@ -645,20 +653,21 @@ def test_the_log_endpoint_refuses_a_bad_offset(alice_client, tuning_job, offset)
 
 def test_a_long_log_comes_in_chunks_of_whole_lines(alice_client, tuning_job):
     line = "x" * 99 + "\n"
-    lines = (3 * views.LOG_CHUNK_BYTES) // len(line) + 7
+    lines = (3 * training_jobs.LOG_CHUNK_BYTES) // len(line) + 7
     with open(TrainingJob.objects.get(name="tj-1-001").log_path, "w") as log:
         log.write(line * lines)
     total = len(line) * lines
 
     tail = log_at(alice_client)
     assert tail["start"] > 0 and tail["text"].startswith("x") and tail["offset"] == total
-    assert len(tail["text"]) <= views.LOG_TAIL_BYTES and tail["text"].count("\n") == len(tail["text"]) // len(line)
+    assert len(tail["text"]) <= training_jobs.LOG_TAIL_BYTES
+    assert tail["text"].count("\n") == len(tail["text"]) // len(line)
 
     text, offset, reads = "", 0, 0
     while offset < total:
         chunk = log_at(alice_client, offset=offset)
         assert chunk["start"] == offset and chunk["text"].endswith("\n")
-        assert len(chunk["text"]) <= views.LOG_CHUNK_BYTES
+        assert len(chunk["text"]) <= training_jobs.LOG_CHUNK_BYTES
         text, offset, reads = text + chunk["text"], chunk["offset"], reads + 1
     assert text == line * lines
     assert reads == 4
@@ -675,13 +684,6 @@ def test_the_whole_log_downloads_as_text(alice_client, tuning_job):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; charset=utf-8"
     assert b"".join(response.streaming_content).decode() == LOG_TEXT
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(None, "–"), (0, "0 s"), (59.4, "59 s"), (61, "1 m 01 s"), (3600 * 2 + 180, "2 h 03 m")]
-)
-def test_durations_read_short(seconds, text):
-    assert views.duration_text(seconds) == text
 
 
 # --- admin -----------------------------------------------------------------------------------------
@@ -750,3 +752,14 @@ def test_the_admin_lists_tuning_jobs(staff_client, tuning_job):
     response = staff_client.get(reverse("admin:jobs_tuningjob_changelist"))
     assert response.status_code == 200
     assert b"tj-1" in response.content
+    # Times as every page writes them, zone named, rather than the admin's own format.
+    created = f"{tuning_job.created_at:%Y-%m-%d %H:%M:%S} UTC"
+    assert f'<td class="field-created_at">{created}</td>'.encode() in response.content
+
+
+def test_the_admin_lists_training_jobs_with_the_pages_formats(staff_client, tuning_job):
+    job = tuning_job.training_jobs.get(name="tj-1-001")
+    TrainingJob.objects.filter(pk=job.pk).update(final_objective_value=0.0057895240435489916)
+    content = staff_client.get(reverse("admin:jobs_trainingjob_changelist")).content.decode()
+    assert "0.00578952" in content and "0.0057895240435489916" not in content
+    assert f"{job.started_at:%Y-%m-%d %H:%M:%S} UTC" in content

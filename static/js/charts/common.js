@@ -1,0 +1,121 @@
+// What every chart family shares: plotly.js's arrival, colours, layout, hover labels, clicks.
+//
+// One module per chart family (learning_curves.js, objective.js,
+// parallel_coordinates.js), each imported by the pages that draw it: the tuning
+// job page draws them all, the compare page and the report the learning curves.
+
+// plotly.js loads in parallel with this module (the page's socket and data
+// requests start while it compiles): read it when drawing, after `plotlyReady`.
+export const plotly = () => globalThis.Plotly;
+
+/** Resolves once plotly.js has run; the page's <script id="plotly-js" async> loads it. */
+export const plotlyReady = new Promise((resolve, reject) => {
+  const script = document.getElementById("plotly-js");
+  if (globalThis.Plotly || !script) {
+    performance.mark("plotly-ready"); // ran before this module: at the latest now
+    resolve();
+    return;
+  }
+  script.addEventListener("load", () => {
+    performance.mark("plotly-ready");
+    resolve();
+  });
+  script.addEventListener("error", () => reject(new Error("plotly.js did not load")));
+});
+
+export const COLORS = {
+  InProgress: "#0e9384",
+  Completed: "#2463eb",
+  Stopped: "#8a94a6",
+  Failed: "#b42318",
+  Best: "#f79009",
+};
+
+// Stopping jobs still run, so they are drawn with the running ones (a trace each).
+export function groupOf(status) {
+  if (status === "Stopping" || status === "InProgress" || !status) return "InProgress";
+  return status;
+}
+
+const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
+const FONT = { family: "system-ui, -apple-system, Segoe UI, sans-serif", size: 12, color: "#1d2330" };
+
+export function baseLayout(extra = {}) {
+  return {
+    font: FONT,
+    margin: { l: 56, r: 16, t: 12, b: 44 },
+    paper_bgcolor: "#fff",
+    plot_bgcolor: "#fff",
+    hovermode: "closest",
+    uirevision: "keep", // zoom and legend clicks survive updates
+    legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
+    ...extra,
+  };
+}
+
+/**
+ * Record that `node` now shows `jobs` training jobs: a dataset attribute for tests
+ * and a performance mark ("<id>-drawn", detail: jobs) for bench/dashboard_load.py.
+ */
+export function drawn(node, jobs) {
+  // Two animation frames: the browser has painted what Plotly drew.
+  requestAnimationFrame(() =>
+    requestAnimationFrame(() => {
+      node.dataset.drawnJobs = jobs;
+      performance.mark(`${node.id}-drawn`, { detail: jobs });
+    }),
+  );
+}
+
+export function emptyNote(text) {
+  return [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#5b6475" } }];
+}
+
+/** Plotly renders a little HTML in hover labels; names and values are the user's, so escape them. */
+export function escapeLabel(text) {
+  return String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+/** "lr=0.01<br>optimizer=adam": a job's tuned hyperparameters for its hover label, computed once per job. */
+export function hoverInfo(job) {
+  if (!job.hover) {
+    const pairs = Object.entries(job.hyperparameters || {}).map(([k, v]) => escapeLabel(`${k}=${v}`));
+    job.hover = [escapeLabel(job.name), pairs.join("<br>")];
+  }
+  return job.hover;
+}
+
+export function jobsInOrder(state) {
+  return [...state.jobs.values()].sort((a, b) => (a.sequence ?? Infinity) - (b.sequence ?? Infinity));
+}
+
+/** Plotly.react with the pages' chart config: updates the chart in place if it exists. */
+export function react(node, traces, layout) {
+  return plotly().react(node, traces, layout, PLOT_CONFIG);
+}
+
+export function betterThan(type) {
+  return type === "Minimize" ? (a, b) => a < b : (a, b) => a > b;
+}
+
+export function numeric(value) {
+  const number = Number.parseFloat(value);
+  return Number.isFinite(number) ? number : null;
+}
+
+export function jobsWithObjective(state) {
+  return jobsInOrder(state).filter((job) => job.objective !== null && job.objective !== undefined);
+}
+
+/** Click a point to open its training job. */
+export function linkPoints(node, urlFor) {
+  node.on("plotly_click", (event) => {
+    const point = event.points && event.points[0];
+    const name = point && point.customdata && point.customdata[0];
+    if (name) window.location.assign(urlFor(unescapeLabel(name)));
+  });
+}
+
+function unescapeLabel(text) {
+  return String(text).replaceAll("&lt;", "<").replaceAll("&gt;", ">").replaceAll("&amp;", "&");
+}
