@@ -416,6 +416,7 @@ def test_the_table_endpoint_pages(alice_client, big_tuning_job):
     assert set(row["hyperparameters"]) == {"learning_rate", "optimizer"}
 
 
+@pytest.mark.database_vendor
 def test_the_table_sorts_by_objective_with_missing_values_last(alice_client, big_tuning_job):
     best_first = table_json(alice_client, sort="-objective")
     assert [row["sequence"] for row in best_first["rows"][:3]] == [12, 11, 10]
