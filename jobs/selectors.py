@@ -249,9 +249,7 @@ def learning_curves_overview(*, tuning_job: TuningJob, metric: str) -> dict | No
     samples = MetricSample.objects.filter(tuning_job_id=tuning_job.id, metric_name=metric).filter(kept)
     jobs: dict[str, dict[str, list]] = {}
     cursor: dict[str, int] = {}
-    for job_id, newest, epochs, values in samples_by_training_job(
-        samples, in_database=connection.vendor == "postgresql"
-    ):
+    for job_id, newest, epochs, values in samples_by_training_job(samples):
         name = names[job_id]
         jobs[name] = {metric: [[epoch, six_digits(value)] for epoch, value in zip(epochs, values, strict=True)]}
         cursor[name] = newest
@@ -264,16 +262,16 @@ def learning_curves_overview(*, tuning_job: TuningJob, metric: str) -> dict | No
     }
 
 
-def samples_by_training_job(samples, *, in_database: bool):
+def samples_by_training_job(samples):
     """(training job id, newest sample id, epochs, values) per training job of `samples`.
 
     Grouped by the database where it can (PostgreSQL's array_agg): a row per
     job instead of a row per sample is most of what makes a 10,000-job
     overview quick, and the Python that is left runs under the GIL beside the
-    page's other requests. Elsewhere the same grouping is done here.
+    page's other requests. Elsewhere (SQLite) the same grouping is done here.
     """
     samples = samples.order_by()
-    if in_database:
+    if connection.vendor == "postgresql":
         grouped = samples.values_list("training_job_id").annotate(
             newest=Max("id"), epochs=ArrayAgg("epoch"), values=ArrayAgg("value")
         )

@@ -86,7 +86,7 @@ def redis_url(tmp_path_factory):
         process.wait(10)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def celery_broker(redis_url):
     """Point this process's Celery app and Channels layer at the test Redis.
 
@@ -103,6 +103,18 @@ def celery_broker(redis_url):
     }
     with override_settings(CHANNEL_LAYERS=layers):
         yield redis_url
+
+
+@pytest.fixture(autouse=True)
+def broker_for_database_tests(request):
+    """A test that uses the database gets the test broker; the others (jobs/tuning's) start no Redis.
+
+    Whatever touches the database may run the service layer, which queues
+    tasks and publishes events after commit: without the broker they would go
+    to the deployment's Redis, which a fresh machine does not run.
+    """
+    if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
+        request.getfixturevalue("celery_broker")
 
 
 @pytest.fixture

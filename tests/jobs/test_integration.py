@@ -32,6 +32,8 @@ def processes_running(path) -> list[psutil.Process]:
     return found
 
 
+# On SQLite the workers' processes and this one write to one file: the embedded default's locking, live.
+@pytest.mark.database_vendor
 def test_tuning_job_runs_to_completed(workers, tmp_path):
     program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
     register_algorithm(program=program, static_hyperparameters={"epochs": "4"})

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs import realtime, services
@@ -127,6 +128,7 @@ def test_final_objective_is_the_last_value_emitted(algorithm, django_capture_on_
     assert job.epochs_run == 3
 
 
+@pytest.mark.database_vendor
 def test_nan_and_inf_are_stored_and_never_best(algorithm, django_capture_on_commit_callbacks):
     tuning_job = create(django_capture_on_commit_callbacks, max_training_jobs=2)
     nan_job, inf_job = advance(tuning_job, django_capture_on_commit_callbacks)
@@ -144,6 +146,7 @@ def test_nan_and_inf_are_stored_and_never_best(algorithm, django_capture_on_comm
     assert "No training job reported a finite value" in tuning_job.failure_reason
 
 
+@pytest.mark.database_vendor
 def test_repeated_metric_batch_does_not_duplicate(algorithm, django_capture_on_commit_callbacks):
     tuning_job = create(django_capture_on_commit_callbacks)
     job = advance(tuning_job, django_capture_on_commit_callbacks)[0]
@@ -152,6 +155,41 @@ def test_repeated_metric_batch_does_not_duplicate(algorithm, django_capture_on_c
     services.training_job_record_metrics(training_job_id=job.id, records=batch)
     services.training_job_record_metrics(training_job_id=job.id, records=batch)
     assert MetricSample.objects.filter(training_job=job).count() == 1
+
+
+@pytest.mark.database_vendor
+def test_a_reported_epoch_replaces_the_stored_sample(algorithm, django_capture_on_commit_callbacks):
+    """PostgreSQL upserts from one JSON array, SQLite through bulk_create: the last report of an epoch wins on both.
+
+    The captured SQL shows which of the two paths this database took; the
+    values check that the JSON path loses no bit of a float.
+    """
+    tuning_job = create(django_capture_on_commit_callbacks)
+    job = advance(tuning_job, django_capture_on_commit_callbacks)[0]
+    services.training_job_start(training_job_id=job.id, worker="w@h:1", log_path="")
+    first, later = datetime(2025, 3, 1, 9, 0, tzinfo=UTC), datetime(2025, 3, 1, 9, 1, 30, 250000, tzinfo=UTC)
+    batch = [MetricRecord("validation:accuracy", 1, 0.5, first), MetricRecord("validation:accuracy", 2, 0.6, first)]
+    services.training_job_record_metrics(training_job_id=job.id, records=batch)
+
+    with CaptureQueriesContext(connection) as queries:
+        services.training_job_record_metrics(
+            training_job_id=job.id,
+            records=[
+                MetricRecord("validation:accuracy", 2, 0.1 + 0.2, later),
+                MetricRecord("validation:accuracy", 3, 0.7, later),
+                MetricRecord("validation:accuracy", 3, 1 / 3, later),
+            ],
+        )
+
+    in_one_json_array = any("json_array_elements" in query["sql"] for query in queries)
+    assert in_one_json_array == (connection.vendor == "postgresql")
+    assert list(
+        MetricSample.objects.filter(training_job=job).order_by("epoch").values_list("epoch", "value", "timestamp")
+    ) == [
+        (1, 0.5, first),
+        (2, 0.1 + 0.2, later),
+        (3, 1 / 3, later),
+    ]
 
 
 def test_a_training_job_is_claimed_once(algorithm, django_capture_on_commit_callbacks):
@@ -335,6 +373,7 @@ def test_events_are_published_only_after_commit(algorithm, events, django_captur
     assert events[0].groups == ("tuning-jobs", f"tuning-job.{events[0].tuning_job_id}")
 
 
+@pytest.mark.database_vendor
 @pytest.mark.django_db(transaction=True)
 def test_two_concurrent_advances_never_exceed_the_limits(algorithm, celery_broker):
     """Four reconcilers at once, each on its own connection: they take turns.

@@ -87,6 +87,26 @@ def test_auto_stops_a_job_worse_than_the_median_of_previous_ones(algorithm, no_t
     assert play(good, [0.6, 0.7, 0.8, 0.9]).status == TrainingJobStatus.COMPLETED
 
 
+@pytest.mark.database_vendor
+def test_auto_leaves_a_diverged_previous_job_out_in_sql(algorithm, no_tasks):
+    """The running averages of previous jobs are aggregated in SQL, where NaN is PostgreSQL's or SQLite's text 'NaN'.
+
+    Left out, the diverged job lets the top third of (0.2, 0.4, 0.6) stop a
+    best of 0.45; counted, as NaN or as SQLite's 0, it would let the job run on.
+    """
+    tuning_job = sequential(early_stopping_type="Auto")
+    for values in ([0.2, 0.2], [0.4, 0.4], [0.6, 0.6], [0.1, float("nan")]):
+        (job,) = launch(tuning_job, 1)
+        play(job, values)
+    (current,) = launch(tuning_job, 1)
+    current = play(current, [0.3, 0.45, 0.5])
+    assert (current.status, current.stop_reason, current.epochs_run) == (
+        TrainingJobStatus.STOPPED,
+        StopReason.EARLY_STOPPING,
+        2,
+    )
+
+
 def test_off_never_stops(algorithm, no_tasks):
     tuning_job = sequential(early_stopping_type="Off")
     for values in ([0.5, 0.6, 0.7], [0.5, 0.6, 0.7], [0.5, 0.6, 0.7], [0.1, 0.1, 0.1]):
