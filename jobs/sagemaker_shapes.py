@@ -20,8 +20,7 @@ from django.utils import timezone
 
 from jobs.config import TuningJobConfig
 from jobs.models import MetricSample, StopReason, TrainingJob, TrainingJobStatus, TuningJob
-from jobs.selectors import StatusCounters, tuning_job_counters
-from jobs.services import tuning_job_completion_details
+from jobs.selectors import StatusCounters, tuning_job_completion_details, tuning_job_counters
 
 ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
 
@@ -471,7 +470,7 @@ def describe_tuning_job(tuning_job: TuningJob) -> dict:
         criteria["ConvergenceDetected"] = {"CompleteOnConvergence": "Enabled"}
     if criteria:
         tuning_config["TuningJobCompletionCriteria"] = criteria
-    details = tuning_job_completion_details(tuning_job)
+    details = tuning_job_completion_details(tuning_job=tuning_job)
     completion_details = {"NumberOfTrainingJobsObjectiveNotImproving": details.jobs_not_improving}
     if tuning_job.convergence_detected_at:
         completion_details["ConvergenceDetectedTime"] = tuning_job.convergence_detected_at

@@ -9,7 +9,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_shutting_down
 
-from jobs import runner, services
+from jobs import runner, selectors, services
 from jobs.models import TrainingJob, TuningJob
 
 logger = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def reconcile_all() -> dict:
     """The periodic safety net: reap lost workers, resend lost tasks, advance every active tuning job."""
     reaped = services.training_jobs_reap_stale()
     resent = services.training_jobs_redispatch()
-    advanced = services.active_tuning_job_ids()
+    advanced = selectors.active_tuning_job_ids()
     for tuning_job_id in advanced:
         advance_tuning_job(tuning_job_id)
     return {"reaped": len(reaped), "resent": len(resent), "advanced": len(advanced)}

@@ -22,9 +22,9 @@ from jobs.sagemaker_api.errors import (
     UnknownOperationException,
     ValidationException,
 )
-from jobs.sagemaker_api.keys import decrypt_secret
 from jobs.sagemaker_api.operations import OPERATIONS, Caller
 from jobs.sagemaker_api.validation import error_message, service_model, validate
+from jobs.services.access_keys import decrypt_secret
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."

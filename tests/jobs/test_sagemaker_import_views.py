@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from jobs import sagemaker_import, services, tasks
+from jobs import sagemaker_import, selectors, services, tasks
 from jobs.backends.metrics import MetricRecord
 from jobs.models import TeamMember, TeamRole, TrainingJob, TuningJob
 from jobs.sagemaker_shapes import parse_imported_training_job, parse_imported_tuning_job
@@ -205,7 +205,7 @@ def test_the_reconcile_loop_never_touches_an_imported_tuning_job(imported, djang
         result = tasks.reconcile_all()
     assert result == {"reaped": 0, "resent": 0, "advanced": 0}
     assert callbacks == []
-    assert imported.id not in services.active_tuning_job_ids()
+    assert imported.id not in selectors.active_tuning_job_ids()
     assert TrainingJob.objects.filter(tuning_job=imported).count() == 4
     assert TrainingJob.objects.get(tuning_job=imported, sequence=4).status == "InProgress"
     imported.refresh_from_db()

@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from jobs import services
 from jobs.backends.metrics import MetricRecord
 from jobs.models import Backend, MetricSample, TeamMember, TeamRole, TrainingJob
+from jobs.services import metrics
 from jobs.tuning.early_stopping import running_averages
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
@@ -143,7 +144,7 @@ def test_the_databases_running_averages_are_the_rules(seed, no_tasks):
             if job.sequence < current.sequence
         ]
         expected = running_averages(previous, len(own))
-        computed = services._previous_running_averages(
+        computed = metrics._previous_running_averages(
             TrainingJob.objects.get(pk=current.pk), tuning_job, len(own), latest_epoch
         )
         assert sorted(computed) == pytest.approx(sorted(expected), rel=1e-12), latest_epoch

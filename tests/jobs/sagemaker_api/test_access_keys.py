@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from jobs import services
 from jobs.models import AccessKey, TeamMember, TeamRole
-from jobs.sagemaker_api.keys import decrypt_secret
+from jobs.services.access_keys import decrypt_secret
 
 pytestmark = pytest.mark.django_db
 
