@@ -1,12 +1,11 @@
-"""The service layer: state changes, limits, idempotency and events, without workers.
+"""Creating, advancing and stopping tuning jobs: limits, strategies, completion, events after commit.
 
 Tasks are not run here: on-commit hand-offs are captured and inspected, and
 the training runs are played by calling the services the runner calls.
 """
 
-import math
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -15,47 +14,12 @@ from django.utils import timezone
 
 from jobs import realtime, services
 from jobs.backends.base import Outcome, RunResult, StopCause
-from jobs.backends.metrics import MetricRecord
-from jobs.models import (
-    MetricSample,
-    ObjectiveStatus,
-    StopReason,
-    TrainingJob,
-    TrainingJobStatus,
-    TuningJob,
-    TuningJobStatus,
-)
+from jobs.models import StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.selectors import tuning_job_counters
 from tests.jobs.factories import register_algorithm, tuning_job_config
+from tests.jobs.services.helpers import advance, create, run
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def algorithm():
-    return register_algorithm()
-
-
-def create(django_capture_on_commit_callbacks, **overrides) -> TuningJob:
-    with django_capture_on_commit_callbacks(execute=False):
-        return services.tuning_job_create(config=tuning_job_config(**overrides))
-
-
-def advance(tuning_job, django_capture_on_commit_callbacks, **kwargs):
-    with django_capture_on_commit_callbacks(execute=False):
-        return services.tuning_job_advance(tuning_job_id=tuning_job.id, **kwargs)
-
-
-def run(training_job, values, outcome=Outcome.COMPLETED, **result):
-    """Play a training run: claim, report `values` one per epoch, finish."""
-    assert services.training_job_start(training_job_id=training_job.id, worker="w@host:1", log_path="")
-    records = [
-        MetricRecord("validation:accuracy", epoch, value, datetime.now(UTC)) for epoch, value in enumerate(values, 1)
-    ]
-    services.training_job_record_metrics(training_job_id=training_job.id, records=records)
-    return services.training_job_finish(
-        training_job_id=training_job.id, result=RunResult(outcome=outcome, exit_code=0, **result)
-    )
 
 
 def test_create_stores_the_config_and_advances_after_commit(algorithm, django_capture_on_commit_callbacks):
@@ -120,70 +84,6 @@ def test_minimize_picks_the_lowest(algorithm, django_capture_on_commit_callbacks
     assert tuning_job.best_training_job == second
 
 
-def test_final_objective_is_the_last_value_emitted(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks)
-    job = run(advance(tuning_job, django_capture_on_commit_callbacks)[0], [0.8, 0.9, 0.4])
-    assert job.final_objective_value == 0.4
-    assert job.epochs_run == 3
-
-
-def test_nan_and_inf_are_stored_and_never_best(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks, max_training_jobs=2)
-    nan_job, inf_job = advance(tuning_job, django_capture_on_commit_callbacks)
-    run(nan_job, [0.5, float("nan")])
-    run(inf_job, [float("inf")])
-    nan_job.refresh_from_db()
-    assert math.isnan(nan_job.final_objective_value)
-    assert nan_job.objective_status == ObjectiveStatus.FAILED
-    assert math.isnan(MetricSample.objects.get(training_job=nan_job, epoch=2).value)
-    assert MetricSample.objects.get(training_job=inf_job).value == float("inf")
-    advance(tuning_job, django_capture_on_commit_callbacks)
-    tuning_job.refresh_from_db()
-    assert tuning_job.best_training_job is None
-    assert tuning_job.status == TuningJobStatus.FAILED
-    assert "No training job reported a finite value" in tuning_job.failure_reason
-
-
-def test_repeated_metric_batch_does_not_duplicate(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks)
-    job = advance(tuning_job, django_capture_on_commit_callbacks)[0]
-    services.training_job_start(training_job_id=job.id, worker="w@h:1", log_path="")
-    batch = [MetricRecord("validation:accuracy", 1, 0.5, datetime.now(UTC))]
-    services.training_job_record_metrics(training_job_id=job.id, records=batch)
-    services.training_job_record_metrics(training_job_id=job.id, records=batch)
-    assert MetricSample.objects.filter(training_job=job).count() == 1
-
-
-def test_a_training_job_is_claimed_once(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks)
-    job = advance(tuning_job, django_capture_on_commit_callbacks)[0]
-    assert services.training_job_start(training_job_id=job.id, worker="a@h:1", log_path="") is not None
-    assert services.training_job_start(training_job_id=job.id, worker="b@h:2", log_path="") is None
-
-
-def test_finish_is_idempotent(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks)
-    job = run(advance(tuning_job, django_capture_on_commit_callbacks)[0], [0.5])
-    again = services.training_job_finish(
-        training_job_id=job.id, result=RunResult(outcome=Outcome.FAILED, exit_code=1, failure_reason="late")
-    )
-    assert again.status == TrainingJobStatus.COMPLETED
-    assert again.failure_reason == ""
-
-
-def test_failed_run_keeps_the_reason(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks)
-    job = run(
-        advance(tuning_job, django_capture_on_commit_callbacks)[0],
-        [],
-        outcome=Outcome.FAILED,
-        failure_reason="AlgorithmError: exit code 3: boom",
-    )
-    assert job.status == TrainingJobStatus.FAILED
-    assert job.objective_status == ObjectiveStatus.FAILED
-    assert "boom" in job.failure_reason
-
-
 def test_gives_up_after_three_failures_without_success(algorithm, django_capture_on_commit_callbacks):
     tuning_job = create(django_capture_on_commit_callbacks, max_training_jobs=10, max_parallel_training_jobs=3)
     for job in advance(tuning_job, django_capture_on_commit_callbacks):
@@ -228,18 +128,6 @@ def test_stop_of_an_ended_tuning_job_is_a_no_op(algorithm, django_capture_on_com
     assert services.tuning_job_stop(tuning_job_id=tuning_job.id).status == TuningJobStatus.COMPLETED
 
 
-def test_training_max_runtime_ends_stopped_with_its_reason(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks)
-    job = run(
-        advance(tuning_job, django_capture_on_commit_callbacks)[0],
-        [0.4],
-        outcome=Outcome.STOPPED,
-        stop_cause=StopCause.MAX_RUNTIME,
-    )
-    assert (job.status, job.stop_reason) == (TrainingJobStatus.STOPPED, StopReason.MAX_RUNTIME)
-    assert job.objective_status == ObjectiveStatus.SUCCEEDED
-
-
 def test_tuning_job_max_runtime_stops_it(algorithm, django_capture_on_commit_callbacks):
     tuning_job = create(django_capture_on_commit_callbacks, max_runtime_seconds=60)
     running = advance(tuning_job, django_capture_on_commit_callbacks)[0]
@@ -280,48 +168,6 @@ def test_random_search_is_reproducible_from_its_seed(algorithm, django_capture_o
     a = [j.tuned_hyperparameters for j in advance(first, django_capture_on_commit_callbacks)]
     b = [j.tuned_hyperparameters for j in advance(second, django_capture_on_commit_callbacks)]
     assert a == b
-
-
-def test_reaper_fails_jobs_with_a_stale_heartbeat(algorithm, django_capture_on_commit_callbacks, settings):
-    settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 30
-    tuning_job = create(django_capture_on_commit_callbacks)
-    stale, fresh = advance(tuning_job, django_capture_on_commit_callbacks)
-    for job in (stale, fresh):
-        services.training_job_start(training_job_id=job.id, worker="training@gone:42", log_path="")
-    TrainingJob.objects.filter(pk=stale.pk).update(heartbeat_at=timezone.now() - timedelta(seconds=31))
-    with django_capture_on_commit_callbacks(execute=False):
-        assert services.training_jobs_reap_stale() == [stale.id]
-    stale.refresh_from_db()
-    assert stale.status == TrainingJobStatus.FAILED
-    assert "training@gone:42" in stale.failure_reason and "no heartbeat" in stale.failure_reason
-    fresh.refresh_from_db()
-    assert fresh.status == TrainingJobStatus.IN_PROGRESS
-
-
-def test_redispatch_resends_only_long_waiting_jobs(algorithm, django_capture_on_commit_callbacks, settings):
-    settings.TUNEBOARD_START_TIMEOUT = 60
-    tuning_job = create(django_capture_on_commit_callbacks)
-    waiting, started = advance(tuning_job, django_capture_on_commit_callbacks)
-    services.training_job_start(training_job_id=started.id, worker="w@h:1", log_path="")
-    TrainingJob.objects.update(dispatched_at=timezone.now() - timedelta(seconds=61))
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        assert services.training_jobs_redispatch() == [waiting.id]
-    assert len(callbacks) == 1
-    with django_capture_on_commit_callbacks(execute=False):
-        assert services.training_jobs_redispatch() == []
-
-
-def test_interrupt_stops_only_the_jobs_of_that_worker(algorithm, django_capture_on_commit_callbacks):
-    tuning_job = create(django_capture_on_commit_callbacks)
-    mine, other = advance(tuning_job, django_capture_on_commit_callbacks)
-    services.training_job_start(training_job_id=mine.id, worker="training@a:1", log_path="")
-    services.training_job_start(training_job_id=other.id, worker="training@ab:2", log_path="")
-    with django_capture_on_commit_callbacks(execute=False):
-        assert services.training_jobs_interrupt(worker_node="training@a") == 1
-    mine.refresh_from_db()
-    other.refresh_from_db()
-    assert (mine.status, mine.stop_reason) == (TrainingJobStatus.STOPPING, StopReason.WORKER_SHUTDOWN)
-    assert other.status == TrainingJobStatus.IN_PROGRESS
 
 
 def test_events_are_published_only_after_commit(algorithm, events, django_capture_on_commit_callbacks):
