@@ -6,6 +6,7 @@ from pathlib import Path
 
 from jobs import services
 from jobs.config import TuningJobConfig
+from jobs.models import Backend, TuningJob
 
 LEARNING_RATE = {"name": "learning_rate", "type": "Continuous", "min_value": 1e-4, "max_value": 1.0,
                  "scaling_type": "Logarithmic"}  # fmt: skip
@@ -28,6 +29,27 @@ def register_algorithm(name="quadratic", program: Path | None = None, metrics=("
         metric_definitions=[{"Name": m, "Regex": rf"{m}=(\S+)"} for m in metrics],
         **kwargs,
     )
+
+
+def external_tuning_job(
+    *, algorithm_name="remote", metrics=("validation:accuracy",), advance=True, **overrides
+) -> TuningJob:
+    """A tuning job in team vision whose training jobs outside trainers claim, with early stopping Auto.
+
+    `metrics` are the names the trainers may report; `advance` launches the
+    first training jobs (so that there is something to claim).
+    """
+    services.algorithm_register(
+        name=algorithm_name,
+        command=[],
+        metric_definitions=[{"Name": m, "Regex": rf"{m}=(\S+)"} for m in metrics],
+        backend=Backend.EXTERNAL,
+    )
+    values = {"team_name": "vision", "early_stopping_type": "Auto", "max_parallel_training_jobs": 4, **overrides}
+    tuning_job = services.tuning_job_create(config=tuning_job_config(algorithm_name=algorithm_name, **values))
+    if advance:
+        services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    return tuning_job
 
 
 def tuning_job_config(**overrides) -> TuningJobConfig:
