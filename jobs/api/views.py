@@ -56,13 +56,18 @@ class AlgorithmViewSet(
 
     def perform_update(self, serializer):
         data = {**serializers.AlgorithmSerializer(serializer.instance).data, **serializer.validated_data}
+        algorithm = serializer.instance
         serializer.instance = services.algorithm_register(
-            name=serializer.instance.name,
+            name=algorithm.name,
             command=data["command"],
             metric_definitions=data["metric_definitions"],
             static_hyperparameters=data["static_hyperparameters"],
             description=data["description"],
             backend=data["backend"],
+            # Not in the API's representation: an update through it keeps them.
+            image_uri=algorithm.image_uri,
+            input_channels=algorithm.input_channels,
+            sagemaker_config=algorithm.sagemaker_config,
         )
 
 

@@ -33,7 +33,7 @@ from jobs.services.access_keys import (
     access_key_revoke,
     access_key_validate,
 )
-from jobs.services.algorithms import algorithm_register
+from jobs.services.algorithms import algorithm_register, algorithm_validate
 from jobs.services.common import ImportedTuningJobReadOnly
 from jobs.services.imports import ImportOutcome, native_name_taken_message, tuning_job_import
 from jobs.services.metrics import AUTO_RULE, training_job_record_metrics
@@ -71,6 +71,7 @@ __all__ = [
     "access_key_revoke",
     "access_key_validate",
     "algorithm_register",
+    "algorithm_validate",
     "native_name_taken_message",
     "token_hash",
     "training_job_claim_external",

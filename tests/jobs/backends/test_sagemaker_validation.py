@@ -1,10 +1,7 @@
 """A sagemaker algorithm is checked against SageMaker's own rules when it is registered."""
 
-import json
-
 import pytest
 from django.core.exceptions import ValidationError
-from django.urls import reverse
 
 from jobs.config import validate_algorithm, validate_tuning_job_config
 from jobs.models import Algorithm, Backend
@@ -137,69 +134,3 @@ def test_a_tuning_job_name_sagemaker_would_reject_is_a_field_error(name):
     assert error.value.message_dict["name"] == [
         "Use 1 to 32 letters, digits and hyphens, starting and ending with a letter or digit."
     ]
-
-
-# --- the admin form -----------------------------------------------------------------
-
-
-@pytest.fixture
-def staff_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", None))
-    return client
-
-
-def admin_form(**overrides) -> dict:
-    data = {
-        "name": "xgb",
-        "description": "",
-        "backend": "sagemaker",
-        "command": "",
-        "metric_definitions": json.dumps([{"Name": "validation:auc", "Regex": r"validation-auc:(\S+)"}]),
-        "static_hyperparameters": json.dumps({"num_round": "100"}),
-        "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/xgb:1",
-        "input_channels": json.dumps({"train": "s3://data/train"}),
-        "sagemaker_config": json.dumps(GOOD_CONFIG),
-    }
-    data.update(overrides)
-    return data
-
-
-@pytest.mark.django_db
-def test_the_admin_registers_a_sagemaker_algorithm(staff_client):
-    response = staff_client.post(reverse("admin:jobs_algorithm_add"), admin_form())
-
-    assert response.status_code == 302
-    algorithm = Algorithm.objects.get(name="xgb")
-    assert algorithm.backend == Backend.SAGEMAKER
-    assert algorithm.command == []
-    assert algorithm.sagemaker_config == GOOD_CONFIG
-    assert algorithm.input_channels == {"train": "s3://data/train"}
-
-
-@pytest.mark.django_db
-def test_the_admin_shows_sagemaker_problems_on_their_fields(staff_client):
-    response = staff_client.post(
-        reverse("admin:jobs_algorithm_add"),
-        admin_form(image_uri="", sagemaker_config=json.dumps({**GOOD_CONFIG, "RoleArn": "nope"})),
-    )
-
-    assert response.status_code == 200
-    errors = response.context["adminform"].form.errors
-    assert errors["image_uri"] == ["A sagemaker algorithm needs a training image, or sagemaker_config.AlgorithmName."]
-    assert errors["sagemaker_config"] == [
-        "RoleArn: give an IAM role ARN, like arn:aws:iam::123456789012:role/SageMakerRole."
-    ]
-    assert not Algorithm.objects.exists()
-
-
-@pytest.mark.django_db
-def test_the_admin_takes_emptied_json_boxes_as_none(staff_client):
-    response = staff_client.post(
-        reverse("admin:jobs_algorithm_add"),
-        admin_form(backend="local", command=json.dumps(["python", "t.py"]), image_uri="", input_channels="",
-                   sagemaker_config=""),
-    )  # fmt: skip
-
-    assert response.status_code == 302
-    algorithm = Algorithm.objects.get(name="xgb")
-    assert (algorithm.input_channels, algorithm.sagemaker_config, algorithm.image_uri) == ({}, {}, None)
