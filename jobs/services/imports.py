@@ -20,7 +20,7 @@ from jobs.models import Algorithm, Backend, MetricSample, TrainingJob, TuningJob
 from jobs.services import common
 
 if TYPE_CHECKING:
-    from jobs.sagemaker_shapes import ImportedTrainingJob, ImportedTuningJob
+    from jobs.sagemaker.shapes import ImportedTrainingJob, ImportedTuningJob
 
 
 def native_name_taken_message(name: str) -> str:

@@ -25,13 +25,16 @@ LAYERS = [
             "jobs.realtime",
             "jobs.config",
             "jobs.selectors",
-            "jobs.sagemaker_shapes",
+            "jobs.sagemaker.validation",
+            "jobs.sagemaker.algorithm",
+            "jobs.sagemaker.shapes",
+            "jobs.sagemaker",
             "jobs.apps",
             "jobs.migrations",
         ],
     ),
     ("services", ["jobs.services"]),
-    ("runs and imports", ["jobs.runner", "jobs.sagemaker_import"]),
+    ("runs and imports", ["jobs.runner", "jobs.sagemaker.imports"]),
     (
         "entry points",
         [
@@ -43,7 +46,7 @@ LAYERS = [
             "jobs.forms",
             "jobs.admin",
             "jobs.management",
-            "jobs.sagemaker_api",
+            "jobs.sagemaker.api",
             "jobs.access_key_views",
             "jobs.import_views",
             "jobs.urls",
@@ -92,10 +95,15 @@ def graph() -> dict[str, set[str]]:
 
 
 def layer_of(module: str) -> int:
-    for index, (_, prefixes) in enumerate(LAYERS):
-        if any(module == prefix or module.startswith(prefix + ".") for prefix in prefixes):
-            return index
-    raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
+    """The layer of the longest prefix that names `module` or a package holding it."""
+    matches = [
+        (len(prefix), index)
+        for index, (_, prefixes) in enumerate(LAYERS)
+        for prefix in prefixes
+        if module == prefix or module.startswith(prefix + ".")
+    ]
+    assert matches, f"{module} is in no layer: add it to LAYERS in {__file__}"
+    return max(matches)[1]
 
 
 def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jobs import services
 from jobs.management.commands._output import dumps
-from jobs.sagemaker_shapes import ShapeError, parse_create_tuning_job, rename_validation_error, tuning_job_arn
+from jobs.sagemaker.shapes import ShapeError, parse_create_tuning_job, rename_validation_error, tuning_job_arn
 
 
 class Command(BaseCommand):

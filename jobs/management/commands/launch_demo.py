@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from jobs import services
-from jobs.sagemaker_shapes import parse_create_tuning_job, rename_validation_error
+from jobs.sagemaker.shapes import parse_create_tuning_job, rename_validation_error
 
 SPEC = "examples/specs/image-classifier.json"
 

@@ -13,7 +13,7 @@ from jobs import services
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.backends.metrics import MetricRecord
 from jobs.models import CompletionReason, StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
-from jobs.sagemaker_shapes import describe_tuning_job
+from jobs.sagemaker.shapes import describe_tuning_job
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db

@@ -20,9 +20,9 @@ from jobs import services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.models import AccessKey, TuningJob
-from jobs.sagemaker_api.validation import service_model
+from jobs.sagemaker.validation import service_model
 from tests.jobs.factories import register_algorithm, tuning_job_config
-from tests.jobs.sagemaker_api.conftest import IMAGE, Key, create_request, register_image, sagemaker_client
+from tests.jobs.sagemaker.api.conftest import IMAGE, Key, create_request, register_image, sagemaker_client
 
 
 def error_of(call, *args, **kwargs) -> tuple[str, str, int]:

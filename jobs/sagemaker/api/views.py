@@ -15,15 +15,15 @@ from django.views.decorators.csrf import csrf_exempt
 
 from jobs import services
 from jobs.models import AccessKey
-from jobs.sagemaker_api import sigv4
-from jobs.sagemaker_api.errors import (
+from jobs.sagemaker.api import sigv4
+from jobs.sagemaker.api.errors import (
     SageMakerError,
     SerializationException,
     UnknownOperationException,
     ValidationException,
 )
-from jobs.sagemaker_api.operations import OPERATIONS, Caller
-from jobs.sagemaker_api.validation import error_message, service_model, validate
+from jobs.sagemaker.api.operations import OPERATIONS, Caller
+from jobs.sagemaker.validation import error_message, service_model, validate
 from jobs.services.access_keys import decrypt_secret
 
 CONTENT_TYPE = "application/x-amz-json-1.1"

@@ -1,6 +1,6 @@
 """Request bodies checked against botocore's service model, worded as SageMaker words its ValidationException."""
 
-from jobs.sagemaker_api.validation import error_message, parse_timestamp, service_model, validate
+from jobs.sagemaker.validation import error_message, parse_timestamp, service_model, validate
 
 
 def errors_for(operation: str, body) -> list[str]:

@@ -3,7 +3,7 @@
 The reading happens here (DescribeHyperParameterTuningJob,
 ListTrainingJobsForHyperParameterTuningJob, DescribeTrainingJob, CloudWatch's
 GetMetricData); the translation of SageMaker's JSON lives in
-jobs.sagemaker_shapes and every write in services.tuning_job_import. The
+jobs.sagemaker.shapes and every write in services.tuning_job_import. The
 clients are parameters, so a caller (a test) may hand in clients of its own.
 
 Every failure reaches the caller as a SageMakerImportError with a sentence a
@@ -28,7 +28,7 @@ from jobs import aws, services
 from jobs.backends.metrics import MetricRecord
 from jobs.backends.sagemaker import CREDENTIAL_ERROR_CODES, THROTTLING_ERROR_CODES
 from jobs.models import ACTIVE_STATUSES, TUNING_JOB_NAME_PATTERN, TrainingJob, TuningJob, TuningJobSource
-from jobs.sagemaker_shapes import (
+from jobs.sagemaker.shapes import (
     ShapeError,
     parse_imported_training_job,
     parse_imported_tuning_job,

@@ -21,9 +21,10 @@ from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from jobs import sagemaker_import, services
+from jobs import services
 from jobs.models import Algorithm, Backend, MetricSample, StopReason, TrainingJob, TuningJob, TuningJobSource
-from jobs.sagemaker_shapes import imported_stop_reason
+from jobs.sagemaker import imports as sagemaker_imports
+from jobs.sagemaker.shapes import imported_stop_reason
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
@@ -90,7 +91,7 @@ def cloudwatch(aws):
 
 @pytest.fixture
 def clients(sagemaker, cloudwatch):
-    return sagemaker_import.Clients(sagemaker=sagemaker, cloudwatch=cloudwatch)
+    return sagemaker_imports.Clients(sagemaker=sagemaker, cloudwatch=cloudwatch)
 
 
 def create_tuning_job(sagemaker, name, *, early_stopping="Auto", strategy="Bayesian"):
@@ -207,7 +208,7 @@ def seeded(sagemaker, cloudwatch):
 def test_import_stores_a_read_only_tuning_job_with_its_training_jobs_and_metrics(clients, sagemaker, seeded):
     sagemaker.add_listing("tj-review", seeded, page_size=2)  # two pages
 
-    report = sagemaker_import.import_tuning_jobs(name="tj-review", clients=clients)
+    report = sagemaker_imports.import_tuning_jobs(name="tj-review", clients=clients)
 
     sagemaker.stubber.assert_no_pending_responses()
     assert report.failed == []
@@ -259,7 +260,7 @@ def test_importing_again_updates_and_never_duplicates(clients, sagemaker, cloudw
     create_training_job(sagemaker.real, running["TrainingJobName"], TUNED[3])
     put_epochs(cloudwatch, running["TrainingJobName"], OBJECTIVE, 9, [0.4, 0.6])
     sagemaker.add_listing("tj-review", [*seeded, running])
-    sagemaker_import.import_tuning_jobs(name="tj-review", clients=clients)
+    sagemaker_imports.import_tuning_jobs(name="tj-review", clients=clients)
     job = TrainingJob.objects.get(name=running["TrainingJobName"])
     assert (job.status, job.ended_at, job.epochs_run, job.final_objective_value) == ("InProgress", None, 2, None)
 
@@ -272,7 +273,7 @@ def test_importing_again_updates_and_never_duplicates(clients, sagemaker, cloudw
         "ObjectiveStatus": "Succeeded",
     }
     sagemaker.add_listing("tj-review", [*seeded, finished])
-    report = sagemaker_import.import_tuning_jobs(name="tj-review", clients=clients)
+    report = sagemaker_imports.import_tuning_jobs(name="tj-review", clients=clients)
 
     [outcome] = report.imported
     # Only the job that was running is read again: the ended ones cannot have changed.
@@ -297,7 +298,7 @@ def test_since_imports_every_tuning_job_created_after_the_date(clients, sagemake
         create_tuning_job(sagemaker, name, early_stopping="Off")
         sagemaker.add_listing(name, [])
 
-    report = sagemaker_import.import_tuning_jobs(since=since, clients=clients)
+    report = sagemaker_imports.import_tuning_jobs(since=since, clients=clients)
 
     assert sorted(outcome.tuning_job.name for outcome in report.imported) == ["tj-new-a", "tj-new-b"]
     assert not TuningJob.objects.filter(name="tj-old").exists()
@@ -334,7 +335,7 @@ def test_a_tuning_job_with_the_name_of_a_native_one_is_refused(clients, sagemake
     services.tuning_job_create(config=tuning_job_config(name="tj-review"))
     sagemaker.add_listing("tj-review", seeded)
 
-    report = sagemaker_import.import_tuning_jobs(name="tj-review", clients=clients)
+    report = sagemaker_imports.import_tuning_jobs(name="tj-review", clients=clients)
 
     assert report.imported == []
     [(name, reason)] = report.failed
@@ -357,9 +358,9 @@ def test_access_denied_is_a_clear_error(aws):
         http_status_code=400,
         expected_params={"HyperParameterTuningJobName": "tj-review"},
     )
-    clients = sagemaker_import.Clients(sagemaker=client, cloudwatch=aws_client("cloudwatch"))
-    with stubber, pytest.raises(sagemaker_import.AccessError) as caught:
-        sagemaker_import.import_tuning_jobs(name="tj-review", clients=clients)
+    clients = sagemaker_imports.Clients(sagemaker=client, cloudwatch=aws_client("cloudwatch"))
+    with stubber, pytest.raises(sagemaker_imports.AccessError) as caught:
+        sagemaker_imports.import_tuning_jobs(name="tj-review", clients=clients)
     assert "AWS denied DescribeHyperParameterTuningJob (AccessDeniedException)" in str(caught.value)
     assert "sagemaker:ListTrainingJobsForHyperParameterTuningJob" in str(caught.value)
 
@@ -375,7 +376,7 @@ def run(*args):
 
 def test_the_command_imports_by_name_into_a_team(monkeypatch, clients, sagemaker, seeded):
     # The command builds its clients from settings; this hands it the ones with the stubbed listing.
-    monkeypatch.setattr(sagemaker_import, "default_clients", lambda: clients)
+    monkeypatch.setattr(sagemaker_imports, "default_clients", lambda: clients)
     Group.objects.create(name="vision")
     sagemaker.add_listing("tj-review", seeded)
     sagemaker.add_listing("tj-review", seeded)
@@ -425,7 +426,7 @@ def test_the_command_when_aws_cannot_be_reached(aws, settings):
 
 
 def test_the_command_reports_each_tuning_job_it_could_not_import(monkeypatch, clients, sagemaker, seeded):
-    monkeypatch.setattr(sagemaker_import, "default_clients", lambda: clients)
+    monkeypatch.setattr(sagemaker_imports, "default_clients", lambda: clients)
     register_algorithm()
     services.tuning_job_create(config=tuning_job_config(name="tj-review"))
     sagemaker.add_listing("tj-review", seeded)
@@ -461,7 +462,7 @@ def test_a_series_split_over_pages_is_one_curve(aws):
             response["NextToken"] = "more"
         stubber.add_response("get_metric_data", response)
     with stubber:
-        records = sagemaker_import.epoch_metrics(cloudwatch, {"job-1": (start, end)}, [OBJECTIVE])
+        records = sagemaker_imports.epoch_metrics(cloudwatch, {"job-1": (start, end)}, [OBJECTIVE])
     stubber.assert_no_pending_responses()
     assert [(r.metric_name, r.epoch, r.value, r.timestamp) for r in records["job-1"]] == [
         (OBJECTIVE, epoch, value, moment) for epoch, (value, moment) in enumerate(zip(values, times, strict=True), 1)
@@ -472,4 +473,4 @@ def test_a_series_split_over_pages_is_one_curve(aws):
     ("age", "period"), [(timedelta(hours=1), 60), (timedelta(days=20), 300), (timedelta(days=90), 3600)]
 )
 def test_the_metric_period_is_the_finest_cloudwatch_still_keeps(age, period):
-    assert sagemaker_import.metric_period(NOW - age, now=NOW) == period
+    assert sagemaker_imports.metric_period(NOW - age, now=NOW) == period

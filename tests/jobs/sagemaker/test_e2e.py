@@ -2,7 +2,7 @@
 
 Everything is real except what no local service offers: the workers create
 training jobs with boto3 over HTTP, read their metrics from CloudWatch and stop
-them with StopTrainingJob, through `TrainingLifecycle` (tests/jobs/sagemaker_lifecycle.py),
+them with StopTrainingJob, through `TrainingLifecycle` (tests/jobs/sagemaker/lifecycle.py),
 which adds to the moto server what it lacks: training jobs that train for a while and stop.
 """
 
@@ -21,7 +21,7 @@ from jobs.models import (
 )
 from jobs.services import tuning_job_create
 from tests.jobs.factories import tuning_job_config
-from tests.jobs.sagemaker_lifecycle import TrainingLifecycle
+from tests.jobs.sagemaker.lifecycle import TrainingLifecycle
 from tests.jobs.waiting import wait_for
 
 pytestmark = pytest.mark.integration

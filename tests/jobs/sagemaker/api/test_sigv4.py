@@ -9,8 +9,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from jobs.sagemaker_api import sigv4
-from jobs.sagemaker_api.errors import (
+from jobs.sagemaker.api import sigv4
+from jobs.sagemaker.api.errors import (
     IncompleteSignatureException,
     InvalidSignatureException,
     MissingAuthenticationTokenException,

@@ -1,7 +1,7 @@
 """A SageMaker training job outlives the worker watching it: another worker re-attaches to it.
 
 The remote side is the moto server behind `TrainingLifecycle` (see
-tests/jobs/sagemaker_lifecycle.py), which adds the StopTrainingJob and the
+tests/jobs/sagemaker/lifecycle.py), which adds the StopTrainingJob and the
 jobs that train for a while that moto lacks.
 """
 
@@ -25,7 +25,7 @@ from jobs.models import (
     TuningJobStatus,
 )
 from tests.jobs.factories import tuning_job_config
-from tests.jobs.sagemaker_lifecycle import TrainingLifecycle
+from tests.jobs.sagemaker.lifecycle import TrainingLifecycle
 from tests.jobs.waiting import wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"

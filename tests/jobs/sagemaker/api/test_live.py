@@ -10,7 +10,7 @@ import boto3
 import pytest
 
 from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, write_program
-from tests.jobs.sagemaker_api.conftest import IMAGE, create_request, register_image, sagemaker_client
+from tests.jobs.sagemaker.api.conftest import IMAGE, create_request, register_image, sagemaker_client
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.config import TuningJobConfig, validate_tuning_job_config
 from jobs.models import MetricSample, TuningJob
-from jobs.sagemaker_shapes import (
+from jobs.sagemaker.shapes import (
     CONFIG_FIELD_PATHS,
     CREATE_TUNING_JOB,
     DEFAULT_TRAINING_MAX_RUNTIME_SECONDS,

@@ -23,15 +23,14 @@ from django.utils import timezone
 from jobs import selectors, services
 from jobs.config import MAX_PARALLEL_LIMIT, MAX_TRAINING_JOBS_LIMIT
 from jobs.models import Algorithm, MetricSample, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
-from jobs.sagemaker_api.errors import (
+from jobs.sagemaker.api.errors import (
     AccessDeniedException,
     ResourceInUse,
     ResourceLimitExceeded,
     ResourceNotFound,
     ValidationException,
 )
-from jobs.sagemaker_api.validation import error_message, member_path, parse_timestamp, violation
-from jobs.sagemaker_shapes import (
+from jobs.sagemaker.shapes import (
     ShapeError,
     describe_training_job,
     describe_tuning_job,
@@ -42,6 +41,7 @@ from jobs.sagemaker_shapes import (
     tuning_job_arn,
     tuning_job_summary,
 )
+from jobs.sagemaker.validation import error_message, member_path, parse_timestamp, violation
 
 # SageMaker's MaxResults when a List call gives none.
 DEFAULT_MAX_RESULTS = 10

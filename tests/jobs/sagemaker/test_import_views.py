@@ -3,7 +3,7 @@
 Most tests here store an imported tuning job straight from SageMaker-shaped
 dicts (what boto3 returns) through the shapes and the service, so they need
 no AWS endpoint; the import page's own tests use moto (see
-test_sagemaker_import for why the training-job listing is stubbed).
+test_imports for why the training-job listing is stubbed).
 """
 
 import csv
@@ -17,12 +17,13 @@ from django.core.management.base import CommandError
 from django.test import Client
 from django.urls import reverse
 
-from jobs import sagemaker_import, selectors, services, tasks
+from jobs import selectors, services, tasks
 from jobs.backends.metrics import MetricRecord
 from jobs.models import TeamMember, TeamRole, TrainingJob, TuningJob
-from jobs.sagemaker_shapes import parse_imported_training_job, parse_imported_tuning_job
+from jobs.sagemaker import imports as sagemaker_imports
+from jobs.sagemaker.shapes import parse_imported_training_job, parse_imported_tuning_job
 from tests.jobs.factories import register_algorithm, tuning_job_config
-from tests.jobs.test_sagemaker_import import ListingStub, aws_client, create_training_job, create_tuning_job, summary
+from tests.jobs.sagemaker.test_imports import ListingStub, aws_client, create_training_job, create_tuning_job, summary
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +87,7 @@ def imported(team, django_capture_on_commit_callbacks):
 
 
 def import_arguments(jobs=JOBS) -> dict:
-    """What sagemaker_import hands the service, read from SageMaker-shaped dicts."""
+    """What jobs.sagemaker.imports hands the service, read from SageMaker-shaped dicts."""
     tuning = parse_imported_tuning_job(DESCRIPTION, len(JOBS))
     training_jobs, metrics = [], {}
     for index, (suffix, status, rate, optimizer, final, curve) in enumerate(jobs):
@@ -322,9 +323,9 @@ def test_the_import_page_imports_into_a_team(staff, team, aws, monkeypatch):
     ended = summary("sm-page", 1, "Failed", started_minute=0, ended_minute=1, failure="ClientError: no data")
     create_training_job(sagemaker.real, ended["TrainingJobName"], {})
     sagemaker.add_listing("sm-page", [ended])
-    clients = sagemaker_import.Clients(sagemaker=sagemaker, cloudwatch=aws_client("cloudwatch"))
+    clients = sagemaker_imports.Clients(sagemaker=sagemaker, cloudwatch=aws_client("cloudwatch"))
     # The page builds its clients from settings; this hands it the ones with the stubbed listing.
-    monkeypatch.setattr(sagemaker_import, "default_clients", lambda: clients)
+    monkeypatch.setattr(sagemaker_imports, "default_clients", lambda: clients)
 
     response = client_for(staff).post(reverse("tuning-job-import-sagemaker"), {"name": "sm-page", "team": "vision"})
 
