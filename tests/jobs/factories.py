@@ -2,9 +2,12 @@
 
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs import services
+from jobs.backends.base import Outcome, RunResult
+from jobs.backends.metrics import MetricRecord
 from jobs.config import TuningJobConfig
 from jobs.models import Backend, TuningJob
 
@@ -50,6 +53,18 @@ def external_tuning_job(
     if advance:
         services.tuning_job_advance(tuning_job_id=tuning_job.id)
     return tuning_job
+
+
+def run(training_job, values, outcome=Outcome.COMPLETED, **result):
+    """Play a training run: claim, report `values` one per epoch, finish."""
+    assert services.training_job_start(training_job_id=training_job.id, worker="w@host:1", log_path="")
+    records = [
+        MetricRecord("validation:accuracy", epoch, value, datetime.now(UTC)) for epoch, value in enumerate(values, 1)
+    ]
+    services.training_job_record_metrics(training_job_id=training_job.id, records=records)
+    return services.training_job_finish(
+        training_job_id=training_job.id, result=RunResult(outcome=outcome, exit_code=0, **result)
+    )
 
 
 def tuning_job_config(**overrides) -> TuningJobConfig:

@@ -2,14 +2,13 @@
 
 import copy
 import dataclasses
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from django.core.exceptions import ValidationError
 
 from jobs import selectors, services
-from jobs.backends.base import Outcome, RunResult
-from jobs.backends.metrics import MetricRecord
+from jobs.backends.base import Outcome
 from jobs.config import TuningJobConfig, validate_tuning_job_config
 from jobs.models import MetricSample, TuningJob
 from jobs.sagemaker.shapes import (
@@ -26,7 +25,7 @@ from jobs.sagemaker.shapes import (
     training_job_list_summary,
     tuning_job_summary,
 )
-from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
+from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, run, tuning_job_config
 
 RANGES = "HyperParameterTuningJobConfig.ParameterRanges"
 LIMITS = "HyperParameterTuningJobConfig.ResourceLimits"
@@ -389,18 +388,6 @@ def test_a_validation_error_of_a_parsed_body_names_sagemaker_members():
 
 MINI_BATCH_SIZE = {"name": "mini_batch_size", "type": "Integer", "min_value": 16, "max_value": 64,
                    "scaling_type": "Auto"}  # fmt: skip
-
-
-def run(training_job, values, outcome=Outcome.COMPLETED, **result):
-    """Play a training run: claim, report `values` one per epoch, finish."""
-    assert services.training_job_start(training_job_id=training_job.id, worker="w@host:1", log_path="")
-    records = [
-        MetricRecord("validation:accuracy", epoch, value, datetime.now(UTC)) for epoch, value in enumerate(values, 1)
-    ]
-    services.training_job_record_metrics(training_job_id=training_job.id, records=records)
-    return services.training_job_finish(
-        training_job_id=training_job.id, result=RunResult(outcome=outcome, exit_code=0, **result)
-    )
 
 
 @pytest.fixture

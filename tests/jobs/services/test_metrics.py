@@ -8,7 +8,8 @@ import pytest
 from jobs import services
 from jobs.backends.metrics import MetricRecord
 from jobs.models import MetricSample, ObjectiveStatus, TuningJobStatus
-from tests.jobs.services.helpers import advance, create, run
+from tests.jobs.factories import run
+from tests.jobs.services.helpers import advance, create
 
 pytestmark = pytest.mark.django_db
 

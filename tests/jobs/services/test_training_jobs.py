@@ -5,7 +5,8 @@ import pytest
 from jobs import services
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.models import ObjectiveStatus, StopReason, TrainingJobStatus
-from tests.jobs.services.helpers import advance, create, run
+from tests.jobs.factories import run
+from tests.jobs.services.helpers import advance, create
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from jobs import realtime, services
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.models import StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.selectors import tuning_job_counters
-from tests.jobs.factories import register_algorithm, tuning_job_config
-from tests.jobs.services.helpers import advance, create, run
+from tests.jobs.factories import register_algorithm, run, tuning_job_config
+from tests.jobs.services.helpers import advance, create
 
 pytestmark = pytest.mark.django_db
 
