@@ -20,275 +20,174 @@ from django.utils import timezone
 
 from jobs.config import TuningJobConfig
 from jobs.models import MetricSample, StopReason, TrainingJob, TrainingJobStatus, TuningJob
+from jobs.sagemaker.validation import Violation, error_message, member_path, service_model, value_at, violations
 from jobs.selectors import StatusCounters, tuning_job_completion_details, tuning_job_counters
 
 ARN_PREFIX = "arn:aws:sagemaker:local:000000000000"
 
-# Where each TuningJobConfig field lives in CreateHyperParameterTuningJob.
+# Where each TuningJobConfig field lives in CreateHyperParameterTuningJob, as AWS names a member.
 CONFIG_FIELD_PATHS = {
-    "name": "HyperParameterTuningJobName",
-    "algorithm_name": "TrainingJobDefinition.AlgorithmSpecification.AlgorithmName",
-    "strategy": "HyperParameterTuningJobConfig.Strategy",
-    "objective_metric_name": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.MetricName",
-    "objective_type": "HyperParameterTuningJobConfig.HyperParameterTuningJobObjective.Type",
-    "parameter_ranges": "HyperParameterTuningJobConfig.ParameterRanges",
-    "max_training_jobs": "HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs",
-    "max_parallel_training_jobs": "HyperParameterTuningJobConfig.ResourceLimits.MaxParallelTrainingJobs",
-    "max_runtime_seconds": "HyperParameterTuningJobConfig.ResourceLimits.MaxRuntimeInSeconds",
-    "training_max_runtime_seconds": "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds",
-    "early_stopping_type": "HyperParameterTuningJobConfig.TrainingJobEarlyStoppingType",
-    "random_seed": "HyperParameterTuningJobConfig.RandomSeed",
-    "static_hyperparameters": "TrainingJobDefinition.StaticHyperParameters",
-    "hyperband_min_resource": "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MinResource",
-    "hyperband_max_resource": "HyperParameterTuningJobConfig.StrategyConfig.HyperbandStrategyConfig.MaxResource",
-    "target_objective_value": "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.TargetObjectiveMetricValue",
+    "name": "hyperParameterTuningJobName",
+    "algorithm_name": "trainingJobDefinition.algorithmSpecification.algorithmName",
+    "strategy": "hyperParameterTuningJobConfig.strategy",
+    "objective_metric_name": "hyperParameterTuningJobConfig.hyperParameterTuningJobObjective.metricName",
+    "objective_type": "hyperParameterTuningJobConfig.hyperParameterTuningJobObjective.type",
+    "parameter_ranges": "hyperParameterTuningJobConfig.parameterRanges",
+    "max_training_jobs": "hyperParameterTuningJobConfig.resourceLimits.maxNumberOfTrainingJobs",
+    "max_parallel_training_jobs": "hyperParameterTuningJobConfig.resourceLimits.maxParallelTrainingJobs",
+    "max_runtime_seconds": "hyperParameterTuningJobConfig.resourceLimits.maxRuntimeInSeconds",
+    "training_max_runtime_seconds": "trainingJobDefinition.stoppingCondition.maxRuntimeInSeconds",
+    "early_stopping_type": "hyperParameterTuningJobConfig.trainingJobEarlyStoppingType",
+    "random_seed": "hyperParameterTuningJobConfig.randomSeed",
+    "static_hyperparameters": "trainingJobDefinition.staticHyperParameters",
+    "hyperband_min_resource": "hyperParameterTuningJobConfig.strategyConfig.hyperbandStrategyConfig.minResource",
+    "hyperband_max_resource": "hyperParameterTuningJobConfig.strategyConfig.hyperbandStrategyConfig.maxResource",
+    "target_objective_value": "hyperParameterTuningJobConfig.tuningJobCompletionCriteria.targetObjectiveMetricValue",
     "max_jobs_not_improving": (
-        "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.BestObjectiveNotImproving"
-        ".MaxNumberOfTrainingJobsNotImproving"
+        "hyperParameterTuningJobConfig.tuningJobCompletionCriteria.bestObjectiveNotImproving"
+        ".maxNumberOfTrainingJobsNotImproving"
     ),
     "complete_on_convergence": (
-        "HyperParameterTuningJobConfig.TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence"
+        "hyperParameterTuningJobConfig.tuningJobCompletionCriteria.convergenceDetected.completeOnConvergence"
     ),
-    "warm_start_type": "WarmStartConfig.WarmStartType",
-    "warm_start_parents": "WarmStartConfig.ParentHyperParameterTuningJobs",
+    "warm_start_type": "warmStartConfig.warmStartType",
+    "warm_start_parents": "warmStartConfig.parentHyperParameterTuningJobs",
 }
 
 
 class ShapeError(Exception):
-    """A request body that does not fit the shape; `errors` maps member paths to reasons."""
+    """A SageMaker body Tuneboard cannot take; each violation names its member as AWS does."""
 
-    def __init__(self, errors: dict[str, list[str]]):
-        self.errors = errors
-        super().__init__("; ".join(f"{path}: {' '.join(msgs)}" for path, msgs in errors.items()))
+    def __init__(self, violations: list[Violation]):
+        self.violations = violations
+        super().__init__("; ".join(f"{found.path}: {found.constraint}" for found in violations))
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        """The constraints by member path, in the order they were found."""
+        grouped: dict[str, list[str]] = {}
+        for found in self.violations:
+            grouped.setdefault(found.path, []).append(found.constraint)
+        return grouped
+
+    def message(self) -> str:
+        """A ValidationException's message: the value, the member and the constraint of each."""
+        return error_message([str(found) for found in self.violations])
 
 
-def rename_validation_error(error: ValidationError) -> ShapeError:
-    """Name the fields of a service-layer ValidationError by their SageMaker member paths."""
-    return ShapeError({CONFIG_FIELD_PATHS.get(k, k): list(v) for k, v in error.message_dict.items()})
+def rename_validation_error(error: ValidationError, body: dict) -> ShapeError:
+    """A service-layer ValidationError (keyed by TuningJobConfig field) as violations of `body`'s members."""
+    violations = []
+    for field_name, messages in error.message_dict.items():
+        path = CONFIG_FIELD_PATHS.get(field_name, field_name)
+        violations += [Violation(value_at(body, path), path, message) for message in messages]
+    return ShapeError(violations)
 
 
 # --- reading a request body -----------------------------------------------------
+#
+# botocore's model of CreateHyperParameterTuningJob checks the shape (types,
+# required members, lengths, patterns, enums, unknown members); what follows
+# are Tuneboard's own rules on top of it, each a violation worded the same way.
 
-
-@dataclass(frozen=True)
-class Member:
-    """How one member of a structure is read: its type and whether it must be there."""
-
-    kind: Any
-    required: bool = False
-
-
-# Members Tuneboard has no use for (they describe AWS infrastructure); they are
-# accepted so existing request bodies work unchanged, and otherwise ignored.
-IGNORED = object()
-
-
-CREATE_TUNING_JOB = {
-    "HyperParameterTuningJobName": Member(str, required=True),
-    "HyperParameterTuningJobConfig": Member(
-        (
-            {
-                "Strategy": Member(str, required=True),
-                "StrategyConfig": Member(
-                    {"HyperbandStrategyConfig": Member({"MinResource": Member(int), "MaxResource": Member(int)})}
-                ),
-                "HyperParameterTuningJobObjective": Member(
-                    ({"Type": Member(str, required=True), "MetricName": Member(str, required=True)})
-                ),
-                "ResourceLimits": Member(
-                    (
-                        {
-                            "MaxNumberOfTrainingJobs": Member(int),
-                            "MaxParallelTrainingJobs": Member(int, required=True),
-                            "MaxRuntimeInSeconds": Member(int),
-                        }
-                    ),
-                    required=True,
-                ),
-                "ParameterRanges": Member(
-                    (
-                        {
-                            "IntegerParameterRanges": Member(list),
-                            "ContinuousParameterRanges": Member(list),
-                            "CategoricalParameterRanges": Member(list),
-                            "AutoParameters": Member(list),
-                        }
-                    )
-                ),
-                "TrainingJobEarlyStoppingType": Member(str),
-                "TuningJobCompletionCriteria": Member(
-                    {
-                        "TargetObjectiveMetricValue": Member(float),
-                        "BestObjectiveNotImproving": Member(
-                            {"MaxNumberOfTrainingJobsNotImproving": Member(int, required=True)}
-                        ),
-                        "ConvergenceDetected": Member({"CompleteOnConvergence": Member(str, required=True)}),
-                    }
-                ),
-                "RandomSeed": Member(int),
-            }
-        ),
-        required=True,
-    ),
-    "TrainingJobDefinition": Member(
-        (
-            {
-                "DefinitionName": IGNORED,
-                "TuningObjective": IGNORED,
-                "HyperParameterRanges": IGNORED,
-                "StaticHyperParameters": Member(dict),
-                "AlgorithmSpecification": Member(
-                    (
-                        {
-                            "AlgorithmName": Member(str),
-                            "TrainingImage": Member(str),
-                            "TrainingInputMode": IGNORED,
-                            "MetricDefinitions": IGNORED,
-                            "EnableSageMakerMetricsTimeSeries": IGNORED,
-                        }
-                    ),
-                    required=True,
-                ),
-                "RoleArn": IGNORED,
-                "InputDataConfig": IGNORED,
-                "VpcConfig": IGNORED,
-                "OutputDataConfig": IGNORED,
-                "ResourceConfig": IGNORED,
-                "HyperParameterTuningResourceConfig": IGNORED,
-                "StoppingCondition": Member(
-                    (
-                        {
-                            "MaxRuntimeInSeconds": Member(int),
-                            "MaxWaitTimeInSeconds": IGNORED,
-                            "MaxPendingTimeInSeconds": IGNORED,
-                        }
-                    )
-                ),
-                "EnableNetworkIsolation": IGNORED,
-                "EnableInterContainerTrafficEncryption": IGNORED,
-                "EnableManagedSpotTraining": IGNORED,
-                "CheckpointConfig": IGNORED,
-                "RetryStrategy": IGNORED,
-                "Environment": IGNORED,
-            }
-        ),
-        required=True,
-    ),
-    "TrainingJobDefinitions": Member(list),
-    "WarmStartConfig": Member(
-        {
-            "ParentHyperParameterTuningJobs": Member(list, required=True),
-            "WarmStartType": Member(str, required=True),
-        }
-    ),
-    "Tags": IGNORED,
-    "Autotune": Member(dict),
-}
+RANGES = "hyperParameterTuningJobConfig.parameterRanges"
 
 # Members that are valid SageMaker but not available in Tuneboard yet: refused
 # with a clear reason rather than silently ignored, since ignoring them would
 # run something other than what was asked.
 UNSUPPORTED = {
-    "TrainingJobDefinitions": "Several training job definitions are not supported; use TrainingJobDefinition.",
-    "Autotune": "Autotune is not supported; give the ranges in ParameterRanges.",
-    "HyperParameterTuningJobConfig.ParameterRanges.AutoParameters": "AutoParameters are not supported.",
+    ("TrainingJobDefinitions",): "Several training job definitions are not supported; use TrainingJobDefinition.",
+    ("Autotune",): "Autotune is not supported; give the ranges in ParameterRanges.",
+    ("HyperParameterTuningJobConfig", "ParameterRanges", "AutoParameters"): "AutoParameters are not supported.",
+}
+
+# SageMaker needs these to run a training job on AWS; Tuneboard runs it itself
+# and has no use for them, so a body written for Tuneboard alone (a
+# create_tuning_job spec) may leave them out. The /sagemaker endpoint, which
+# speaks SageMaker's wire protocol, still requires them.
+NOT_NEEDED_HERE = {
+    "trainingJobDefinition.roleArn",
+    "trainingJobDefinition.outputDataConfig",
+    "trainingJobDefinition.stoppingCondition",
+    "trainingJobDefinition.algorithmSpecification.trainingInputMode",
+}
+
+# botocore's model leaves these optional; Tuneboard needs them.
+REQUIRED = {
+    ("TrainingJobDefinition",): "Member must not be null (Tuneboard runs one training job definition per tuning job)",
+    ("HyperParameterTuningJobConfig", "ResourceLimits", "MaxNumberOfTrainingJobs"): "Member must not be null",
+    ("HyperParameterTuningJobConfig", "HyperParameterTuningJobObjective"): (
+        "Member must not be null: the metric to optimize and its direction"
+    ),
 }
 
 
-def _read(value: Any, shape: Any, path: str, errors: dict[str, list[str]]) -> Any:
-    """Check `value` against `shape`, collecting errors by path; return the value or None."""
-    if isinstance(shape, dict):
-        if not isinstance(value, dict):
-            errors.setdefault(path or "(body)", []).append("Expected an object.")
-            return None
-        result = {}
-        for key, item in value.items():
-            item_path = f"{path}.{key}" if path else key
-            if key not in shape:
-                errors.setdefault(item_path, []).append("Unknown field.")
-                continue
-            if item_path in UNSUPPORTED:
-                errors.setdefault(item_path, []).append(UNSUPPORTED[item_path])
-                continue
-            member = shape[key]
-            if member is IGNORED:
-                continue
-            result[key] = _read(item, member.kind, item_path, errors)
-        for key, member in shape.items():
-            if member is not IGNORED and member.required and key not in value:
-                errors.setdefault(f"{path}.{key}" if path else key, []).append("This field is required.")
-        return result
-    if shape is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            errors.setdefault(path, []).append(f"Expected an integer, got {value!r}.")
-            return None
-        return value
-    if shape is float:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            errors.setdefault(path, []).append(f"Expected a number, got {value!r}.")
-            return None
-        return float(value)
-    if not isinstance(value, shape):
-        expected = {str: "a string", list: "a list", dict: "an object"}[shape]
-        errors.setdefault(path, []).append(f"Expected {expected}, got {value!r}.")
-        return None
+def create_tuning_job_violations(body: Any) -> list[Violation]:
+    """Every way a CreateHyperParameterTuningJob body breaks botocore's model, else Tuneboard's rules."""
+    shape = service_model().operation_model("CreateHyperParameterTuningJob").input_shape
+    # An unsupported member is refused for what it is, whatever its contents.
+    found = [
+        Violation(value, _path(members), reason)
+        for members, reason in UNSUPPORTED.items()
+        if (value := _member(body, members)) is not None
+    ]
+    refused = tuple(problem.path for problem in found)
+    found += [
+        problem
+        for problem in violations(shape, body)
+        if not (problem.path in NOT_NEEDED_HERE and problem.value is None)
+        and not any(problem.path == path or problem.path.startswith(f"{path}.") for path in refused)
+    ]
+    if found:
+        return found
+    for members, reason in REQUIRED.items():
+        parent = _member(body, members[:-1])
+        if isinstance(parent, dict) and parent.get(members[-1]) is None:
+            found.append(Violation(None, _path(members), reason))
+    algorithm = _member(body, ("TrainingJobDefinition", "AlgorithmSpecification")) or {}
+    if "TrainingJobDefinition" in body and not (algorithm.get("AlgorithmName") or algorithm.get("TrainingImage")):
+        reason = "Member must not be null: name a registered algorithm (AlgorithmName)"
+        found.append(Violation(None, CONFIG_FIELD_PATHS["algorithm_name"], reason))
+    _parse_parameter_ranges(body["HyperParameterTuningJobConfig"].get("ParameterRanges") or {}, found)
+    return found
+
+
+def _member(body: dict, members: tuple[str, ...]) -> Any:
+    value = body
+    for name in members:
+        value = value.get(name) if isinstance(value, dict) else None
     return value
+
+
+def _path(members: tuple[str, ...]) -> str:
+    path = ""
+    for name in members:
+        path = member_path(path, name)
+    return path
 
 
 def parse_create_tuning_job(body: Any) -> TuningJobConfig:
     """Read a CreateHyperParameterTuningJob request body; raise ShapeError naming each bad member."""
-    errors: dict[str, list[str]] = {}
-    data = _read(body, CREATE_TUNING_JOB, "", errors)
-    if errors:
-        raise ShapeError(errors)
-    config = data["HyperParameterTuningJobConfig"]
-    definition = data["TrainingJobDefinition"]
+    found = create_tuning_job_violations(body)
+    if found:
+        raise ShapeError(found)
+    config = body["HyperParameterTuningJobConfig"]
+    definition = body["TrainingJobDefinition"]
     algorithm = definition["AlgorithmSpecification"]
-    algorithm_name = algorithm.get("AlgorithmName") or algorithm.get("TrainingImage")
-    if not algorithm_name:
-        errors["TrainingJobDefinition.AlgorithmSpecification.AlgorithmName"] = [
-            "Name a registered algorithm (AlgorithmName)."
-        ]
-    statics = definition.get("StaticHyperParameters") or {}
-    for key, value in statics.items():
-        if not isinstance(value, str):
-            errors.setdefault("TrainingJobDefinition.StaticHyperParameters", []).append(
-                f"{key}: values must be strings, as SageMaker passes them (got {value!r})."
-            )
-    ranges = _parse_parameter_ranges(config.get("ParameterRanges") or {}, errors)
-    objective = config.get("HyperParameterTuningJobObjective") or {}
+    objective = config["HyperParameterTuningJobObjective"]
     limits = config["ResourceLimits"]
-    if "MaxNumberOfTrainingJobs" not in limits:
-        errors["HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs"] = ["This field is required."]
-    if "HyperParameterTuningJobObjective" not in config:
-        errors["HyperParameterTuningJobConfig.HyperParameterTuningJobObjective"] = [
-            "This field is required: the metric to optimize and its direction."
-        ]
-    hyperband = ((config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig")) or {}
+    hyperband = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
     completion = config.get("TuningJobCompletionCriteria") or {}
     convergence = (completion.get("ConvergenceDetected") or {}).get("CompleteOnConvergence", "Disabled")
-    if convergence not in ("Disabled", "Enabled"):
-        errors[CONFIG_FIELD_PATHS["complete_on_convergence"]] = ["Choose Disabled or Enabled."]
-    warm_start = data.get("WarmStartConfig") or {}
-    parents = []
-    for index, parent in enumerate(warm_start.get("ParentHyperParameterTuningJobs") or []):
-        name = parent.get("HyperParameterTuningJobName") if isinstance(parent, dict) else None
-        if not isinstance(name, str) or set(parent) != {"HyperParameterTuningJobName"}:
-            errors[f"WarmStartConfig.ParentHyperParameterTuningJobs[{index}]"] = [
-                'Expected {"HyperParameterTuningJobName": "..."}.'
-            ]
-            continue
-        parents.append(name)
-    if errors:
-        raise ShapeError(errors)
+    warm_start = body.get("WarmStartConfig") or {}
     return TuningJobConfig(
-        name=data["HyperParameterTuningJobName"],
-        algorithm_name=algorithm_name,
+        name=body["HyperParameterTuningJobName"],
+        algorithm_name=algorithm.get("AlgorithmName") or algorithm.get("TrainingImage"),
         strategy=config["Strategy"],
         objective_metric_name=objective["MetricName"],
         objective_type=objective["Type"],
-        parameter_ranges=ranges,
-        static_hyperparameters=dict(statics),
+        parameter_ranges=_parse_parameter_ranges(config.get("ParameterRanges") or {}, []),
+        static_hyperparameters=dict(definition.get("StaticHyperParameters") or {}),
         max_training_jobs=limits["MaxNumberOfTrainingJobs"],
         max_parallel_training_jobs=limits["MaxParallelTrainingJobs"],
         max_runtime_seconds=limits.get("MaxRuntimeInSeconds"),
@@ -303,57 +202,48 @@ def parse_create_tuning_job(body: Any) -> TuningJobConfig:
         ),
         complete_on_convergence=convergence == "Enabled",
         warm_start_type=warm_start.get("WarmStartType", ""),
-        warm_start_parents=parents,
+        warm_start_parents=[
+            parent["HyperParameterTuningJobName"] for parent in warm_start.get("ParentHyperParameterTuningJobs") or []
+        ],
     )
 
 
 _RANGE_KINDS = {
-    "ContinuousParameterRanges": ("Continuous", float, {"Name", "MinValue", "MaxValue", "ScalingType"}),
-    "IntegerParameterRanges": ("Integer", int, {"Name", "MinValue", "MaxValue", "ScalingType"}),
-    "CategoricalParameterRanges": ("Categorical", None, {"Name", "Values"}),
+    "ContinuousParameterRanges": ("Continuous", float),
+    "IntegerParameterRanges": ("Integer", int),
+    "CategoricalParameterRanges": ("Categorical", None),
 }
 
 
-def _parse_parameter_ranges(ranges: dict, errors: dict[str, list[str]]) -> list[dict]:
+def _parse_parameter_ranges(ranges: dict, found: list[Violation]) -> list[dict]:
     """SageMaker's ParameterRanges (numbers as strings) -> SearchSpace.from_dicts() items."""
     items = []
-    for key, (kind, number, members) in _RANGE_KINDS.items():
-        for index, item in enumerate(ranges.get(key) or []):
-            path = f"HyperParameterTuningJobConfig.ParameterRanges.{key}[{index}]"
-            if not isinstance(item, dict):
-                errors.setdefault(path, []).append("Expected an object.")
-                continue
-            for unknown in sorted(set(item) - members):
-                errors.setdefault(f"{path}.{unknown}", []).append("Unknown field.")
-            missing = sorted(m for m in members - {"ScalingType"} if m not in item)
-            for member in missing:
-                errors.setdefault(f"{path}.{member}", []).append("This field is required.")
-            if missing:
-                continue
+    for key, (kind, number) in _RANGE_KINDS.items():
+        for index, item in enumerate(ranges.get(key) or [], start=1):
             parsed = {"name": item["Name"], "type": kind}
             if number is None:
                 parsed["values"] = item["Values"]
             else:
                 for member, field in (("MinValue", "min_value"), ("MaxValue", "max_value")):
-                    parsed[field] = _number(item[member], number, f"{path}.{member}", errors)
+                    path = f"{member_path(RANGES, key)}.{index}.member.{member_path('', member)}"
+                    parsed[field] = _number(item[member], number, path, found)
                 parsed["scaling_type"] = item.get("ScalingType", "Auto")
             items.append(parsed)
     return items
 
 
-def _number(raw: Any, number: type, path: str, errors: dict[str, list[str]]):
+def _number(raw: str, number: type, path: str, found: list[Violation]):
+    """A bound as SageMaker sends it, a string; an integer may be written as a whole float ("16.0")."""
     try:
-        if isinstance(raw, bool):
-            raise ValueError
         value = float(raw)
         if number is int:
             if value != int(value):
                 raise ValueError
             return int(value)
         return value
-    except (TypeError, ValueError, OverflowError):
+    except (ValueError, OverflowError):
         kind = "an integer" if number is int else "a number"
-        errors.setdefault(path, []).append(f"Expected {kind} (as a string), got {raw!r}.")
+        found.append(Violation(raw, path, f"Member must be {kind} written as a string"))
         return None
 
 
@@ -715,7 +605,8 @@ def parse_imported_tuning_job(description: dict, training_job_count: int) -> Imp
 
     status = description.get("HyperParameterTuningJobStatus")
     if status not in IMPORTABLE_STATUSES:
-        raise ShapeError({"HyperParameterTuningJobStatus": [f"A tuning job that is {status} cannot be imported."]})
+        reason = f"A tuning job that is {status} cannot be imported."
+        raise ShapeError([Violation(status, "hyperParameterTuningJobStatus", reason)])
     config = dict(description.get("HyperParameterTuningJobConfig") or {})
     definition = description.get("TrainingJobDefinition")
     definitions = description.get("TrainingJobDefinitions") or []
@@ -729,9 +620,8 @@ def parse_imported_tuning_job(description: dict, training_job_count: int) -> Imp
         config.setdefault("HyperParameterTuningJobObjective", definitions[0].get("TuningObjective"))
         config.setdefault("ParameterRanges", definitions[0].get("HyperParameterRanges"))
     if definition is None:
-        raise ShapeError(
-            {"TrainingJobDefinitions": [f"{len(definitions)} training job definitions: Tuneboard shows one per job."]}
-        )
+        reason = f"{len(definitions)} training job definitions: Tuneboard shows one per job."
+        raise ShapeError([Violation(None, "trainingJobDefinitions", reason)])
     limits = dict(config.get("ResourceLimits") or {})
     limits.setdefault("MaxNumberOfTrainingJobs", max(1, training_job_count))
     config["ResourceLimits"] = limits
@@ -743,7 +633,7 @@ def parse_imported_tuning_job(description: dict, training_job_count: int) -> Imp
     if description.get("WarmStartConfig"):
         body["WarmStartConfig"] = description["WarmStartConfig"]
     parsed = parse_create_tuning_job(body)
-    errors: dict[str, list[str]] = {}
+    found: list[Violation] = []
     choices = {
         "strategy": Strategy.values,
         "objective_type": ObjectiveType.values,
@@ -751,13 +641,14 @@ def parse_imported_tuning_job(description: dict, training_job_count: int) -> Imp
     }
     for field_name, values in choices.items():
         if getattr(parsed, field_name) not in values:
-            errors[CONFIG_FIELD_PATHS[field_name]] = [f"Choose one of {', '.join(values)}."]
+            path = CONFIG_FIELD_PATHS[field_name]
+            found.append(Violation(getattr(parsed, field_name), path, f"Choose one of {', '.join(values)}."))
     try:
         ranges = SearchSpace.from_dicts(parsed.parameter_ranges).to_dicts()
     except SearchSpaceError as exc:
-        errors[CONFIG_FIELD_PATHS["parameter_ranges"]] = [str(exc)]
-    if errors:
-        raise ShapeError(errors)
+        found.append(Violation(None, CONFIG_FIELD_PATHS["parameter_ranges"], str(exc)))
+    if found:
+        raise ShapeError(found)
     algorithm = definition["AlgorithmSpecification"]
     resources = definition.get("ResourceConfig") or {}
     output_path = (definition.get("OutputDataConfig") or {}).get("S3OutputPath", "")
@@ -851,7 +742,8 @@ def parse_imported_training_job(
     description = description or {}
     status = summary["TrainingJobStatus"]
     if status not in IMPORTABLE_STATUSES:
-        raise ShapeError({f"TrainingJobSummaries[{summary['TrainingJobName']}]": [f"Status {status} is unknown."]})
+        reason = f"{summary['TrainingJobName']}: status {status} is unknown."
+        raise ShapeError([Violation(status, "trainingJobSummaries.trainingJobStatus", reason)])
     objective_name = tuning_job.config.objective_metric_name
     final = (summary.get("FinalHyperParameterTuningJobObjectiveMetric") or {}).get("Value")
     if final is None:

@@ -1,5 +1,10 @@
 """Checking a request body against botocore's SageMaker service model, as SageMaker does.
 
+This is the one shape check of every SageMaker request body Tuneboard reads:
+the /sagemaker endpoint's, the create_tuning_job command's and launch_demo's
+(jobs.sagemaker.shapes.parse_create_tuning_job). Tuneboard's own rules come
+after it, worded the same way.
+
 Messages follow SageMaker's: "2 validation errors detected: Value 'x' at
 'hyperParameterTuningJobName' failed to satisfy constraint: Member must
 satisfy regular expression pattern: ...; Value null at ...". Member paths are
@@ -11,6 +16,7 @@ import functools
 import json
 import math
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,24 +47,57 @@ def show_value(value: Any) -> str:
     return f"'{value}'"
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One way a body breaks its shape: the member's value, its path as AWS writes it, and the constraint."""
+
+    value: Any
+    path: str
+    constraint: str
+
+    def __str__(self) -> str:
+        return f"Value {show_value(self.value)} at '{self.path}' failed to satisfy constraint: {self.constraint}"
+
+
 def violation(value: Any, path: str, constraint: str) -> str:
     """One error of a ValidationException's message, in SageMaker's words."""
-    return f"Value {show_value(value)} at '{path}' failed to satisfy constraint: {constraint}"
+    return str(Violation(value, path, constraint))
 
 
 class _Collector:
     def __init__(self):
-        self.errors: list[str] = []
+        self.violations: list[Violation] = []
 
     def fail(self, value: Any, path: str, constraint: str) -> None:
-        self.errors.append(violation(value, path, constraint))
+        self.violations.append(Violation(value, path, constraint))
+
+
+def violations(shape: Shape, body: Any) -> list[Violation]:
+    """Every way `body` breaks `shape` (empty when it fits)."""
+    collector = _Collector()
+    _check(shape, body, "", collector)
+    return collector.violations
 
 
 def validate(shape: Shape, body: Any) -> list[str]:
     """Every way `body` breaks `shape`, as SageMaker words them (empty when it fits)."""
-    collector = _Collector()
-    _check(shape, body, "", collector)
-    return collector.errors
+    return [str(found) for found in violations(shape, body)]
+
+
+def value_at(body: Any, path: str) -> Any:
+    """The value at a member path as AWS writes it ("a.b.2.member.c"); None where there is none."""
+    value = body
+    for step in path.split("."):
+        if step == "member":
+            continue
+        if isinstance(value, list) and step.isdigit():
+            index = int(step) - 1
+            value = value[index] if 0 <= index < len(value) else None
+        elif isinstance(value, dict):
+            value = next((item for key, item in value.items() if member_path("", key) == step), None)
+        else:
+            return None
+    return value
 
 
 def error_message(errors: list[str]) -> str:
@@ -88,12 +127,16 @@ def _check(shape: Shape, value: Any, path: str, collector: _Collector) -> None:
             return
         _check_bounds(shape, value, len(value), "length", path, collector)
         for key, item in value.items():
-            key_errors = validate(shape.key, key)
+            key_errors = [found.constraint for found in violations(shape.key, key)]
             if key_errors:
-                collector.fail(key, path, f"Map keys must satisfy constraint: [{_constraints(key_errors)}]")
-            item_errors = validate(shape.value, item) if item is not None else ["Member must not be null"]
+                collector.fail(key, path, f"Map keys must satisfy constraint: [{', '.join(key_errors)}]")
+            item_errors = (
+                [found.constraint for found in violations(shape.value, item)]
+                if item is not None
+                else ["Member must not be null"]
+            )
             if item_errors:
-                collector.fail(item, path, f"Map value must satisfy constraint: [{_constraints(item_errors)}]")
+                collector.fail(item, path, f"Map value must satisfy constraint: [{', '.join(item_errors)}]")
     elif kind == "string":
         if not isinstance(value, str):
             collector.fail(value, path, "Member must be a string")
@@ -165,10 +208,6 @@ def _compile(pattern: str) -> re.Pattern | None:
         return re.compile(pattern)
     except re.error:
         return None
-
-
-def _constraints(errors: list[str]) -> str:
-    return ", ".join(error.split("failed to satisfy constraint: ", 1)[-1] for error in errors)
 
 
 def parse_timestamp(value: Any) -> datetime | None:

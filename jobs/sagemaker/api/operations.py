@@ -41,7 +41,7 @@ from jobs.sagemaker.shapes import (
     tuning_job_arn,
     tuning_job_summary,
 )
-from jobs.sagemaker.validation import error_message, member_path, parse_timestamp, violation
+from jobs.sagemaker.validation import error_message, parse_timestamp, violation
 
 # SageMaker's MaxResults when a List call gives none.
 DEFAULT_MAX_RESULTS = 10
@@ -67,41 +67,6 @@ def operation(name: str):
         return function
 
     return register
-
-
-# --- errors in SageMaker's words -----------------------------------------------------
-
-
-def _aws_path(path: str) -> str:
-    """A ShapeError path, "A.B[0].C", as AWS names the member: "a.b.1.member.c"."""
-    parts = []
-    for segment in path.split("."):
-        name, _, index = segment.partition("[")
-        parts.append(member_path("", name))
-        if index:
-            parts.append(f"{int(index.rstrip(']')) + 1}.member")
-    return ".".join(parts)
-
-
-def _value_at(body: dict, path: str):
-    value = body
-    for segment in path.split("."):
-        name, _, index = segment.partition("[")
-        value = value.get(name) if isinstance(value, dict) else None
-        if index and isinstance(value, list):
-            position = int(index.rstrip("]"))
-            value = value[position] if position < len(value) else None
-    return value
-
-
-def _shape_error(body: dict, error: ShapeError) -> ValidationException:
-    """A ShapeError's reasons, each naming its member the way SageMaker's ValidationException does."""
-    messages = [
-        violation(_value_at(body, path), _aws_path(path), reason)
-        for path, reasons in error.errors.items()
-        for reason in reasons
-    ]
-    return ValidationException(error_message(messages))
 
 
 # --- paging -----------------------------------------------------------------------------
@@ -189,14 +154,11 @@ def _algorithm_name(body: dict) -> str | None:
 
 @operation("CreateHyperParameterTuningJob")
 def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
-    if "TrainingJobDefinition" not in body:
-        constraint = "Member must not be null (Tuneboard runs one training job definition per tuning job)"
-        raise ValidationException(error_message([violation(None, "trainingJobDefinition", constraint)]))
-    algorithm_name = _algorithm_name(body)
     try:
         config = parse_create_tuning_job(body)
     except ShapeError as exc:
-        raise _shape_error(body, exc) from None
+        raise ValidationException(exc.message()) from None
+    algorithm_name = _algorithm_name(body)
     if algorithm_name is not None:
         config = dataclasses.replace(config, algorithm_name=algorithm_name)
     if caller.team is not None:
@@ -215,7 +177,7 @@ def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
     except ValidationError as exc:
         if TuningJob.objects.filter(name=config.name).exists():
             raise ResourceInUse(f"Hyperparameter tuning job with name {config.name} already exists.") from None
-        raise _shape_error(body, rename_validation_error(exc)) from None
+        raise ValidationException(rename_validation_error(exc, body).message()) from None
     return {"HyperParameterTuningJobArn": tuning_job_arn(tuning_job)}
 
 

@@ -13,9 +13,7 @@ from jobs.config import TuningJobConfig, validate_tuning_job_config
 from jobs.models import MetricSample, TuningJob
 from jobs.sagemaker.shapes import (
     CONFIG_FIELD_PATHS,
-    CREATE_TUNING_JOB,
     DEFAULT_TRAINING_MAX_RUNTIME_SECONDS,
-    IGNORED,
     ShapeError,
     describe_training_job,
     describe_tuning_job,
@@ -25,6 +23,7 @@ from jobs.sagemaker.shapes import (
     training_job_list_summary,
     tuning_job_summary,
 )
+from jobs.sagemaker.validation import member_path, service_model
 from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, run, tuning_job_config
 
 RANGES = "HyperParameterTuningJobConfig.ParameterRanges"
@@ -166,8 +165,11 @@ def test_aws_infrastructure_members_are_accepted_and_ignored():
             "TrainingJobDefinition.ResourceConfig": {"InstanceType": "ml.p3.2xlarge", "InstanceCount": 1,
                                                      "VolumeSizeInGB": 50},
             "TrainingJobDefinition.OutputDataConfig": {"S3OutputPath": "s3://bucket/output"},
-            "TrainingJobDefinition.InputDataConfig": [{"ChannelName": "train"}],
-            "TrainingJobDefinition.VpcConfig": {"Subnets": ["subnet-1"]},
+            "TrainingJobDefinition.InputDataConfig": [
+                {"ChannelName": "train",
+                 "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": "s3://bucket/train"}}}
+            ],
+            "TrainingJobDefinition.VpcConfig": {"Subnets": ["subnet-1"], "SecurityGroupIds": ["sg-1"]},
             "TrainingJobDefinition.EnableManagedSpotTraining": True,
             "TrainingJobDefinition.StoppingCondition.MaxWaitTimeInSeconds": 1200,
             "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions": [{"Name": "x", "Regex": "x=(.*)"}],
@@ -177,100 +179,133 @@ def test_aws_infrastructure_members_are_accepted_and_ignored():
     assert parse_create_tuning_job(body) == EXPECTED
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "HyperParameterTuningJobNmae",
-        "HyperParameterTuningJobConfig.Stratgy",
-        f"{OBJECTIVE}.Direction",
-        f"{LIMITS}.MaxTrainingJobs",
-        "TrainingJobDefinition.AlgorithmSpecification.Image",
-        "TrainingJobDefinition.StoppingCondition.MaxRuntime",
-        f"{RANGES}.FloatParameterRanges",
-        f"{RANGES}.ContinuousParameterRanges[0].Scaling",
-        f"{RANGES}.CategoricalParameterRanges[0].MinValue",
-    ],
-)
-def test_an_unknown_field_at_any_depth_is_named_by_its_full_path(path):
-    assert shape_errors(body_with({path: "x"})) == {path: ["Unknown field."]}
+# Member paths as AWS writes them in a ValidationException.
+A_CONFIG = "hyperParameterTuningJobConfig"
+A_RANGES = f"{A_CONFIG}.parameterRanges"
+A_LIMITS = f"{A_CONFIG}.resourceLimits"
+A_OBJECTIVE = f"{A_CONFIG}.hyperParameterTuningJobObjective"
+A_DEFINITION = "trainingJobDefinition"
+A_ALGORITHM = f"{A_DEFINITION}.algorithmSpecification"
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "message"),
+    ("path", "member"),
     [
-        ("HyperParameterTuningJobName", 5, "Expected a string, got 5."),
-        ("HyperParameterTuningJobConfig", "Random", "Expected an object."),
-        ("HyperParameterTuningJobConfig.Strategy", None, "Expected a string, got None."),
-        (f"{OBJECTIVE}.Type", ["Maximize"], "Expected a string, got ['Maximize']."),
-        (f"{LIMITS}.MaxParallelTrainingJobs", "2", "Expected an integer, got '2'."),
-        (f"{LIMITS}.MaxNumberOfTrainingJobs", True, "Expected an integer, got True."),
-        (f"{LIMITS}.MaxNumberOfTrainingJobs", 20.0, "Expected an integer, got 20.0."),
-        ("HyperParameterTuningJobConfig.RandomSeed", "42", "Expected an integer, got '42'."),
-        (f"{RANGES}.IntegerParameterRanges", {"Name": "x"}, "Expected a list, got {'Name': 'x'}."),
-        (STATICS, [["epochs", "30"]], "Expected an object, got [['epochs', '30']]."),
-        ("TrainingJobDefinition.AlgorithmSpecification", "image-classifier", "Expected an object."),
+        ("HyperParameterTuningJobNmae", "hyperParameterTuningJobNmae"),
+        ("HyperParameterTuningJobConfig.Stratgy", f"{A_CONFIG}.stratgy"),
+        (f"{OBJECTIVE}.Direction", f"{A_OBJECTIVE}.direction"),
+        (f"{LIMITS}.MaxTrainingJobs", f"{A_LIMITS}.maxTrainingJobs"),
+        ("TrainingJobDefinition.AlgorithmSpecification.Image", f"{A_ALGORITHM}.image"),
+        ("TrainingJobDefinition.StoppingCondition.MaxRuntime", f"{A_DEFINITION}.stoppingCondition.maxRuntime"),
+        (f"{RANGES}.FloatParameterRanges", f"{A_RANGES}.floatParameterRanges"),
+        (f"{RANGES}.ContinuousParameterRanges[0].Scaling", f"{A_RANGES}.continuousParameterRanges.1.member.scaling"),
+        (f"{RANGES}.CategoricalParameterRanges[0].MinValue",
+         f"{A_RANGES}.categoricalParameterRanges.1.member.minValue"),
     ],
-)
-def test_wrong_types_are_named_by_path(path, value, message):
-    assert shape_errors(body_with({path: value})) == {path: [message]}
+)  # fmt: skip
+def test_an_unknown_field_at_any_depth_is_named_by_its_full_path(path, member):
+    assert shape_errors(body_with({path: "x"})) == {member: ["Member is not part of the SageMaker API"]}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "member", "message"),
+    [
+        ("HyperParameterTuningJobName", 5, "hyperParameterTuningJobName", "Member must be a string"),
+        ("HyperParameterTuningJobConfig", "Random", A_CONFIG, "Member must be a structure"),
+        ("HyperParameterTuningJobConfig.Strategy", None, f"{A_CONFIG}.strategy", "Member must not be null"),
+        (f"{OBJECTIVE}.Type", ["Maximize"], f"{A_OBJECTIVE}.type", "Member must be a string"),
+        (f"{LIMITS}.MaxParallelTrainingJobs", "2", f"{A_LIMITS}.maxParallelTrainingJobs", "Member must be an integer"),
+        (f"{LIMITS}.MaxNumberOfTrainingJobs", True, f"{A_LIMITS}.maxNumberOfTrainingJobs", "Member must be an integer"),
+        (f"{LIMITS}.MaxNumberOfTrainingJobs", 20.0, f"{A_LIMITS}.maxNumberOfTrainingJobs", "Member must be an integer"),
+        ("HyperParameterTuningJobConfig.RandomSeed", "42", f"{A_CONFIG}.randomSeed", "Member must be an integer"),
+        (f"{RANGES}.IntegerParameterRanges", {"Name": "x"}, f"{A_RANGES}.integerParameterRanges",
+         "Member must be a list"),
+        (STATICS, [["epochs", "30"]], f"{A_DEFINITION}.staticHyperParameters", "Member must be a map"),
+        ("TrainingJobDefinition.AlgorithmSpecification", "image-classifier", A_ALGORITHM, "Member must be a structure"),
+    ],
+)  # fmt: skip
+def test_wrong_types_are_named_by_path(path, value, member, message):
+    assert shape_errors(body_with({path: value})) == {member: [message]}
 
 
 def test_a_range_item_that_is_not_an_object():
     path = f"{RANGES}.CategoricalParameterRanges"
-    assert shape_errors(body_with({path: ["sgd"]})) == {f"{path}[0]": ["Expected an object."]}
+    assert shape_errors(body_with({path: ["sgd"]})) == {
+        f"{A_RANGES}.categoricalParameterRanges.1.member": ["Member must be a structure"]
+    }
 
 
 @pytest.mark.parametrize("body", [[], "{}", None, 3])
 def test_a_body_that_is_not_an_object(body):
-    assert shape_errors(body) == {"(body)": ["Expected an object."]}
+    assert shape_errors(body) == {"(body)": ["Member must be a structure"]}
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "member"),
     [
-        "HyperParameterTuningJobName",
-        "HyperParameterTuningJobConfig",
-        "TrainingJobDefinition",
-        "HyperParameterTuningJobConfig.Strategy",
-        "HyperParameterTuningJobConfig.ResourceLimits",
-        f"{LIMITS}.MaxParallelTrainingJobs",
-        f"{LIMITS}.MaxNumberOfTrainingJobs",
-        OBJECTIVE,
-        f"{OBJECTIVE}.MetricName",
-        f"{OBJECTIVE}.Type",
-        "TrainingJobDefinition.AlgorithmSpecification",
-        f"{RANGES}.ContinuousParameterRanges[0].Name",
-        f"{RANGES}.IntegerParameterRanges[0].MinValue",
-        f"{RANGES}.IntegerParameterRanges[0].MaxValue",
-        f"{RANGES}.CategoricalParameterRanges[0].Values",
+        ("HyperParameterTuningJobName", "hyperParameterTuningJobName"),
+        ("HyperParameterTuningJobConfig", A_CONFIG),
+        ("TrainingJobDefinition", A_DEFINITION),
+        ("HyperParameterTuningJobConfig.Strategy", f"{A_CONFIG}.strategy"),
+        ("HyperParameterTuningJobConfig.ResourceLimits", A_LIMITS),
+        (f"{LIMITS}.MaxParallelTrainingJobs", f"{A_LIMITS}.maxParallelTrainingJobs"),
+        (f"{LIMITS}.MaxNumberOfTrainingJobs", f"{A_LIMITS}.maxNumberOfTrainingJobs"),
+        (OBJECTIVE, A_OBJECTIVE),
+        (f"{OBJECTIVE}.MetricName", f"{A_OBJECTIVE}.metricName"),
+        (f"{OBJECTIVE}.Type", f"{A_OBJECTIVE}.type"),
+        ("TrainingJobDefinition.AlgorithmSpecification", A_ALGORITHM),
+        (f"{RANGES}.ContinuousParameterRanges[0].Name", f"{A_RANGES}.continuousParameterRanges.1.member.name"),
+        (f"{RANGES}.IntegerParameterRanges[0].MinValue", f"{A_RANGES}.integerParameterRanges.1.member.minValue"),
+        (f"{RANGES}.IntegerParameterRanges[0].MaxValue", f"{A_RANGES}.integerParameterRanges.1.member.maxValue"),
+        (f"{RANGES}.CategoricalParameterRanges[0].Values", f"{A_RANGES}.categoricalParameterRanges.1.member.values"),
     ],
 )
-def test_a_missing_required_member_is_named_by_path(path):
+def test_a_missing_required_member_is_named_by_path(path, member):
     errors = shape_errors(body_with(removed=(path,)))
-    assert list(errors) == [path]
-    assert errors[path][0].startswith("This field is required")
+    assert list(errors) == [member]
+    assert errors[member][0].startswith("Member must not be null")
+
+
+@pytest.mark.parametrize(
+    "member", ["RoleArn", "OutputDataConfig", "StoppingCondition", "AlgorithmSpecification.TrainingInputMode"]
+)
+def test_members_only_sagemaker_needs_to_run_a_job_may_be_left_out(member):
+    body = body_with(
+        {
+            "TrainingJobDefinition.RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
+            "TrainingJobDefinition.OutputDataConfig": {"S3OutputPath": "s3://bucket/output"},
+        },
+        removed=(f"TrainingJobDefinition.{member}",),
+    )
+    assert parse_create_tuning_job(body).name == "image-classification-es"
 
 
 def test_an_algorithm_specification_without_a_name():
     body = body_with({"TrainingJobDefinition.AlgorithmSpecification": {"TrainingInputMode": "File"}})
     assert shape_errors(body) == {
-        "TrainingJobDefinition.AlgorithmSpecification.AlgorithmName": ["Name a registered algorithm (AlgorithmName)."]
+        f"{A_ALGORITHM}.algorithmName": ["Member must not be null: name a registered algorithm (AlgorithmName)"]
     }
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "message"),
+    ("path", "value", "member", "message"),
     [
-        (f"{RANGES}.ContinuousParameterRanges[0].MinValue", "abc", "Expected a number (as a string), got 'abc'."),
-        (f"{RANGES}.ContinuousParameterRanges[0].MaxValue", None, "Expected a number (as a string), got None."),
-        (f"{RANGES}.ContinuousParameterRanges[0].MaxValue", True, "Expected a number (as a string), got True."),
-        (f"{RANGES}.IntegerParameterRanges[0].MinValue", "3.5", "Expected an integer (as a string), got '3.5'."),
-        (f"{RANGES}.IntegerParameterRanges[0].MaxValue", "1e400", "Expected an integer (as a string), got '1e400'."),
-        (f"{RANGES}.IntegerParameterRanges[0].MaxValue", "", "Expected an integer (as a string), got ''."),
+        (f"{RANGES}.ContinuousParameterRanges[0].MinValue", "abc", "continuousParameterRanges.1.member.minValue",
+         "Member must be a number written as a string"),
+        (f"{RANGES}.ContinuousParameterRanges[0].MaxValue", None, "continuousParameterRanges.1.member.maxValue",
+         "Member must not be null"),
+        (f"{RANGES}.ContinuousParameterRanges[0].MaxValue", True, "continuousParameterRanges.1.member.maxValue",
+         "Member must be a string"),
+        (f"{RANGES}.IntegerParameterRanges[0].MinValue", "3.5", "integerParameterRanges.1.member.minValue",
+         "Member must be an integer written as a string"),
+        (f"{RANGES}.IntegerParameterRanges[0].MaxValue", "1e400", "integerParameterRanges.1.member.maxValue",
+         "Member must be an integer written as a string"),
+        (f"{RANGES}.IntegerParameterRanges[0].MaxValue", "", "integerParameterRanges.1.member.maxValue",
+         "Member must be an integer written as a string"),
     ],
-)
-def test_bounds_that_are_not_numbers(path, value, message):
-    assert shape_errors(body_with({path: value})) == {path: [message]}
+)  # fmt: skip
+def test_bounds_that_are_not_numbers(path, value, member, message):
+    assert shape_errors(body_with({path: value})) == {f"{A_RANGES}.{member}": [message]}
 
 
 def test_integer_bounds_written_as_whole_floats_are_integers():
@@ -280,26 +315,25 @@ def test_integer_bounds_written_as_whole_floats_are_integers():
 
 
 @pytest.mark.parametrize(
-    ("path", "value", "reason"),
+    ("path", "value", "member", "reason"),
     [
-        ("TrainingJobDefinitions", [{"DefinitionName": "a"}], "Several training job definitions are not supported"),
-        ("Autotune", {"Mode": "Enabled"}, "Autotune is not supported"),
-        (f"{RANGES}.AutoParameters", [{"Name": "x", "ValueHint": "1"}], "AutoParameters are not supported."),
+        ("TrainingJobDefinitions", [{"DefinitionName": "a"}], "trainingJobDefinitions",
+         "Several training job definitions are not supported"),
+        ("Autotune", {"Mode": "Enabled"}, "autotune", "Autotune is not supported"),
+        (f"{RANGES}.AutoParameters", [{"Name": "x", "ValueHint": "1"}], f"{A_RANGES}.autoParameters",
+         "AutoParameters are not supported."),
     ],
 )  # fmt: skip
-def test_unsupported_members_are_refused_with_a_reason(path, value, reason):
+def test_unsupported_members_are_refused_with_a_reason(path, value, member, reason):
     errors = shape_errors(body_with({path: value}))
-    assert list(errors) == [path]
-    assert len(errors[path]) == 1 and errors[path][0].startswith(reason)
+    assert list(errors) == [member]
+    assert len(errors[member]) == 1 and errors[member][0].startswith(reason)
 
 
 def test_static_hyperparameter_values_must_be_strings():
     errors = shape_errors(body_with({STATICS: {"epochs": 30, "seed": "1", "augment": True}}))
     assert errors == {
-        STATICS: [
-            "epochs: values must be strings, as SageMaker passes them (got 30).",
-            "augment: values must be strings, as SageMaker passes them (got True).",
-        ]
+        f"{A_DEFINITION}.staticHyperParameters": ["Map value must satisfy constraint: [Member must be a string]"] * 2
     }
 
 
@@ -314,25 +348,35 @@ def test_every_shape_error_is_reported_at_once():
         removed=("HyperParameterTuningJobConfig.Strategy",),
     )
     assert set(shape_errors(body)) == {
-        "HyperParameterTuningJobName",
-        "Unknown",
-        f"{LIMITS}.MaxParallelTrainingJobs",
-        "WarmStartConfig.ParentHyperParameterTuningJobs",
-        "WarmStartConfig.WarmStartType",
-        "HyperParameterTuningJobConfig.Strategy",
+        "hyperParameterTuningJobName",
+        "unknown",
+        f"{A_LIMITS}.maxParallelTrainingJobs",
+        "warmStartConfig.parentHyperParameterTuningJobs",
+        "warmStartConfig.warmStartType",
+        f"{A_CONFIG}.strategy",
     }
+
+
+def test_the_endpoints_message_shows_each_value_and_member():
+    with pytest.raises(ShapeError) as error:
+        parse_create_tuning_job(body_with({f"{LIMITS}.MaxParallelTrainingJobs": "2"}))
+    assert error.value.message() == (
+        f"1 validation error detected: Value '2' at '{A_LIMITS}.maxParallelTrainingJobs' failed to satisfy "
+        "constraint: Member must be an integer"
+    )
 
 
 # --- rename_validation_error ------------------------------------------------------
 
 
 def _resolves(path: str) -> bool:
-    """Whether `path` names a member of CREATE_TUNING_JOB that is read (not ignored)."""
-    shape = CREATE_TUNING_JOB
+    """Whether `path` names a member of botocore's CreateHyperParameterTuningJob input."""
+    shape = service_model().operation_model("CreateHyperParameterTuningJob").input_shape
     for step in path.split("."):
-        if not isinstance(shape, dict) or step not in shape or shape[step] is IGNORED:
+        members = {member_path("", name): member for name, member in getattr(shape, "members", {}).items()}
+        if step not in members:
             return False
-        shape = shape[step].kind
+        shape = members[step]
     return True
 
 
@@ -353,12 +397,14 @@ def test_rename_maps_config_fields_to_sagemaker_paths_and_keeps_the_messages():
             "something_else": ["kept as is"],
         }
     )
-    assert rename_validation_error(error).errors == {
-        "HyperParameterTuningJobName": ["Use 1 to 32 letters."],
-        f"{LIMITS}.MaxParallelTrainingJobs": ["Must be between 1 and 100 (got 0)."],
-        RANGES: ["lr: bad", "too many"],
+    renamed = rename_validation_error(error, BODY)
+    assert renamed.errors == {
+        "hyperParameterTuningJobName": ["Use 1 to 32 letters."],
+        f"{A_LIMITS}.maxParallelTrainingJobs": ["Must be between 1 and 100 (got 0)."],
+        A_RANGES: ["lr: bad", "too many"],
         "something_else": ["kept as is"],
     }
+    assert [found.value for found in renamed.violations][:2] == ["image-classification-es", 2]
 
 
 @pytest.mark.django_db
@@ -366,22 +412,15 @@ def test_a_validation_error_of_a_parsed_body_names_sagemaker_members():
     register_algorithm(name="image-classifier", metrics=("validation:accuracy",))
     body = body_with(
         {
-            "HyperParameterTuningJobName": "image_classification",
-            f"{LIMITS}.MaxParallelTrainingJobs": 0,
+            f"{LIMITS}.MaxNumberOfTrainingJobs": 20_000,
             f"{OBJECTIVE}.MetricName": "validation:f1",
-            "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds": 0,
         }
     )
     with pytest.raises(ValidationError) as error:
         validate_tuning_job_config(parse_create_tuning_job(body))
-    renamed = rename_validation_error(error.value)
-    assert set(renamed.errors) == {
-        "HyperParameterTuningJobName",
-        f"{LIMITS}.MaxParallelTrainingJobs",
-        f"{OBJECTIVE}.MetricName",
-        "TrainingJobDefinition.StoppingCondition.MaxRuntimeInSeconds",
-    }
-    assert f"{LIMITS}.MaxParallelTrainingJobs: Must be between 1 and 100 (got 0)." in str(renamed)
+    renamed = rename_validation_error(error.value, body)
+    assert set(renamed.errors) == {f"{A_LIMITS}.maxNumberOfTrainingJobs", f"{A_OBJECTIVE}.metricName"}
+    assert f"Value 'validation:f1' at '{A_OBJECTIVE}.metricName' failed to satisfy constraint: " in renamed.message()
 
 
 # --- responses ---------------------------------------------------------------------
