@@ -11,7 +11,7 @@ job after them. That job then reports its objective epoch by epoch through
 jobs; its values stay the best, so it is never stopped and every epoch is decided.
 
 For each rule (Auto's, and every rule TUNEBOARD_EARLY_STOPPING_RULE may name) it prints the
-time of the decision alone (`services._auto_decision`: the reads the rule needs and
+time of the decision alone (`jobs.services.metrics._auto_decision`: the reads the rule needs and
 the rule) and of the whole ingest call for one sample, p50 / p95 / max over all
 epochs and `--repeats` passes. The machine's load is printed beside them.
 """
@@ -103,6 +103,7 @@ def measure(tuning_job, current, rule, epochs: int, repeats: int) -> tuple[list[
     from jobs import services
     from jobs.backends.metrics import MetricRecord
     from jobs.models import MetricSample, TrainingJob
+    from jobs.services import metrics
     from jobs.tuning.strategies.base import Direction
 
     decisions, ingests = [], []
@@ -117,7 +118,7 @@ def measure(tuning_job, current, rule, epochs: int, repeats: int) -> tuple[list[
             ingests.append(time.perf_counter() - started)
             job = TrainingJob.objects.get(pk=current.pk)
             started = time.perf_counter()
-            stop = services._auto_decision(job, tuning_job, own, epoch, Direction.MAXIMIZE, rule)
+            stop = metrics._auto_decision(job, tuning_job, own, epoch, Direction.MAXIMIZE, rule)
             decisions.append(time.perf_counter() - started)
             if stop:
                 raise RuntimeError("the running job was stopped; the benchmark expects it to lead")

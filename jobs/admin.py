@@ -7,7 +7,6 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from jobs import formatting, services
-from jobs.config import validate_algorithm
 from jobs.models import AccessKey, Algorithm, MetricSample, TeamMember, TrainingJob, TuningJob
 
 
@@ -28,33 +27,31 @@ class AlgorithmAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        # An emptied JSON box means "none", not NULL (the columns are NOT NULL).
-        for name, empty in (("command", []), ("input_channels", {}), ("sagemaker_config", {})):
-            if name in cleaned and cleaned[name] is None:
-                cleaned[name] = empty
-        candidate = Algorithm(
-            backend=cleaned.get("backend"),
-            command=cleaned.get("command") or [],
-            metric_definitions=cleaned.get("metric_definitions"),
-            static_hyperparameters=cleaned.get("static_hyperparameters") or {},
-            image_uri=cleaned.get("image_uri") or None,
-            input_channels=cleaned.get("input_channels") or {},
-            sagemaker_config=cleaned.get("sagemaker_config") or {},
-        )
         try:
-            validate_algorithm(candidate)
+            services.algorithm_validate(**self.service_arguments())
         except ValidationError as exc:
             for field, errors in exc.message_dict.items():
-                for error in errors:
-                    self.add_error(field, error)
+                # A field the form already refused has its own message; the service's would repeat it.
+                if field not in self.errors:
+                    for error in errors:
+                        self.add_error(field if field in self.fields else None, error)
         return cleaned
+
+    def service_arguments(self) -> dict:
+        return {**{name: self.cleaned_data.get(name) for name in self.Meta.fields}, "algorithm_id": self.instance.pk}
 
 
 @admin.register(Algorithm)
 class AlgorithmAdmin(admin.ModelAdmin):
+    """Algorithms are registered and changed by the service, with the rules every other way in follows."""
+
     form = AlgorithmAdminForm
     list_display = ("name", "backend", "updated_at")
     search_fields = ("name",)
+
+    def save_model(self, request, obj, form, change):
+        algorithm = services.algorithm_register(**form.service_arguments())
+        obj.pk, obj.created_at, obj.updated_at = algorithm.pk, algorithm.created_at, algorithm.updated_at
 
 
 def time_column(field: str, description: str):

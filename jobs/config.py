@@ -7,17 +7,14 @@ the TuningJobConfig field they concern; each entry point renames the keys into
 its own vocabulary.
 """
 
-import functools
 import math
 import re
 from dataclasses import dataclass, field
 
-import botocore.session
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from jobs.backends.metrics import MetricDefinition, MetricDefinitionError, compile_metric_definitions
-from jobs.backends.s3 import S3Error, parse_s3_uri
 from jobs.models import (
     TUNING_JOB_NAME_PATTERN,
     Algorithm,
@@ -28,6 +25,7 @@ from jobs.models import (
     TuningJob,
     WarmStartType,
 )
+from jobs.sagemaker import algorithm as sagemaker_algorithm
 from jobs.tuning.criteria import MIN_JOBS_NOT_IMPROVING
 from jobs.tuning.hyperband import MAX_RESOURCE_KEYS, infer_max_resource
 from jobs.tuning.space import SearchSpace, SearchSpaceError
@@ -111,124 +109,13 @@ def validate_algorithm(algorithm: Algorithm) -> None:
     statics = algorithm.static_hyperparameters
     if not isinstance(statics, dict) or not all(isinstance(v, str) for v in statics.values()):
         errors["static_hyperparameters"] = ["Give an object whose values are strings."]
-    _check_input_channels(algorithm, errors)
+    sagemaker_algorithm.check_input_channels(algorithm, errors)
     if algorithm.backend == Backend.SAGEMAKER:
-        _check_sagemaker_config(algorithm, errors)
+        sagemaker_algorithm.check_sagemaker_config(algorithm, errors)
     elif algorithm.sagemaker_config:
-        _check_output_path_only(algorithm, errors)
+        sagemaker_algorithm.check_output_path_only(algorithm, errors)
     if errors:
         raise ValidationError(errors)
-
-
-# SageMaker's limits on an algorithm's MetricDefinitions.
-SAGEMAKER_MAX_METRIC_DEFINITIONS = 40
-SAGEMAKER_METRIC_REGEX_MAX_LENGTH = 500
-SAGEMAKER_CONFIG_KEYS = ("RoleArn", "AlgorithmName", "InstanceType", "InstanceCount", "VolumeSizeInGB", "S3OutputPath")
-
-
-@functools.cache
-def _sagemaker_shape(name: str):
-    """A shape of SageMaker's own service model (as botocore ships it): patterns and enums
-    are then exactly what CreateTrainingJob accepts, without copying them here."""
-    return botocore.session.get_session().get_service_model("sagemaker").shape_for(name)
-
-
-def _matches(shape_name: str, value) -> bool:
-    shape = _sagemaker_shape(shape_name)
-    pattern = shape.metadata.get("pattern", ".*")
-    return (
-        isinstance(value, str)
-        and shape.metadata.get("min", 0) <= len(value) <= shape.metadata.get("max", len(value))
-        and re.fullmatch(pattern, value) is not None
-    )
-
-
-def _check_input_channels(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
-    channels = algorithm.input_channels
-    if not channels:
-        return
-
-    def fail(message: str) -> None:
-        errors.setdefault("input_channels", []).append(message)
-
-    if algorithm.backend == Backend.EXTERNAL:
-        fail("An external algorithm's trainers fetch their own data: it has no input channels.")
-        return
-    if not isinstance(channels, dict):
-        fail('Give an object of channel name: S3 URI, e.g. {"train": "s3://bucket/prefix"}.')
-        return
-    for channel, uri in channels.items():
-        if not _matches("ChannelName", channel):
-            fail(f"{channel!r}: a channel name is 1 to 64 letters, digits, dots, hyphens and underscores.")
-        try:
-            parse_s3_uri(uri)
-        except S3Error as exc:
-            fail(f"{channel}: {exc}")
-
-
-def _check_output_path_only(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
-    """A job run here takes S3OutputPath alone: where its model.tar.gz is uploaded."""
-    config = algorithm.sagemaker_config
-    if not isinstance(config, dict) or set(config) - {"S3OutputPath"}:
-        errors.setdefault("sagemaker_config", []).append(
-            f"A {algorithm.backend} algorithm takes only S3OutputPath here; the rest is for the sagemaker backend."
-        )
-        return
-    try:
-        parse_s3_uri(config["S3OutputPath"])
-    except S3Error:
-        errors.setdefault("sagemaker_config", []).append(
-            "S3OutputPath: give the s3://bucket/prefix where model artifacts go."
-        )
-
-
-def _check_sagemaker_config(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
-    """What CreateTrainingJob would refuse, said when the algorithm is registered."""
-    config = algorithm.sagemaker_config
-
-    def fail(field_name: str, message: str) -> None:
-        errors.setdefault(field_name, []).append(message)
-
-    if not isinstance(config, dict):
-        fail("sagemaker_config", f"Give an object with {', '.join(SAGEMAKER_CONFIG_KEYS)}.")
-        return
-    for key in config:
-        if key not in SAGEMAKER_CONFIG_KEYS:
-            fail("sagemaker_config", f"{key}: unknown setting; use {', '.join(SAGEMAKER_CONFIG_KEYS)}.")
-    if not _matches("RoleArn", config.get("RoleArn")):
-        fail("sagemaker_config", "RoleArn: give an IAM role ARN, like arn:aws:iam::123456789012:role/SageMakerRole.")
-    algorithm_name = config.get("AlgorithmName")
-    if algorithm.image_uri and algorithm_name:
-        fail("image_uri", "Give a training image or sagemaker_config.AlgorithmName, not both.")
-    elif not algorithm.image_uri and not algorithm_name:
-        fail("image_uri", "A sagemaker algorithm needs a training image, or sagemaker_config.AlgorithmName.")
-    elif algorithm_name and not _matches("ArnOrName", algorithm_name):
-        fail("sagemaker_config", "AlgorithmName: give an algorithm's name (letters, digits, hyphens) or ARN.")
-    elif algorithm.image_uri and not _matches("AlgorithmImage", algorithm.image_uri):
-        fail("image_uri", "Give a container image URI of at most 255 characters.")
-    instance_type = config.get("InstanceType")
-    if instance_type not in _sagemaker_shape("TrainingInstanceType").enum:
-        fail("sagemaker_config", f"InstanceType: {instance_type!r} is not a SageMaker training instance type.")
-    for key, default in (("InstanceCount", 1), ("VolumeSizeInGB", 30)):
-        value = config.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            fail("sagemaker_config", f"{key}: must be a whole number of at least 1.")
-    try:
-        parse_s3_uri(config.get("S3OutputPath"))
-    except S3Error:
-        fail("sagemaker_config", "S3OutputPath: give the s3://bucket/prefix where model artifacts go.")
-    definitions = algorithm.metric_definitions
-    if isinstance(definitions, list):
-        if len(definitions) > SAGEMAKER_MAX_METRIC_DEFINITIONS:
-            fail("metric_definitions", f"SageMaker takes at most {SAGEMAKER_MAX_METRIC_DEFINITIONS} definitions.")
-        for index, definition in enumerate(definitions):
-            regex = definition.get("Regex") if isinstance(definition, dict) else None
-            if isinstance(regex, str) and len(regex) > SAGEMAKER_METRIC_REGEX_MAX_LENGTH:
-                fail(
-                    "metric_definitions",
-                    f"MetricDefinitions[{index}].Regex: SageMaker takes at most "
-                    f"{SAGEMAKER_METRIC_REGEX_MAX_LENGTH} characters.",
-                )
 
 
 def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:

@@ -180,7 +180,6 @@ class TuningJobListConsumer(AsyncJsonWebsocketConsumer):
         if not self.scope["user"].is_authenticated:
             await self.close()
             return
-        self.visible: dict[int, bool] = {}
         self.pending: set[int] = set()
         self.flush_pending = False
         await self.channel_layer.group_add(realtime.TUNING_JOB_LIST_GROUP, self.channel_name)
@@ -190,8 +189,6 @@ class TuningJobListConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_discard(realtime.TUNING_JOB_LIST_GROUP, self.channel_name)
 
     async def job_event(self, message):
-        if message["event"] == realtime.METRICS_APPENDED:
-            return
         self.pending.add(message["tuning_job_id"])
         if not self.flush_pending:
             self.flush_pending = True

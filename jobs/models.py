@@ -392,7 +392,7 @@ class AccessKey(models.Model):
 
     The endpoint must recompute each request's HMAC, so it needs the secret
     itself, not a hash of it. The secret is stored encrypted with a key
-    derived from SECRET_KEY (jobs.sagemaker_api.keys): a copy of the database
+    derived from SECRET_KEY (jobs.services.access_keys): a copy of the database
     alone does not reveal it, and rotating SECRET_KEY (with the old one in
     SECRET_KEY_FALLBACKS until keys are re-issued) revokes nothing by accident.
     """

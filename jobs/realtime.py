@@ -37,6 +37,9 @@ class Event:
 
     @property
     def groups(self) -> tuple[str, ...]:
+        """Metric batches interest only the pages of their own tuning job; the list shows statuses and counters."""
+        if self.type == METRICS_APPENDED:
+            return (tuning_job_group(self.tuning_job_id),)
         return (TUNING_JOB_LIST_GROUP, tuning_job_group(self.tuning_job_id))
 
 

@@ -9,11 +9,9 @@ import os
 import secrets
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import datetime
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db.models import Max, Q
 
 from jobs import aws, selectors, services
 from jobs.backends import s3
@@ -22,7 +20,7 @@ from jobs.backends.local import LocalBackend
 from jobs.backends.metrics import MetricRecord
 from jobs.backends.sagemaker import SageMakerBackend, SageMakerTrainingConfig, remote_job_name
 from jobs.config import algorithm_metric_definitions, validate_algorithm
-from jobs.models import Backend, MetricSample, TrainingJob, TrainingJobStatus, TuningJob
+from jobs.models import Backend, TrainingJob, TrainingJobStatus, TuningJob
 
 logger = logging.getLogger(__name__)
 
@@ -150,25 +148,8 @@ def _run_on_sagemaker(training_job: TrainingJob, spec: TrainingRunSpec, monitor:
 def _reattach_on_sagemaker(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:
     """Take over the watch of a SageMaker job whose worker was lost, from the last epoch stored."""
     return _sagemaker_backend(training_job, training_job.remote_name).reattach(
-        spec, monitor, _recorded_epochs(training_job)
+        spec, monitor, selectors.training_job_recorded_epochs(training_job=training_job)
     )
-
-
-def _recorded_epochs(training_job: TrainingJob) -> dict[str, tuple[int, datetime]]:
-    """Each metric's last stored epoch and its timestamp (CloudWatch's, for SageMaker jobs)."""
-    samples = MetricSample.objects.filter(training_job=training_job)
-    latest = dict(
-        samples.order_by().values("metric_name").annotate(last=Max("epoch")).values_list("metric_name", "last")
-    )
-    if not latest:
-        return {}
-    matching = Q()
-    for metric_name, epoch in latest.items():
-        matching |= Q(metric_name=metric_name, epoch=epoch)
-    return {
-        metric_name: (epoch, timestamp)
-        for metric_name, epoch, timestamp in samples.filter(matching).values_list("metric_name", "epoch", "timestamp")
-    }
 
 
 def _sagemaker_backend(training_job: TrainingJob, remote_name: str) -> SageMakerBackend:

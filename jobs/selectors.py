@@ -19,7 +19,11 @@ from jobs.models import (
     TrainingJob,
     TrainingJobStatus,
     TuningJob,
+    TuningJobSource,
+    TuningJobStatus,
 )
+from jobs.tuning import criteria
+from jobs.tuning.strategies import Direction
 
 
 def training_job_status(*, training_job_id: int) -> str:
@@ -446,3 +450,49 @@ def finite_or_none(value: float | None) -> float | None:
 def can_create_anywhere(*, user) -> bool:
     """Whether `user` may open the create form at all: staff, or an operator of some team."""
     return user.is_staff or teams_for_creation(user=user).exists()
+
+
+def tuning_job_completion_criteria(*, tuning_job: TuningJob) -> criteria.CompletionCriteria:
+    return criteria.CompletionCriteria(
+        target_objective_value=tuning_job.target_objective_value,
+        max_jobs_not_improving=tuning_job.max_jobs_not_improving,
+        complete_on_convergence=tuning_job.complete_on_convergence,
+    )
+
+
+def tuning_job_completion_details(*, tuning_job: TuningJob) -> criteria.CompletionState:
+    """TuningJobCompletionDetails as of now, for Describe (the reconcile step records its own)."""
+    ended = tuning_job.training_jobs.filter(ended_at__isnull=False).order_by("ended_at", "sequence")
+    finals = [
+        value if status == ObjectiveStatus.SUCCEEDED and value is not None else math.nan
+        for value, status in ended.values_list("final_objective_value", "objective_status")
+    ]
+    return criteria.evaluate(
+        tuning_job_completion_criteria(tuning_job=tuning_job), finals, Direction(tuning_job.objective_type)
+    )
+
+
+def active_tuning_job_ids() -> list[int]:
+    """The tuning jobs the reconcile loop advances: native ones still running or stopping."""
+    return list(
+        TuningJob.objects.filter(status__in=[TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING])
+        .filter(source=TuningJobSource.NATIVE)
+        .values_list("id", flat=True)
+    )
+
+
+def training_job_recorded_epochs(*, training_job: TrainingJob) -> dict[str, tuple[int, datetime]]:
+    """Each metric's last stored epoch and its timestamp (CloudWatch's, for SageMaker jobs)."""
+    samples = MetricSample.objects.filter(training_job=training_job)
+    latest = dict(
+        samples.order_by().values("metric_name").annotate(last=Max("epoch")).values_list("metric_name", "last")
+    )
+    if not latest:
+        return {}
+    matching = Q()
+    for metric_name, epoch in latest.items():
+        matching |= Q(metric_name=metric_name, epoch=epoch)
+    return {
+        metric_name: (epoch, timestamp)
+        for metric_name, epoch, timestamp in samples.filter(matching).values_list("metric_name", "epoch", "timestamp")
+    }

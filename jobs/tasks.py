@@ -9,7 +9,7 @@ import logging
 from celery import shared_task
 from celery.signals import worker_shutting_down
 
-from jobs import runner, services
+from jobs import runner, selectors, services
 from jobs.models import TrainingJob, TuningJob
 
 logger = logging.getLogger(__name__)
@@ -38,13 +38,23 @@ def run_training_job(self, training_job_id: int) -> str | None:
 
 @shared_task
 def reconcile_all() -> dict:
-    """The periodic safety net: reap lost workers, resend lost tasks, advance every active tuning job."""
+    """The periodic safety net: reap lost workers, resend lost tasks, advance every active tuning job.
+
+    Each tuning job is advanced on its own: one that cannot be (a bad row, a
+    bug its data triggers) is logged and skipped, so the safety net still
+    holds for all the others.
+    """
     reaped = services.training_jobs_reap_stale()
     resent = services.training_jobs_redispatch()
-    advanced = services.active_tuning_job_ids()
-    for tuning_job_id in advanced:
-        advance_tuning_job(tuning_job_id)
-    return {"reaped": len(reaped), "resent": len(resent), "advanced": len(advanced)}
+    advanced = 0
+    for tuning_job_id in selectors.active_tuning_job_ids():
+        try:
+            advance_tuning_job(tuning_job_id)
+        except Exception:
+            logger.exception("reconcile: tuning job %s could not be advanced; the others carry on", tuning_job_id)
+        else:
+            advanced += 1
+    return {"reaped": len(reaped), "resent": len(resent), "advanced": advanced}
 
 
 @worker_shutting_down.connect

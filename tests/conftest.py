@@ -38,6 +38,13 @@ def no_tasks(django_capture_on_commit_callbacks):
 
 
 @pytest.fixture
+def staff_client(client, django_user_model):
+    """A test client logged in as root, a superuser."""
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", None))
+    return client
+
+
+@pytest.fixture
 def events():
     """Every event the service layer publishes, in order."""
     from jobs import realtime

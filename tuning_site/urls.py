@@ -12,6 +12,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("analytics/", include("analytics.urls")),
-    path("sagemaker", include("jobs.sagemaker_api.urls")),
+    path("sagemaker", include("jobs.sagemaker.api.urls")),
     path("", include("jobs.urls")),
 ]

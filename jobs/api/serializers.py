@@ -9,8 +9,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from jobs.models import Algorithm, TrainingJob, TuningJob
-from jobs.selectors import counters_payload, tuning_job_counters
-from jobs.services import tuning_job_completion_details
+from jobs.selectors import counters_payload, tuning_job_completion_details, tuning_job_counters
 
 
 def parse_moment(raw) -> datetime | None:
@@ -205,7 +204,7 @@ class TuningJobSerializer(serializers.ModelSerializer):
         return counters_payload(tuning_job_counters(tuning_job=tuning_job))
 
     def get_completion_details(self, tuning_job) -> dict:
-        details = tuning_job_completion_details(tuning_job)
+        details = tuning_job_completion_details(tuning_job=tuning_job)
         return {
             "number_of_training_jobs_objective_not_improving": details.jobs_not_improving,
             "convergence_detected_time": tuning_job.convergence_detected_at,

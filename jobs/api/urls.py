@@ -1,6 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from analytics.api import TuningJobAnalyticsView
 from jobs.api import trainer, views
 
 router = DefaultRouter()
@@ -8,7 +9,10 @@ router.register("algorithms", views.AlgorithmViewSet, basename="algorithm")
 router.register("tuning-jobs", views.TuningJobViewSet, basename="tuning-job")
 router.register("training-jobs", views.TrainingJobViewSet, basename="training-job")
 
-urlpatterns = [path("", include(router.urls))]
+urlpatterns = [
+    path("tuning-jobs/<str:name>/analytics/", TuningJobAnalyticsView.as_view(), name="tuning-job-analytics"),
+    path("", include(router.urls)),
+]
 
 urlpatterns += [
     path("trainer/<str:name>/", trainer.TrainerJobView.as_view(), name="trainer-job"),

@@ -9,10 +9,8 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, permissions, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 
-from analytics.table import analytics_columns, analytics_csv, analytics_rows, json_ready
 from jobs import selectors, services
 from jobs.api import serializers, trainer
 from jobs.config import TuningJobConfig
@@ -23,19 +21,6 @@ class Pagination(PageNumberPagination):
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
-
-
-class CSVRenderer(BaseRenderer):
-    """Passes an already-written CSV document through; errors still render as JSON."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data, accepted_media_type=None, renderer_context=None):
-        if isinstance(data, str):
-            return data.encode(self.charset)
-        return JSONRenderer().render(data)
 
 
 class NulCheckMixin:
@@ -71,13 +56,18 @@ class AlgorithmViewSet(
 
     def perform_update(self, serializer):
         data = {**serializers.AlgorithmSerializer(serializer.instance).data, **serializer.validated_data}
+        algorithm = serializer.instance
         serializer.instance = services.algorithm_register(
-            name=serializer.instance.name,
+            name=algorithm.name,
             command=data["command"],
             metric_definitions=data["metric_definitions"],
             static_hyperparameters=data["static_hyperparameters"],
             description=data["description"],
             backend=data["backend"],
+            # Not in the API's representation: an update through it keeps them.
+            image_uri=algorithm.image_uri,
+            input_channels=algorithm.input_channels,
+            sagemaker_config=algorithm.sagemaker_config,
         )
 
 
@@ -198,22 +188,6 @@ class TuningJobViewSet(
             return Response(status=204)
         training_job, key = claimed
         return Response(trainer.ClaimSerializer({"training_job": training_job, "token": key}).data)
-
-    @extend_schema(
-        parameters=[OpenApiParameter("format", OpenApiTypes.STR, enum=["json", "csv"])],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT, (200, "text/csv"): OpenApiTypes.STR},
-    )
-    @action(detail=True, methods=["get"], renderer_classes=[JSONRenderer, CSVRenderer])
-    def analytics(self, request, name=None, format=None):
-        """HyperparameterTuningJobAnalytics.dataframe(): one row per training job, SageMaker's columns.
-
-        JSON by default; CSV with ?format=csv or Accept: text/csv.
-        """
-        tuning_job = self.get_object()
-        rows = analytics_rows(tuning_job)
-        if request.accepted_renderer.format == "csv":
-            return Response(analytics_csv(rows, columns=analytics_columns(tuning_job)), content_type="text/csv")
-        return Response({"columns": analytics_columns(tuning_job), "rows": [json_ready(row) for row in rows]})
 
     @extend_schema(
         parameters=[

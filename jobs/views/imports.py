@@ -11,8 +11,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
-from jobs import sagemaker_import
 from jobs.models import tuning_job_name_validator
+from jobs.sagemaker import imports as sagemaker_imports
 
 
 class ImportForm(forms.Form):
@@ -41,8 +41,8 @@ class ImportForm(forms.Form):
         if not text:
             return None
         try:
-            return sagemaker_import.parse_since(text)
-        except sagemaker_import.SageMakerImportError as exc:
+            return sagemaker_imports.parse_since(text)
+        except sagemaker_imports.SageMakerImportError as exc:
             raise forms.ValidationError(str(exc)) from None
 
     def clean(self):
@@ -61,12 +61,12 @@ def import_sagemaker(request):
     if request.method == "POST" and form.is_valid():
         team = form.cleaned_data["team"]
         try:
-            report = sagemaker_import.import_tuning_jobs(
+            report = sagemaker_imports.import_tuning_jobs(
                 name=form.cleaned_data["name"] or None,
                 since=form.cleaned_data["since"],
                 team_name=team.name if team else None,
                 owner=request.user,
             )
-        except sagemaker_import.SageMakerImportError as exc:
+        except sagemaker_imports.SageMakerImportError as exc:
             error = str(exc)
     return render(request, "jobs/import_sagemaker.html", {"form": form, "report": report, "error": error})

@@ -2,10 +2,14 @@
 
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs import services
+from jobs.backends.base import Outcome, RunResult
+from jobs.backends.metrics import MetricRecord
 from jobs.config import TuningJobConfig
+from jobs.models import Backend, TuningJob
 
 LEARNING_RATE = {"name": "learning_rate", "type": "Continuous", "min_value": 1e-4, "max_value": 1.0,
                  "scaling_type": "Logarithmic"}  # fmt: skip
@@ -27,6 +31,39 @@ def register_algorithm(name="quadratic", program: Path | None = None, metrics=("
         command=command,
         metric_definitions=[{"Name": m, "Regex": rf"{m}=(\S+)"} for m in metrics],
         **kwargs,
+    )
+
+
+def external_tuning_job(
+    *, algorithm_name="remote", metrics=("validation:accuracy",), advance=True, **overrides
+) -> TuningJob:
+    """A tuning job in team vision whose training jobs outside trainers claim, with early stopping Auto.
+
+    `metrics` are the names the trainers may report; `advance` launches the
+    first training jobs (so that there is something to claim).
+    """
+    services.algorithm_register(
+        name=algorithm_name,
+        command=[],
+        metric_definitions=[{"Name": m, "Regex": rf"{m}=(\S+)"} for m in metrics],
+        backend=Backend.EXTERNAL,
+    )
+    values = {"team_name": "vision", "early_stopping_type": "Auto", "max_parallel_training_jobs": 4, **overrides}
+    tuning_job = services.tuning_job_create(config=tuning_job_config(algorithm_name=algorithm_name, **values))
+    if advance:
+        services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    return tuning_job
+
+
+def run(training_job, values, outcome=Outcome.COMPLETED, **result):
+    """Play a training run: claim, report `values` one per epoch, finish."""
+    assert services.training_job_start(training_job_id=training_job.id, worker="w@host:1", log_path="")
+    records = [
+        MetricRecord("validation:accuracy", epoch, value, datetime.now(UTC)) for epoch, value in enumerate(values, 1)
+    ]
+    services.training_job_record_metrics(training_job_id=training_job.id, records=records)
+    return services.training_job_finish(
+        training_job_id=training_job.id, result=RunResult(outcome=outcome, exit_code=0, **result)
     )
 
 

@@ -24,7 +24,7 @@ from tests.jobs.factories import register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
 
-LIMITS = "HyperParameterTuningJobConfig.ResourceLimits"
+LIMITS = "hyperParameterTuningJobConfig.resourceLimits"
 ARN = "arn:aws:sagemaker:local:000000000000"
 
 BODY = {
@@ -151,9 +151,9 @@ def test_a_shape_error_lists_each_member_path(algorithm, write_spec):
     assert lines[0] == "The tuning job was not created:"
     assert sorted(lines[1:]) == sorted(
         [
-            f"  {LIMITS}.MaxParallelTrainingJobs: Expected an integer, got '2'.",
-            "  TrainingJobDefinition.AlgorithmSpecification.Image: Unknown field.",
-            "  WarmStartConfig.ParentHyperParameterTuningJobs: This field is required.",
+            f"  {LIMITS}.maxParallelTrainingJobs: Member must be an integer",
+            "  trainingJobDefinition.algorithmSpecification.image: Member is not part of the SageMaker API",
+            "  warmStartConfig.parentHyperParameterTuningJobs: Member must not be null",
         ]
     )
     assert not TuningJob.objects.exists()
@@ -161,21 +161,16 @@ def test_a_shape_error_lists_each_member_path(algorithm, write_spec):
 
 def test_a_validation_error_lists_each_member_path(algorithm, write_spec):
     body = copy.deepcopy(BODY)
-    body["HyperParameterTuningJobName"] = "image_classification"
-    body["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxParallelTrainingJobs"] = 0
+    body["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] = 20_000
     body["TrainingJobDefinition"]["AlgorithmSpecification"]["AlgorithmName"] = "resnet"
     with pytest.raises(CommandError) as error:
         command("create_tuning_job", str(write_spec(body)))
     lines = str(error.value).splitlines()
     assert lines[0] == "The tuning job was not created:"
     paths = {line.strip().split(": ", 1)[0] for line in lines[1:]}
-    assert paths == {
-        "HyperParameterTuningJobName",
-        f"{LIMITS}.MaxParallelTrainingJobs",
-        "TrainingJobDefinition.AlgorithmSpecification.AlgorithmName",
-    }
+    assert paths == {f"{LIMITS}.maxNumberOfTrainingJobs", "trainingJobDefinition.algorithmSpecification.algorithmName"}
     assert (
-        "  TrainingJobDefinition.AlgorithmSpecification.AlgorithmName: No algorithm named 'resnet' is registered."
+        "  trainingJobDefinition.algorithmSpecification.algorithmName: No algorithm named 'resnet' is registered."
         in lines
     )
     assert not TuningJob.objects.exists()

@@ -53,12 +53,6 @@ def alice_client(client, alice):
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", None))
-    return client
-
-
-@pytest.fixture
 def bob_client(client, django_user_model):
     """Bob is in no team: every tuning job here is another team's."""
     client.force_login(django_user_model.objects.create_user("bob"))

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from jobs import services
 from jobs.management.commands._output import dumps
-from jobs.sagemaker_shapes import ShapeError, parse_create_tuning_job, rename_validation_error, tuning_job_arn
+from jobs.sagemaker.shapes import ShapeError, parse_create_tuning_job, rename_validation_error, tuning_job_arn
 
 
 class Command(BaseCommand):
@@ -32,7 +32,7 @@ class Command(BaseCommand):
                 config = dataclasses.replace(config, team_name=team)
             tuning_job = services.tuning_job_create(config=config, owner=user, check_team_role=False)
         except ValidationError as exc:
-            raise CommandError(_describe(rename_validation_error(exc))) from None
+            raise CommandError(_describe(rename_validation_error(exc, body))) from None
         except ShapeError as exc:
             raise CommandError(_describe(exc)) from None
         self.stdout.write(dumps({"HyperParameterTuningJobArn": tuning_job_arn(tuning_job)}))
@@ -50,6 +50,7 @@ def _load_json(spec: str):
 
 
 def _describe(error: ShapeError) -> str:
+    """Each problem on a line of its own, naming the member as AWS does (a.b.1.member.c)."""
     lines = ["The tuning job was not created:"]
     for path, messages in error.errors.items():
         for message in messages:

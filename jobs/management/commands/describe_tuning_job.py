@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from jobs import selectors
 from jobs.management.commands._output import dumps
 from jobs.models import TuningJob
-from jobs.sagemaker_shapes import describe_tuning_job
+from jobs.sagemaker.shapes import describe_tuning_job
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from jobs import sagemaker_import
+from jobs.sagemaker import imports as sagemaker_imports
 
 
 class Command(BaseCommand):
@@ -19,9 +19,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, name=None, since=None, team=None, **options):
         try:
-            moment = sagemaker_import.parse_since(since) if since is not None else None
-            report = sagemaker_import.import_tuning_jobs(name=name, since=moment, team_name=team)
-        except sagemaker_import.SageMakerImportError as exc:
+            moment = sagemaker_imports.parse_since(since) if since is not None else None
+            report = sagemaker_imports.import_tuning_jobs(name=name, since=moment, team_name=team)
+        except sagemaker_imports.SageMakerImportError as exc:
             raise CommandError(str(exc)) from None
         for outcome in report.imported:
             tuning_job = outcome.tuning_job

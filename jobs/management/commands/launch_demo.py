@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from jobs import services
-from jobs.sagemaker_shapes import parse_create_tuning_job, rename_validation_error
+from jobs.sagemaker.shapes import ShapeError, parse_create_tuning_job, rename_validation_error
 
 SPEC = "examples/specs/image-classifier.json"
 
@@ -25,6 +25,8 @@ class Command(BaseCommand):
             body["HyperParameterTuningJobConfig"]["TrainingJobEarlyStoppingType"] = early_stopping
             try:
                 tuning_job = services.tuning_job_create(config=parse_create_tuning_job(body))
+            except ShapeError as exc:
+                raise CommandError(f"{SPEC}: {exc}") from None
             except ValidationError as exc:
-                raise CommandError(str(rename_validation_error(exc))) from None
+                raise CommandError(str(rename_validation_error(exc, body))) from None
             self.stdout.write(f"launched tuning job {tuning_job.name} (early stopping {early_stopping})")

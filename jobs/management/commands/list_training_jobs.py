@@ -3,7 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from jobs import selectors
 from jobs.management.commands._output import dumps
 from jobs.models import TrainingJobStatus, TuningJob
-from jobs.sagemaker_shapes import list_training_jobs
+from jobs.sagemaker.shapes import list_training_jobs
 
 
 class Command(BaseCommand):

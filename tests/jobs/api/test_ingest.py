@@ -10,9 +10,10 @@ from rest_framework.test import APIClient
 
 from jobs import services
 from jobs.backends.metrics import MetricRecord
-from jobs.models import Backend, MetricSample, TeamMember, TeamRole, TrainingJob
+from jobs.models import MetricSample, TeamMember, TeamRole, TrainingJob
+from jobs.services import metrics
 from jobs.tuning.early_stopping import running_averages
-from tests.jobs.factories import register_algorithm, tuning_job_config
+from tests.jobs.factories import external_tuning_job, register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
 
@@ -26,18 +27,7 @@ def trainer(django_user_model, no_tasks):
     team = Group.objects.create(name="vision")
     user = django_user_model.objects.create_user("alice")
     TeamMember.objects.create(team=team, user=user, role=TeamRole.OPERATOR)
-    services.algorithm_register(
-        name="remote",
-        command=[],
-        metric_definitions=[{"Name": OBJECTIVE, "Regex": "a=(.+)"}, {"Name": "train:loss", "Regex": "l=(.+)"}],
-        backend=Backend.EXTERNAL,
-    )
-    tuning_job = services.tuning_job_create(
-        config=tuning_job_config(
-            algorithm_name="remote", team_name="vision", early_stopping_type="Auto", max_parallel_training_jobs=4
-        )
-    )
-    services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    tuning_job = external_tuning_job(metrics=(OBJECTIVE, "train:loss"))
     training_job, key = services.training_job_claim_external(tuning_job_id=tuning_job.id, claimant="alice")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"TrainingJob {key}")
@@ -143,7 +133,7 @@ def test_the_databases_running_averages_are_the_rules(seed, no_tasks):
             if job.sequence < current.sequence
         ]
         expected = running_averages(previous, len(own))
-        computed = services._previous_running_averages(
+        computed = metrics._previous_running_averages(
             TrainingJob.objects.get(pk=current.pk), tuning_job, len(own), latest_epoch
         )
         assert sorted(computed) == pytest.approx(sorted(expected), rel=1e-12), latest_epoch

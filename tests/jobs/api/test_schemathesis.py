@@ -20,8 +20,8 @@ from rest_framework.authtoken.models import Token
 from jobs import services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import Backend, TeamMember, TeamRole
-from tests.jobs.factories import register_algorithm, tuning_job_config
+from jobs.models import TeamMember, TeamRole
+from tests.jobs.factories import external_tuning_job, register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.integration
 
@@ -88,23 +88,7 @@ def seed_data(django_user_model) -> dict:
         )
         services.training_job_finish(training_job_id=training_job.id, result=RunResult(Outcome.COMPLETED, 0))
     services.training_job_start(training_job_id=third.id, worker="w@h:1", log_path="")
-    services.algorithm_register(
-        name="remote",
-        command=[],
-        metric_definitions=[{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
-        backend=Backend.EXTERNAL,
-    )
-    external = services.tuning_job_create(
-        config=tuning_job_config(
-            name="remote-1",
-            algorithm_name="remote",
-            team_name="vision",
-            max_training_jobs=8,
-            max_parallel_training_jobs=4,
-            early_stopping_type="Auto",
-        )
-    )
-    services.tuning_job_advance(tuning_job_id=external.id)
+    external = external_tuning_job(name="remote-1", max_training_jobs=8)
     (reporting, reporting_key), (finishing, finishing_key) = [
         services.training_job_claim_external(tuning_job_id=external.id, claimant="alice") for _ in range(2)
     ]

@@ -8,8 +8,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from jobs import services
-from jobs.models import Backend, MetricSample, StopReason, TeamMember, TeamRole, TrainingJob, TrainingJobStatus
-from tests.jobs.factories import tuning_job_config
+from jobs.models import MetricSample, StopReason, TeamMember, TeamRole, TrainingJob, TrainingJobStatus
+from tests.jobs.factories import external_tuning_job, tuning_job_config
 
 pytestmark = pytest.mark.django_db
 
@@ -33,23 +33,7 @@ def api(operator):
 
 @pytest.fixture
 def external(operator, no_tasks):
-    services.algorithm_register(
-        name="remote",
-        command=[],
-        metric_definitions=[{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
-        backend=Backend.EXTERNAL,
-    )
-    tuning_job = services.tuning_job_create(
-        config=tuning_job_config(
-            algorithm_name="remote",
-            team_name="vision",
-            max_training_jobs=6,
-            max_parallel_training_jobs=4,
-            early_stopping_type="Auto",
-        )
-    )
-    services.tuning_job_advance(tuning_job_id=tuning_job.id)
-    return tuning_job
+    return external_tuning_job(max_training_jobs=6)
 
 
 def claim(api):

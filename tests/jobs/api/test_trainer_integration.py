@@ -9,9 +9,8 @@ import pytest
 from django.contrib.auth.models import Group
 from rest_framework.authtoken.models import Token
 
-from jobs import services
-from jobs.models import Backend, MetricSample, TeamMember, TeamRole, TuningJob, TuningJobStatus
-from tests.jobs.factories import tuning_job_config
+from jobs.models import MetricSample, TeamMember, TeamRole, TuningJob, TuningJobStatus
+from tests.jobs.factories import external_tuning_job
 
 pytestmark = pytest.mark.integration
 
@@ -25,29 +24,18 @@ def test_two_outside_trainers_run_a_tuning_job_to_completed(workers, static_root
     user = django_user_model.objects.create_user("alice")
     TeamMember.objects.create(team=team, user=user, role=TeamRole.OPERATOR)
     token = Token.objects.create(user=user).key
-    services.algorithm_register(
-        name="remote-mlp",
-        command=[],
+    tuning_job = external_tuning_job(
+        algorithm_name="remote-mlp",
         # The metrics examples/external_trainer.py reports: the API refuses any other.
-        metric_definitions=[
-            {"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"},
-            {"Name": "train:loss", "Regex": r"train:loss=(\S+)"},
+        metrics=("validation:accuracy", "train:loss"),
+        advance=False,
+        max_training_jobs=6,
+        max_parallel_training_jobs=2,
+        parameter_ranges=[
+            {"name": "learning_rate", "type": "Continuous", "min_value": 1e-5, "max_value": 0.5,
+             "scaling_type": "Logarithmic"},
+            {"name": "mini_batch_size", "type": "Integer", "min_value": 16, "max_value": 64},
         ],
-        backend=Backend.EXTERNAL,
-    )
-    tuning_job = services.tuning_job_create(
-        config=tuning_job_config(
-            algorithm_name="remote-mlp",
-            team_name="vision",
-            max_training_jobs=6,
-            max_parallel_training_jobs=2,
-            early_stopping_type="Auto",
-            parameter_ranges=[
-                {"name": "learning_rate", "type": "Continuous", "min_value": 1e-5, "max_value": 0.5,
-                 "scaling_type": "Logarithmic"},
-                {"name": "mini_batch_size", "type": "Integer", "min_value": 16, "max_value": 64},
-            ],
-        )
     )  # fmt: skip
     trainers = [
         subprocess.Popen(

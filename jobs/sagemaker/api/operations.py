@@ -1,0 +1,339 @@
+"""The SageMaker operations Tuneboard answers, one function each.
+
+Each takes the caller (the access key's user and team) and a request body
+already checked against botocore's model, reads through the visibility
+rules every page uses, changes state only through jobs.services, and returns
+the response as SageMaker shapes it. What a caller may not see does not
+exist for them (ResourceNotFound), as everywhere else in Tuneboard.
+"""
+
+import dataclasses
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib.auth.models import Group
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.db.models import F, OuterRef, Subquery
+from django.utils import timezone
+
+from jobs import selectors, services
+from jobs.config import MAX_PARALLEL_LIMIT, MAX_TRAINING_JOBS_LIMIT
+from jobs.models import Algorithm, MetricSample, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
+from jobs.sagemaker.api.errors import (
+    AccessDeniedException,
+    ResourceInUse,
+    ResourceLimitExceeded,
+    ResourceNotFound,
+    ValidationException,
+)
+from jobs.sagemaker.shapes import (
+    ShapeError,
+    describe_training_job,
+    describe_tuning_job,
+    parse_create_tuning_job,
+    rename_validation_error,
+    training_job_list_summary,
+    training_job_summary,
+    tuning_job_arn,
+    tuning_job_summary,
+)
+from jobs.sagemaker.validation import error_message, parse_timestamp, violation
+
+# SageMaker's MaxResults when a List call gives none.
+DEFAULT_MAX_RESULTS = 10
+_NEXT_TOKEN_SALT = "jobs.sagemaker_api.NextToken"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed the request: an access key's user, acting in the key's team."""
+
+    user: object
+    team: Group | None
+    access_key_id: str
+
+
+Operation = Callable[[Caller, dict], dict]
+OPERATIONS: dict[str, Operation] = {}
+
+
+def operation(name: str):
+    def register(function: Operation) -> Operation:
+        OPERATIONS[name] = function
+        return function
+
+    return register
+
+
+# --- paging -----------------------------------------------------------------------------
+
+
+def _page(body: dict, operation_name: str, queryset, summarize) -> tuple[list[dict], str | None]:
+    """One page of `queryset` and the NextToken of the next, if any.
+
+    A NextToken is signed and bound to the operation and its filters, so a
+    token is only good for the listing it came from. It holds an offset into
+    a total order (every sort ends on the primary key): stateless on the
+    server, at the price that rows created meanwhile can shift later pages.
+    """
+    filters = {key: value for key, value in body.items() if key not in ("NextToken", "MaxResults")}
+    fingerprint = hashlib.sha256(
+        json.dumps([operation_name, filters], sort_keys=True, default=str).encode()
+    ).hexdigest()[:32]
+    offset = 0
+    if body.get("NextToken"):
+        try:
+            token = signing.loads(body["NextToken"], salt=_NEXT_TOKEN_SALT)
+        except signing.BadSignature:
+            token = None
+        if not isinstance(token, dict) or token.get("f") != fingerprint or not isinstance(token.get("o"), int):
+            raise ValidationException(
+                "Invalid pagination token: it was not returned by this operation with these parameters."
+            )
+        offset = token["o"]
+    limit = body.get("MaxResults", DEFAULT_MAX_RESULTS)
+    rows = list(queryset[offset : offset + limit + 1])
+    next_token = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_token = signing.dumps({"f": fingerprint, "o": offset + limit}, salt=_NEXT_TOKEN_SALT)
+    return [summarize(row) for row in rows], next_token
+
+
+def _ordered(queryset, body: dict, fields: dict[str, str], default: str):
+    field = fields[body.get("SortBy", default)]
+    descending = body.get("SortOrder", "Ascending") == "Descending"
+    expression = F(field).desc(nulls_last=True) if descending else F(field).asc(nulls_last=True)
+    return queryset.order_by(expression, "-pk" if descending else "pk")
+
+
+def _time_filters(queryset, body: dict, created: str = "created_at", modified: str = "updated_at"):
+    bounds = {
+        "CreationTimeAfter": f"{created}__gt",
+        "CreationTimeBefore": f"{created}__lt",
+        "LastModifiedTimeAfter": f"{modified}__gt",
+        "LastModifiedTimeBefore": f"{modified}__lt",
+    }
+    for member, lookup in bounds.items():
+        if member in body:
+            queryset = queryset.filter(**{lookup: parse_timestamp(body[member])})
+    return queryset
+
+
+# --- tuning jobs -------------------------------------------------------------------------
+
+
+def _visible_tuning_job(caller: Caller, name: str) -> TuningJob:
+    tuning_job = selectors.tuning_jobs_visible_to(user=caller.user).filter(name=name).first()
+    if tuning_job is None:
+        raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
+    return tuning_job
+
+
+def _algorithm_name(body: dict) -> str | None:
+    """The registered algorithm AlgorithmSpecification.TrainingImage names, through Algorithm.image_uri."""
+    specification = body["TrainingJobDefinition"].get("AlgorithmSpecification") or {}
+    image = specification.get("TrainingImage")
+    if image is None:
+        return None
+    path = "trainingJobDefinition.algorithmSpecification.trainingImage"
+    if specification.get("AlgorithmName") is not None:
+        raise ValidationException(
+            error_message([violation(image, path, "Give TrainingImage or AlgorithmName, not both")])
+        )
+    algorithm = Algorithm.objects.filter(image_uri=image).first()
+    if algorithm is None:
+        constraint = "Member must be the image URI of an algorithm registered in Tuneboard"
+        raise ValidationException(error_message([violation(image, path, constraint)]))
+    return algorithm.name
+
+
+@operation("CreateHyperParameterTuningJob")
+def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
+    try:
+        config = parse_create_tuning_job(body)
+    except ShapeError as exc:
+        raise ValidationException(exc.message()) from None
+    algorithm_name = _algorithm_name(body)
+    if algorithm_name is not None:
+        config = dataclasses.replace(config, algorithm_name=algorithm_name)
+    if caller.team is not None:
+        config = dataclasses.replace(config, team_name=caller.team.name)
+    if TuningJob.objects.filter(name=config.name).exists():
+        raise ResourceInUse(f"Hyperparameter tuning job with name {config.name} already exists.")
+    _check_limits(config)
+    if not selectors.can_create_in(user=caller.user, team=caller.team):
+        raise AccessDeniedException(
+            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:CreateHyperParameterTuningJob"
+            f" (access key {caller.access_key_id} is not an operator's key in team "
+            f"{caller.team.name if caller.team else '(none)'})."
+        )
+    try:
+        tuning_job = services.tuning_job_create_from_request(config=config, request_body=body, owner=caller.user)
+    except ValidationError as exc:
+        if TuningJob.objects.filter(name=config.name).exists():
+            raise ResourceInUse(f"Hyperparameter tuning job with name {config.name} already exists.") from None
+        raise ValidationException(rename_validation_error(exc, body).message()) from None
+    return {"HyperParameterTuningJobArn": tuning_job_arn(tuning_job)}
+
+
+def _check_limits(config) -> None:
+    """SageMaker's per-account quotas are a ResourceLimitExceeded, not a ValidationException."""
+    quotas = (
+        ("Maximum number of training jobs per tuning job", config.max_training_jobs, MAX_TRAINING_JOBS_LIMIT),
+        ("Maximum number of parallel training jobs per tuning job", config.max_parallel_training_jobs,
+         MAX_PARALLEL_LIMIT),
+    )  # fmt: skip
+    for quota, requested, limit in quotas:
+        if isinstance(requested, int) and requested > limit:
+            raise ResourceLimitExceeded(
+                f"The account-level service limit '{quota}' is {limit}, with current utilization of 0 "
+                f"and a request delta of {requested}."
+            )
+
+
+@operation("DescribeHyperParameterTuningJob")
+def describe_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
+    return describe_tuning_job(_visible_tuning_job(caller, body["HyperParameterTuningJobName"]))
+
+
+@operation("ListHyperParameterTuningJobs")
+def list_hyper_parameter_tuning_jobs(caller: Caller, body: dict) -> dict:
+    queryset = selectors.tuning_jobs_visible_to(user=caller.user)
+    if body.get("NameContains"):
+        queryset = queryset.filter(name__contains=body["NameContains"])
+    if body.get("StatusEquals"):
+        queryset = queryset.filter(status=body["StatusEquals"])
+    queryset = _time_filters(queryset, body)
+    queryset = _ordered(queryset, body, {"Name": "name", "Status": "status", "CreationTime": "created_at"}, "Name")
+    page, next_token = _page(body, "ListHyperParameterTuningJobs", queryset, lambda job: job)
+    totals = selectors.tuning_job_totals(tuning_job_ids=[job.id for job in page], now=timezone.now())
+    empty = selectors.StatusCounters()
+    response = {
+        "HyperParameterTuningJobSummaries": [
+            tuning_job_summary(job, totals[job.id].counters if job.id in totals else empty) for job in page
+        ]
+    }
+    if next_token:
+        response["NextToken"] = next_token
+    return response
+
+
+@operation("StopHyperParameterTuningJob")
+def stop_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
+    tuning_job = _visible_tuning_job(caller, body["HyperParameterTuningJobName"])
+    if not selectors.can_operate(user=caller.user, tuning_job=tuning_job):
+        raise AccessDeniedException(
+            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:StopHyperParameterTuningJob "
+            f"on {tuning_job.name} (viewers may only look)."
+        )
+    if tuning_job.is_imported:
+        raise ValidationException(f"{tuning_job.name} was imported from SageMaker: Tuneboard only shows it.")
+    if tuning_job.status not in (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING):
+        raise ValidationException(
+            f"The request was rejected because the hyperparameter tuning job is in status {tuning_job.status}."
+        )
+    services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    return {}
+
+
+_TRAINING_JOB_SORTS = {
+    "Name": "name",
+    "CreationTime": "created_at",
+    "Status": "status",
+    "FinalObjectiveMetricValue": "final_objective_value",
+}
+
+
+@operation("ListTrainingJobsForHyperParameterTuningJob")
+def list_training_jobs_for_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
+    tuning_job = _visible_tuning_job(caller, body["HyperParameterTuningJobName"])
+    queryset = tuning_job.training_jobs.all()
+    if body.get("StatusEquals"):
+        queryset = queryset.filter(status=body["StatusEquals"])
+    if body.get("SortBy") == "FinalObjectiveMetricValue":
+        # As SageMaker: sorted by objective, the jobs without one are not listed.
+        queryset = queryset.exclude(final_objective_value__isnull=True).exclude(final_objective_value=math.nan)
+    queryset = _ordered(queryset, body, _TRAINING_JOB_SORTS, "Name")
+    page, next_token = _page(
+        body,
+        "ListTrainingJobsForHyperParameterTuningJob",
+        queryset,
+        lambda job: training_job_summary(job, tuning_job),
+    )
+    response = {"TrainingJobSummaries": page}
+    if next_token:
+        response["NextToken"] = next_token
+    return response
+
+
+# --- training jobs -------------------------------------------------------------------------
+
+
+def _visible_training_job(caller: Caller, name: str) -> TrainingJob:
+    training_job = (
+        selectors.training_jobs_visible_to(user=caller.user)
+        .select_related("tuning_job__algorithm")
+        .filter(name=name)
+        .first()
+    )
+    if training_job is None:
+        raise ResourceNotFound(f"Requested resource not found: training job {name} does not exist.")
+    return training_job
+
+
+@operation("DescribeTrainingJob")
+def describe_training_job_operation(caller: Caller, body: dict) -> dict:
+    training_job = _visible_training_job(caller, body["TrainingJobName"])
+    last_epoch = (
+        MetricSample.objects.filter(training_job=training_job, metric_name=OuterRef("metric_name"))
+        .order_by("-epoch")
+        .values("epoch")[:1]
+    )
+    final_metrics = list(
+        MetricSample.objects.filter(training_job=training_job, epoch=Subquery(last_epoch)).order_by("metric_name")
+    )
+    return describe_training_job(training_job, final_metrics)
+
+
+@operation("ListTrainingJobs")
+def list_training_jobs_operation(caller: Caller, body: dict) -> dict:
+    queryset = selectors.training_jobs_visible_to(user=caller.user)
+    if body.get("NameContains"):
+        queryset = queryset.filter(name__contains=body["NameContains"])
+    if body.get("StatusEquals"):
+        queryset = queryset.filter(status=body["StatusEquals"])
+    if body.get("WarmPoolStatusEquals") or body.get("TrainingPlanArnEquals"):
+        # Tuneboard has neither warm pools nor training plans: nothing matches.
+        queryset = queryset.none()
+    queryset = _time_filters(queryset, body)
+    queryset = _ordered(
+        queryset, body, {"Name": "name", "CreationTime": "created_at", "Status": "status"}, "CreationTime"
+    )
+    page, next_token = _page(body, "ListTrainingJobs", queryset, training_job_list_summary)
+    response = {"TrainingJobSummaries": page}
+    if next_token:
+        response["NextToken"] = next_token
+    return response
+
+
+@operation("StopTrainingJob")
+def stop_training_job(caller: Caller, body: dict) -> dict:
+    training_job = _visible_training_job(caller, body["TrainingJobName"])
+    if not selectors.can_operate(user=caller.user, tuning_job=training_job.tuning_job):
+        raise AccessDeniedException(
+            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:StopTrainingJob "
+            f"on {training_job.name} (viewers may only look)."
+        )
+    if training_job.status == TrainingJobStatus.STOPPING:
+        return {}
+    if training_job.status != TrainingJobStatus.IN_PROGRESS or training_job.tuning_job.is_imported:
+        raise ValidationException(
+            f"The request was rejected because the training job is in status {training_job.status}."
+        )
+    services.training_job_stop(training_job_id=training_job.id)
+    return {}

@@ -1,0 +1,80 @@
+"""Registering the training programs that tuning jobs run.
+
+Every way in (the admin, the REST API, `register_examples`, the SageMaker
+import's own registrations aside) goes through `algorithm_register`, so one
+set of rules decides what an algorithm may be: the model's field checks and
+`jobs.config.validate_algorithm` (argv shape, metric regexes, input channels,
+SageMaker settings).
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from jobs.config import validate_algorithm
+from jobs.models import Algorithm, Backend
+
+EMPTY = {"command": [], "metric_definitions": [], "static_hyperparameters": {}, "description": "", "backend": "",
+         "input_channels": {}, "sagemaker_config": {}}  # fmt: skip
+
+
+def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) -> Algorithm:
+    """The unsaved algorithm `algorithm_register(**fields)` would store, or a ValidationError naming each field.
+
+    Forms call it to show every problem at once before anything is saved.
+    The row it replaces is `algorithm_id`'s, else the one named `name`, so
+    uniqueness (name, image URI) is checked against the other algorithms only.
+    """
+    stored = (
+        Algorithm.objects.filter(pk=algorithm_id) if algorithm_id is not None else Algorithm.objects.filter(name=name)
+    )
+    candidate = stored.first() or Algorithm()
+    candidate.name = name
+    for field, value in fields.items():
+        # None means "none": the JSON columns are NOT NULL, and an empty image URI is no image.
+        setattr(candidate, field, value if value is not None or field == "image_uri" else EMPTY[field])
+    candidate.image_uri = candidate.image_uri or None
+    errors: dict[str, list[str]] = {}
+    for check in (candidate.full_clean, lambda: validate_algorithm(candidate)):
+        try:
+            check()
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                errors.setdefault(field, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+    return candidate
+
+
+@transaction.atomic
+def algorithm_register(
+    *,
+    name: str,
+    command: list[str],
+    metric_definitions: list[dict],
+    static_hyperparameters: dict | None = None,
+    description: str = "",
+    backend: str = Backend.LOCAL,
+    image_uri: str | None = None,
+    input_channels: dict | None = None,
+    sagemaker_config: dict | None = None,
+    algorithm_id: int | None = None,
+) -> Algorithm:
+    """Create the algorithm `name`, or replace every field of the one stored under that name.
+
+    `algorithm_id` names the row to replace instead, which lets staff rename
+    an algorithm; its tuning jobs keep it.
+    """
+    algorithm = algorithm_validate(
+        name=name,
+        command=command,
+        metric_definitions=metric_definitions,
+        static_hyperparameters=static_hyperparameters,
+        description=description,
+        backend=backend,
+        image_uri=image_uri,
+        input_channels=input_channels,
+        sagemaker_config=sagemaker_config,
+        algorithm_id=algorithm_id,
+    )
+    algorithm.save()
+    return algorithm

@@ -1,0 +1,145 @@
+"""The safety net run by reconcile_all: lost workers, lost task messages.
+
+A SageMaker job outlives the worker watching it, so it is re-attached rather
+than failed; everything else a lost worker ran is ended here.
+"""
+
+import logging
+from datetime import datetime, timedelta
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from jobs import aws
+from jobs.backends.base import Outcome, RunResult, StopCause
+from jobs.backends.s3 import describe_error
+from jobs.models import ACTIVE_STATUSES, Backend, TrainingJob, TrainingJobStatus
+from jobs.services import dispatch
+from jobs.services.training_jobs import training_job_fail, training_job_finish
+
+logger = logging.getLogger(__name__)
+
+
+# A SageMaker job outlives the worker watching it: when that worker is lost, another
+# one re-attaches to it, at most this many times. A job whose watchers keep dying is
+# more likely killing them (memory, a bug) than unlucky.
+SAGEMAKER_REATTACH_LIMIT = 3
+
+
+def training_jobs_reap_stale(*, now: datetime | None = None) -> list[int]:
+    """Fail running training jobs whose worker stopped sending heartbeats.
+
+    The worker died (killed, machine lost) so nothing else will ever end
+    these jobs; failing them lets their tuning jobs carry on. A SageMaker job
+    did not die with it, though: it is offered to another worker to re-attach
+    (see _reap_sagemaker_training_job). Returns the jobs that were ended.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.TUNEBOARD_HEARTBEAT_TIMEOUT)
+    stale = TrainingJob.objects.filter(
+        status__in=ACTIVE_STATUSES, started_at__isnull=False, heartbeat_at__lt=cutoff
+    ).select_related("tuning_job__algorithm")
+    reaped = []
+    for training_job in stale:
+        if training_job.tuning_job.algorithm.backend == Backend.SAGEMAKER and training_job.remote_name:
+            if not _reap_sagemaker_training_job(training_job, now):
+                continue
+        elif training_job.status == TrainingJobStatus.STOPPING:
+            # It was being stopped anyway (an outside trainer that quit
+            # without acknowledging): the stop has happened.
+            training_job_finish(
+                training_job_id=training_job.id,
+                result=RunResult(outcome=Outcome.STOPPED, exit_code=None, stop_cause=StopCause.REQUESTED),
+            )
+        else:
+            reason = (
+                f"The worker running this job ({training_job.worker or 'unknown'}) stopped responding: "
+                f"no heartbeat since {training_job.heartbeat_at.isoformat()}."
+            )
+            training_job_fail(training_job_id=training_job.id, reason=reason)
+        reaped.append(training_job.id)
+    if reaped:
+        logger.warning("failed %d training job(s) whose worker was lost: %s", len(reaped), reaped)
+    return reaped
+
+
+def _reap_sagemaker_training_job(training_job: TrainingJob, now: datetime) -> bool:
+    """Offer a SageMaker job whose watcher was lost to another worker; True if it was ended instead.
+
+    Its run task is sent again and the worker that gets it re-attaches
+    (training_job_reattach). A job still awaiting its re-attach (no training
+    worker took the task) gets the task again without using up an attempt.
+    Past SAGEMAKER_REATTACH_LIMIT it is ended here and asked to stop there,
+    so that it does not train on, and bill, unwatched.
+    """
+    awaiting = training_job.awaiting_reattach
+    attempt = training_job.reattach_count + (0 if awaiting else 1)
+    if attempt <= SAGEMAKER_REATTACH_LIMIT:
+        with transaction.atomic():
+            # Conditional on the row as read, so that of two reapers only one offers it.
+            offered = TrainingJob.objects.filter(
+                pk=training_job.id,
+                status__in=ACTIVE_STATUSES,
+                worker=training_job.worker,
+                heartbeat_at=training_job.heartbeat_at,
+            ).update(awaiting_reattach=True, reattach_count=attempt, worker="", heartbeat_at=now)
+            if offered:
+                dispatch.dispatch_run(training_job.id, now)
+        if offered and not awaiting:
+            logger.warning(
+                "the worker %s watching SageMaker training job %s was lost: re-attach %d of %d",
+                training_job.worker,
+                training_job.remote_name,
+                attempt,
+                SAGEMAKER_REATTACH_LIMIT,
+            )
+        return False
+    training_job_id, remote_name = training_job.id, training_job.remote_name
+    stopped = _stop_sagemaker_training_job(remote_name)
+    if training_job.status == TrainingJobStatus.STOPPING:
+        training_job_finish(
+            training_job_id=training_job_id,
+            result=RunResult(outcome=Outcome.STOPPED, exit_code=None, stop_cause=StopCause.REQUESTED),
+        )
+    else:
+        reason = (
+            f"The worker watching SageMaker training job {remote_name} ({training_job.worker or 'none'}) stopped "
+            f"responding: no heartbeat since {training_job.heartbeat_at.isoformat()}, "
+            f"after {SAGEMAKER_REATTACH_LIMIT} re-attaches; {stopped}"
+        )
+        training_job_fail(training_job_id=training_job_id, reason=reason)
+    return True
+
+
+def _stop_sagemaker_training_job(remote_name: str) -> str:
+    """StopTrainingJob, best effort: says how it went, for the failure reason."""
+    try:
+        aws.client("sagemaker").stop_training_job(TrainingJobName=remote_name)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("could not stop SageMaker training job %s: %s", remote_name, exc)
+        return f"stopping it there failed ({describe_error(exc)}): check it in the SageMaker console."
+    return "it was asked to stop on SageMaker."
+
+
+@transaction.atomic
+def training_jobs_redispatch(*, now: datetime | None = None) -> list[int]:
+    """Send again the run tasks of training jobs that were dispatched long ago and never started.
+
+    Their message was lost (a broker restart without persistence), or every
+    training worker is busy; in the second case the extra message finds the
+    job claimed and does nothing, which is why the timeout is generous.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.TUNEBOARD_START_TIMEOUT)
+    waiting = list(
+        TrainingJob.objects.filter(
+            status=TrainingJobStatus.IN_PROGRESS, started_at__isnull=True, dispatched_at__lt=cutoff
+        )
+        .exclude(tuning_job__algorithm__backend=Backend.EXTERNAL)
+        .values_list("id", flat=True)
+    )
+    for training_job_id in waiting:
+        dispatch.dispatch_run(training_job_id, now)
+    return waiting
