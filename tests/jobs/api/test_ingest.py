@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from rest_framework.test import APIClient
 
 from jobs import services
+from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.models import MetricSample, TeamMember, TeamRole, TrainingJob
 from jobs.services import metrics
@@ -140,7 +141,7 @@ def test_the_databases_running_averages_are_the_rules(seed, no_tasks):
 
 
 def test_auto_early_stopping_decides_over_the_api_as_in_the_service(trainer):
-    """Three earlier jobs at 0.6-0.8 by epoch 2; the reporting job's 0.1 is not in their top third."""
+    """Three earlier jobs completed at 0.6, 0.8; the reporting job's 0.1 at epoch 2 is behind all of them."""
     tuning_job = trainer.training_job.tuning_job
     now = datetime.now(UTC)
     earlier = TrainingJob.objects.filter(tuning_job=tuning_job).exclude(pk=trainer.training_job.pk)
@@ -151,6 +152,7 @@ def test_auto_early_stopping_decides_over_the_api_as_in_the_service(trainer):
         services.training_job_record_metrics(
             training_job_id=job.id, records=[MetricRecord(OBJECTIVE, e, v, now) for e, v in ((1, 0.6), (2, 0.8))]
         )
+        services.training_job_finish(training_job_id=job.id, result=RunResult(outcome=Outcome.COMPLETED, exit_code=0))
     assert post(trainer, [{"metric": OBJECTIVE, "epoch": 1, "value": 0.1}]).json() == {"stop": False, "reason": None}
     answer = post(trainer, [{"metric": OBJECTIVE, "epoch": 2, "value": 0.1}]).json()
     assert answer == {"stop": True, "reason": "early stopping"}
