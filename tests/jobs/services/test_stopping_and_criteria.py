@@ -89,12 +89,14 @@ def test_auto_stops_a_job_worse_than_the_median_of_previous_ones(algorithm, no_t
 
 
 @pytest.mark.database_vendor
-def test_auto_leaves_a_diverged_previous_job_out_in_sql(algorithm, no_tasks):
+def test_auto_leaves_a_diverged_previous_job_out_in_sql(algorithm, no_tasks, settings):
     """The running averages of previous jobs are aggregated in SQL, where NaN is PostgreSQL's or SQLite's text 'NaN'.
 
     Left out, the diverged job lets the top third of (0.2, 0.4, 0.6) stop a
     best of 0.45; counted, as NaN or as SQLite's 0, it would let the job run on.
+    `best_so_far_rank` is the rule that reads those averages.
     """
+    settings.TUNEBOARD_EARLY_STOPPING_RULE = "best_so_far_rank"
     tuning_job = sequential(early_stopping_type="Auto")
     for values in ([0.2, 0.2], [0.4, 0.4], [0.6, 0.6], [0.1, float("nan")]):
         (job,) = launch(tuning_job, 1)
