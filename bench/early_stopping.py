@@ -59,6 +59,8 @@ from jobs.tuning.early_stopping import (
     MedianStoppingRule,
     RunningAverageRule,
     best_value,
+    first_value,
+    recent_best,
 )
 from jobs.tuning.strategies.base import Direction
 
@@ -244,7 +246,20 @@ class RulePolicy:
             return []
         keys = -finals[eligible] if self._maximize else finals[eligible]
         chosen = eligible[np.argsort(keys, kind="stable")[:count]]
-        return [Leader(float(self._bests[i, epoch - 1]), int(self._lengths[i])) for i in chosen]
+        window = self._rule.window if isinstance(self._rule, LeaderEnvelopeRule) else 1.0
+        if window == 1:
+            return [
+                Leader(float(self._bests[i, epoch - 1]), int(self._lengths[i]), first_value(self._curves[i]))
+                for i in chosen
+            ]
+        return [
+            Leader(
+                recent_best(self._curves[i][:epoch], window, self._direction),
+                int(self._lengths[i]),
+                first_value(self._curves[i]),
+            )
+            for i in chosen
+        ]
 
     def _decide(self, job: int) -> bool:
         rule, current = self._rule, self._curves[job]
@@ -313,12 +328,14 @@ CANDIDATES: tuple[EarlyStoppingRule, ...] = (
     # The baselines' best variants on the first two workloads (issue 12's starting point).
     MedianStoppingRule(grace_epochs=3),
     BestSoFarRankRule(keep_fraction=0.5),
-    # Behind every leader: how many leaders, at what fraction of the age, after what grace.
+    # Behind every leader: how many leaders, at what fraction of the age, after what grace,
+    # judged on the best of the whole run so far or of its recent part (`window`).
     *(
-        LeaderEnvelopeRule(leaders=leaders, lag=lag, grace_fraction=grace)
-        for leaders in (3, 4, 5)
+        LeaderEnvelopeRule(leaders=leaders, lag=lag, grace_fraction=grace, window=window)
+        for leaders in (4, 5)
         for lag in (0.75, 0.5)
-        for grace in (0.0, 0.1, 0.2)
+        for grace in (0.1, 0.2)
+        for window in (1.0, 0.5, 0.25)
     ),
     # ... and with the rank test of best_so_far_rank on top.
     LeaderEnvelopeRule(lag=0.5, keep_fraction=0.5, grace_fraction=0.2),

@@ -25,7 +25,8 @@ from jobs.tuning.early_stopping import (
     Leader,
     LeaderEnvelopeRule,
     RunningAverageRule,
-    best_value,
+    first_value,
+    recent_best,
     running_averages,
 )
 from jobs.tuning.hyperband import Hyperband, infer_max_resource
@@ -179,7 +180,7 @@ def _auto_decision(
     """`rule`'s decision on the job's latest epoch, given what it reads of the earlier jobs, read as it needs it."""
     epoch = len(current)
     if isinstance(rule, LeaderEnvelopeRule):
-        leaders = _leaders(training_job, tuning_job, rule.leader_epoch(epoch), rule.leaders, direction)
+        leaders = _leaders(training_job, tuning_job, rule.leader_epoch(epoch), rule.leaders, direction, rule.window)
         return rule.should_stop_given(
             current,
             leaders,
@@ -192,9 +193,9 @@ def _auto_decision(
 
 
 def _leaders(
-    training_job: TrainingJob, tuning_job: TuningJob, epoch: int, count: int, direction: Direction
+    training_job: TrainingJob, tuning_job: TuningJob, epoch: int, count: int, direction: Direction, window: float
 ) -> list[Leader]:
-    """`leaders_at(previous, ended, epoch, count, direction)` for the jobs started before `training_job`.
+    """`leaders_at(previous, ended, epoch, count, direction, window)` for the jobs started before `training_job`.
 
     Ended means Completed: the program ran to its own end, so its final
     objective is its last value. The database orders the candidates (a
@@ -215,7 +216,10 @@ def _leaders(
         .values_list("id", "epochs_run")[:count]
     )
     curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _ in chosen])
-    return [Leader(best_value(curves.get(job_id, []), direction), epochs_run) for job_id, epochs_run in chosen]
+    return [
+        Leader(recent_best(curve, window, direction), epochs_run, first_value(curve))
+        for curve, epochs_run in ((curves.get(job_id, []), epochs_run) for job_id, epochs_run in chosen)
+    ]
 
 
 def _previous_running_averages(

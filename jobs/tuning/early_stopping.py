@@ -28,6 +28,7 @@ _SETTINGS: dict[str, tuple[Callable[[float], bool], str]] = {
     "leaders": (lambda v: v >= 1, "must be at least 1"),
     "lag": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "grace_fraction": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
+    "window": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
 }
 """The rules' settings and their valid values, checked once for every rule that has them."""
 
@@ -188,6 +189,7 @@ class Leader:
 
     best: float  # its best value over epochs 1..s, s being the rule's `leader_epoch` of the current epoch
     epochs: int  # how many epochs it ran in all
+    first: float  # its value after epoch 1 (NaN if not finite)
 
 
 def best_value(values: Curve, direction: Direction) -> float:
@@ -198,13 +200,25 @@ def best_value(values: Curve, direction: Direction) -> float:
     return max(finite) if direction == Direction.MAXIMIZE else min(finite)
 
 
+def recent_best(values: Curve, window: float, direction: Direction) -> float:
+    """The best finite value among the last ceil(`window` x len(values)) of `values` (at least one)."""
+    length = max(1, math.ceil(window * len(values) - 1e-9))
+    return best_value(values[-length:], direction)
+
+
 def leaders_at(
-    previous: Sequence[Curve], ended: Sequence[bool], epoch: int, count: int, direction: Direction
+    previous: Sequence[Curve],
+    ended: Sequence[bool],
+    epoch: int,
+    count: int,
+    direction: Direction,
+    window: float = 1.0,
 ) -> list[Leader]:
     """The `count` ended jobs with the best final objectives among those that ran `epoch` epochs or more.
 
     A job's final objective is its last value, as on SageMaker; an ended job
-    whose last value is not finite leads nothing.
+    whose last value is not finite leads nothing. Each leader's `best` is its
+    `recent_best` over epochs 1..`epoch`.
     """
     candidates = [
         curve
@@ -212,7 +226,15 @@ def leaders_at(
         if has_ended and len(curve) >= epoch and math.isfinite(curve[-1])
     ]
     candidates.sort(key=lambda curve: -curve[-1] if direction == Direction.MAXIMIZE else curve[-1])
-    return [Leader(best_value(curve[:epoch], direction), len(curve)) for curve in candidates[:count]]
+    return [
+        Leader(recent_best(curve[:epoch], window, direction), len(curve), first_value(curve))
+        for curve in candidates[:count]
+    ]
+
+
+def first_value(values: Curve) -> float:
+    """The value after epoch 1, NaN if there is none or it is not finite."""
+    return values[0] if values and math.isfinite(values[0]) else math.nan
 
 
 @dataclass(frozen=True)
@@ -256,6 +278,8 @@ class LeaderEnvelopeRule(EarlyStoppingRule):
     min_previous_jobs: int = 3
     grace_epochs: int = 1
     grace_fraction: float = 0.0
+    window: float = 1.0
+    hopeless: bool = False
 
     def leader_epoch(self, epoch: int) -> int:
         """The epoch s at which the leaders are compared with a job at `epoch`."""
@@ -267,7 +291,7 @@ class LeaderEnvelopeRule(EarlyStoppingRule):
         if not current:
             return False
         epoch = len(current)
-        leaders = leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction)
+        leaders = leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction, self.window)
         return self.should_stop_given(current, leaders, direction, lambda: running_averages(previous, epoch))
 
     def should_stop_given(
@@ -278,7 +302,7 @@ class LeaderEnvelopeRule(EarlyStoppingRule):
         averages: Callable[[], Sequence[float]],
     ) -> bool:
         """`should_stop`, given `leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders,
-        direction)` and a function that returns the earlier jobs' `running_averages` at this epoch.
+        direction, self.window)` and a function that returns the earlier jobs' `running_averages` at this epoch.
 
         The averages are asked for only when the rank test decides (`keep_fraction` < 1 and
         the job is behind its leaders): in the engine they cost an aggregate over every
@@ -287,11 +311,16 @@ class LeaderEnvelopeRule(EarlyStoppingRule):
         epoch = len(current)
         if epoch == 0 or epoch <= self.grace_epochs or len(leaders) < self.leaders:
             return False
+        maximize = direction == Direction.MAXIMIZE
+        if self.hopeless and math.isfinite(current[-1]):
+            firsts = [leader.first for leader in leaders if math.isfinite(leader.first)]
+            own = best_value(current, direction)
+            if firsts and (own < min(firsts) if maximize else own > max(firsts)):
+                return True
         if self.grace_fraction and epoch <= self.grace_fraction * statistics.median(x.epochs for x in leaders):
             return False
-        maximize = direction == Direction.MAXIMIZE
         if math.isfinite(current[-1]):
-            own = best_value(current, direction)
+            own = recent_best(current, self.window, direction)
             bars = [leader.best for leader in leaders if math.isfinite(leader.best)]
             if not bars:
                 return False

@@ -160,6 +160,7 @@ def test_equal_budget_outcomes():
         BestSoFarRankRule(),
         LeaderEnvelopeRule(),
         LeaderEnvelopeRule(leaders=2, lag=0.5, keep_fraction=0.5, grace_fraction=0.2),
+        LeaderEnvelopeRule(leaders=2, lag=0.75, window=0.5, hopeless=True),
     ],
     ids=lambda rule: bench._label(rule),
 )

@@ -332,7 +332,10 @@ def test_identical_data_and_algorithm_needs_the_same_algorithm(algorithm, no_tas
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize(
     "rule",
-    [LeaderEnvelopeRule(), LeaderEnvelopeRule(leaders=2, lag=0.5, keep_fraction=0.5, grace_fraction=0.2)],
+    [
+        LeaderEnvelopeRule(),
+        LeaderEnvelopeRule(leaders=2, lag=0.5, keep_fraction=0.5, grace_fraction=0.2, window=0.5, hopeless=True),
+    ],
     ids=["defaults", "every-setting"],
 )
 @pytest.mark.parametrize("objective_type", ["Maximize", "Minimize"])

@@ -232,7 +232,11 @@ class TestLeaderEnvelopeRule:
         assert not self.rule.should_stop([NAN], self.PREVIOUS, MAX, self.ENDED)  # grace
         # A leader whose final is not finite leads nothing; NaN inside a curve is never its best.
         previous = [[0.2, 0.5, NAN], [0.4, NAN, 0.8], [0.5, 0.6, 0.7], [0.6, 0.6, 0.1]]
-        assert leaders_at(previous, self.ENDED, 2, 3, MAX) == [Leader(0.4, 3), Leader(0.6, 3), Leader(0.6, 3)]
+        assert leaders_at(previous, self.ENDED, 2, 3, MAX) == [
+            Leader(0.4, 3, 0.4),
+            Leader(0.6, 3, 0.5),
+            Leader(0.6, 3, 0.6),
+        ]
         # A current curve with NaN before its latest value is judged on its finite values.
         assert not self.rule.should_stop([NAN, 0.55], previous, MAX, self.ENDED)
 
@@ -251,3 +255,25 @@ class TestLeaderEnvelopeRule:
         ):
             with pytest.raises(ValueError):
                 LeaderEnvelopeRule(**bad)
+
+
+class TestLeaderEnvelopeHopelessAndWindow:
+    PREVIOUS = TestLeaderEnvelopeRule.PREVIOUS  # leaders' first values 0.2, 0.4, 0.5
+    ENDED = TestLeaderEnvelopeRule.ENDED
+
+    def test_a_job_behind_every_leaders_first_epoch_is_hopeless_even_in_its_grace(self):
+        rule = LeaderEnvelopeRule(grace_fraction=0.9, hopeless=True)
+        assert rule.should_stop([0.1, 0.15], self.PREVIOUS, MAX, self.ENDED)
+        assert not rule.should_stop([0.1, 0.2], self.PREVIOUS, MAX, self.ENDED)  # level with one: not hopeless
+        assert not LeaderEnvelopeRule(grace_fraction=0.9).should_stop([0.1, 0.15], self.PREVIOUS, MAX, self.ENDED)
+        assert not rule.should_stop([0.1], self.PREVIOUS, MAX, self.ENDED)  # grace_epochs still holds
+        assert rule.should_stop([-0.1, -0.15], negated(self.PREVIOUS), MIN, self.ENDED)
+
+    def test_window_judges_the_recent_epochs(self):
+        rule = LeaderEnvelopeRule(window=0.5)
+        # Best of the last two of four epochs (0.3) against the leaders' best of epochs 3..4? They
+        # ran three epochs: s = 4 is out of their reach, so no leaders and no decision.
+        assert not rule.should_stop([0.9, 0.9, 0.3, 0.3], self.PREVIOUS, MAX, self.ENDED)
+        # At epoch 2: the job's last epoch (0.3) against each leader's epoch 2 (0.5, 0.6, 0.6).
+        assert rule.should_stop([0.9, 0.3], self.PREVIOUS, MAX, self.ENDED)
+        assert not LeaderEnvelopeRule().should_stop([0.9, 0.3], self.PREVIOUS, MAX, self.ENDED)
