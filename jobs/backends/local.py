@@ -26,6 +26,7 @@ from typing import IO
 
 from .base import Outcome, RunMonitor, RunResult, StopCause, TrainingBackend, TrainingRunSpec
 from .metrics import MetricParser, MetricRecord
+from .text import clean_program_text
 
 # A program that prints binary data or a progress bar without newlines must not make
 # us buffer without bound: longer "lines" are cut into pieces of this size.
@@ -185,12 +186,13 @@ def _read_lines(stream: IO[bytes], lines: queue.Queue) -> None:
     """Reader thread: pipe -> queue of (time read, text), then None at end of output.
 
     Timestamps are taken here, not when the main loop gets round to a line, so a
-    backlog does not shift metric times.
+    backlog does not shift metric times. Lines are cleaned here too, so the log, the
+    metric parser and the failure reason all see the same text, fit for the database.
     """
     try:
         with stream:
             while chunk := stream.readline(MAX_LINE_BYTES):
-                text = chunk.decode("utf-8", errors="replace").rstrip("\r\n")
+                text = clean_program_text(chunk).rstrip("\r\n")
                 lines.put((datetime.now(UTC), text))
     finally:
         lines.put(None)
@@ -283,14 +285,11 @@ class _Supervisor:
             pass  # the whole group has already gone
 
     def _pump(self, timeout: float) -> None:
-        """Wait up to `timeout` for output, then log, parse and report all that came."""
-        batch = self._take_lines(timeout)
-        if batch:
-            records: list[MetricRecord] = []
-            for read_at, text in batch:
-                records += self._parser.parse_line(text, read_at)
-                self._tail.append(text)
-            self._log.write("".join(f"{text}\n" for _, text in batch))
+        """Wait up to `timeout` for output, then log, parse and report what came."""
+        lines, records = self._take_lines(timeout)
+        if lines:
+            self._tail.extend(lines)
+            self._log.write("".join(f"{text}\n" for text in lines))
             self._log.flush()
             if records:
                 self._monitor.on_metrics(records)
@@ -298,8 +297,8 @@ class _Supervisor:
             self._monitor.heartbeat()
             self._next_heartbeat = time.monotonic() + self._spec.heartbeat_interval_seconds
 
-    def _take_lines(self, timeout: float) -> list[tuple[datetime, str]]:
-        """Block until a line arrives (or timeout), then take what else is queued.
+    def _take_lines(self, timeout: float) -> tuple[list[str], list[MetricRecord]]:
+        """Block until a line arrives (or timeout), then take and parse what else is queued.
 
         Once output has ended the wait is on the process instead, so its exit is
         noticed at once rather than at the next poll.
@@ -309,26 +308,31 @@ class _Supervisor:
                 self._process.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
-            return []
+            return [], []
         try:
             item = self._lines.get(timeout=timeout)
         except queue.Empty:
-            return []
-        batch = []
-        # At most one queue's worth per batch, so heartbeats and stop checks still run
-        # while a program floods its output.
+            return [], []
+        lines: list[str] = []
+        records: list[MetricRecord] = []
+        # At most one queue's worth, parsed within one poll interval, per batch: heartbeats
+        # and stop checks still run while a program floods its output, however long
+        # its lines and however many metric definitions there are to match.
+        parse_until = time.monotonic() + self._spec.poll_interval_seconds
         while True:
             if item is None:
                 self._output_done = True
                 break
-            batch.append(item)
-            if len(batch) == _QUEUE_LINES:
+            read_at, text = item
+            lines.append(text)
+            records += self._parser.parse_line(text, read_at)
+            if len(lines) == _QUEUE_LINES or time.monotonic() >= parse_until:
                 break
             try:
                 item = self._lines.get_nowait()
             except queue.Empty:
                 break
-        return batch
+        return lines, records
 
     def _pump_until_output_ends(self) -> None:
         """Deliver the last lines, so the final epoch printed just before exit counts."""

@@ -317,6 +317,15 @@ def test_a_regex_that_does_not_compile_is_refused():
     assert errors["metric_definitions"][0].startswith("MetricDefinitions[0].Regex: metric 'loss': invalid regex")
 
 
+def test_a_regex_that_needs_backtracking_is_refused_naming_its_definition():
+    errors = algorithm_errors(
+        metric_definitions=[{"Name": "loss", "Regex": r"loss=(\S+)"}, {"Name": "acc", "Regex": r"acc=(\d+)(?=%)"}]
+    )
+
+    assert errors["metric_definitions"][0].startswith("MetricDefinitions[1].Regex: metric 'acc': invalid regex")
+    assert "RE2" in errors["metric_definitions"][0]
+
+
 def test_a_regex_without_a_capture_group_is_refused():
     errors = algorithm_errors(metric_definitions=[{"Name": "loss", "Regex": r"loss=\S+"}])
     assert list(errors) == ["metric_definitions"]

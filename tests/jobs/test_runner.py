@@ -52,6 +52,28 @@ def test_a_crashing_program_fails_with_its_last_lines(tmp_path, jobs_dir, django
     assert MetricSample.objects.get(training_job=job).value == 0.3
 
 
+def test_nul_and_invalid_bytes_in_a_crashing_programs_last_lines_are_stored_replaced(
+    tmp_path, jobs_dir, django_capture_on_commit_callbacks
+):
+    """On PostgreSQL a NUL in the failure reason was a DataError that lost the job's ending."""
+    program = write_program(
+        tmp_path,
+        "nul.py",
+        """
+        import sys
+        print("validation:accuracy=0.3", flush=True)
+        sys.stdout.buffer.write(b"loss is \\x00\\xff\\xfe nan\\n")
+        sys.exit(1)
+        """,
+    )
+    register_algorithm(program=program)
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == TrainingJobStatus.FAILED
+    assert job.failure_reason == "AlgorithmError: exit code 1: validation:accuracy=0.3\nloss is \ufffd\ufffd\ufffd nan"
+    assert MetricSample.objects.get(training_job=job).value == 0.3
+
+
 def test_garbage_output_is_logged_and_unparsable_metrics_are_ignored(
     tmp_path, jobs_dir, django_capture_on_commit_callbacks
 ):

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -155,7 +156,7 @@ def test_log_gets_stdout_and_stderr_and_survives_garbage(tmp_path):
     assert result.exit_code == 0
     log = result.log_path.read_text(encoding="utf-8")
     assert "to stdout\n" in log and "to stderr\n" in log
-    assert "\ufffd\ufffd\x00 binary\n" in log
+    assert "\ufffd\ufffd\ufffd binary\n" in log
     assert max(len(line) for line in log.splitlines()) == 64 * 1024
     assert "train:loss=0.5\n" in log
     assert "[tuneboard] training process exited with code 0" in log
@@ -214,6 +215,22 @@ def test_non_zero_exit_fails_with_the_last_lines(tmp_path):
     assert result.failure_reason.startswith("AlgorithmError: exit code 3: line 6\n")
     assert result.failure_reason.endswith("line 15")
     assert "line 5\n" not in result.failure_reason
+
+
+def test_nul_and_invalid_bytes_in_the_last_lines_are_replaced_everywhere(tmp_path):
+    result = run(
+        tmp_path,
+        """
+        import sys
+        sys.stdout.buffer.write(b"before\\x00after \\xc3\\x28 latin-1 caf\\xe9\\n")
+        sys.exit(1)
+        """,
+    )
+
+    assert result.outcome == Outcome.FAILED
+    assert result.exit_code == 1
+    assert result.failure_reason == "AlgorithmError: exit code 1: before\ufffdafter \ufffd( latin-1 caf\ufffd"
+    assert "before\ufffdafter" in result.log_path.read_text(encoding="utf-8")
 
 
 def test_failure_reason_is_trimmed(tmp_path):
@@ -311,6 +328,38 @@ def test_leftover_children_are_killed_when_the_program_exits(tmp_path):
     assert result.outcome == Outcome.COMPLETED
     assert time.monotonic() - started < 5
     assert_gone(json.loads(pids_file.read_text())[1])
+
+
+def test_a_regex_catastrophic_for_backtracking_neither_hangs_the_job_nor_its_stop(tmp_path):
+    """The issue's case: `(a+)+$` on "a" * 34 + "b" took Python's re 2**34 steps a line."""
+    printed = tmp_path / "job" / "printed"
+    monitor = Monitor(stop_when=printed.exists)
+    outcome = {}
+
+    def supervise():
+        outcome["result"] = run(
+            tmp_path,
+            f"""
+            import pathlib, time
+            for _ in range(10_000):
+                print("a" * 34 + "b")
+            print("a=1")
+            pathlib.Path({str(printed)!r}).touch()
+            time.sleep(600)
+            """,
+            monitor,
+            metric_definitions=[MetricDefinition("a", r"(a+)+$"), MetricDefinition("b", r"a=(\d)")],
+            heartbeat_interval_seconds=0.05,
+        )
+
+    supervisor = threading.Thread(target=supervise, daemon=True)
+    supervisor.start()
+    supervisor.join(timeout=60)
+
+    assert not supervisor.is_alive(), "the run never ended: a metric regex hung the worker's slot"
+    assert outcome["result"].outcome == Outcome.STOPPED
+    assert monitor.records() == [("b", 1, 1.0)]
+    assert monitor.heartbeats >= 1
 
 
 def test_max_runtime_stops_the_job(tmp_path):
