@@ -99,11 +99,17 @@ def _run(training_job: TrainingJob, job_dir, reattaching: bool) -> RunResult:
         stop_grace_seconds=settings.TUNEBOARD_STOP_GRACE_SECONDS,
         poll_interval_seconds=settings.TUNEBOARD_STOP_POLL_INTERVAL,
         heartbeat_interval_seconds=settings.TUNEBOARD_HEARTBEAT_INTERVAL,
+        environment=passed_through_environment(algorithm),
     )
     monitor = ServiceRunMonitor(training_job.id)
     if reattaching:
         return _reattach_on_sagemaker(training_job, spec, monitor)
     return BACKENDS[algorithm.backend](training_job, spec, monitor)
+
+
+def passed_through_environment(algorithm) -> dict[str, str]:
+    """The worker's variables the algorithm asked for by name; one the worker lacks is left unset."""
+    return {name: os.environ[name] for name in algorithm.environment_passthrough if name in os.environ}
 
 
 def _run_locally(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:

@@ -35,7 +35,9 @@ class TrainingRunSpec:
     stop_grace_seconds: float = 10.0
     poll_interval_seconds: float = 0.5  # how often should_stop() is asked
     heartbeat_interval_seconds: float = 5.0
-    environment: Mapping[str, str] = field(default_factory=dict)  # extra env vars
+    # Variables the program gets beyond the backend's basics (e.g. the algorithm's
+    # environment_passthrough): the worker's own environment is not passed on.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Fail when the spec is built, in the caller's code, rather than as an odd

@@ -99,13 +99,47 @@ def hyperparameter_env_name(name: str) -> str:
     return "SM_HP_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
+# What a program inherits from the worker's environment without asking: what finding
+# programs and libraries, the locale, the time zone and GPUs need. The rest of it
+# (SECRET_KEY, DATABASE_URL, broker URLs, cloud credentials...) is the worker's,
+# and reaches a program only if its algorithm names it in environment_passthrough.
+INHERITED_ENVIRONMENT = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "TMPDIR",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "LD_LIBRARY_PATH",
+        "CUDA_VISIBLE_DEVICES",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "PYTHONHASHSEED",
+        "PYTHONIOENCODING",
+        "PYTHONUTF8",
+    }
+)
+
+
+def inherited_environment() -> dict[str, str]:
+    """The worker's variables in INHERITED_ENVIRONMENT, and its locale (LC_*)."""
+    return {
+        name: value for name, value in os.environ.items() if name in INHERITED_ENVIRONMENT or name.startswith("LC_")
+    }
+
+
 def build_env(spec: TrainingRunSpec, paths: JobPaths) -> dict[str, str]:
-    """Parent environment, then the spec's extras, then the SageMaker variables.
+    """The inherited basics, then the spec's extras, then the SageMaker variables.
 
     Ours come last so a job can never run with directories that point elsewhere or
     with more threads than the capacity planning assumes.
     """
-    env = {**os.environ, **spec.environment}
+    env = {**inherited_environment(), **spec.environment}
     for name, value in spec.hyperparameters.items():
         env[hyperparameter_env_name(name)] = value
     env.update(

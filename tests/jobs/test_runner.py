@@ -1,5 +1,7 @@
 """The runner glues a real training process to the service layer, here without Celery."""
 
+import json
+
 import pytest
 
 from jobs import runner, services
@@ -72,6 +74,29 @@ def test_nul_and_invalid_bytes_in_a_crashing_programs_last_lines_are_stored_repl
     assert job.status == TrainingJobStatus.FAILED
     assert job.failure_reason == "AlgorithmError: exit code 1: validation:accuracy=0.3\nloss is \ufffd\ufffd\ufffd nan"
     assert MetricSample.objects.get(training_job=job).value == 0.3
+
+
+def test_the_program_gets_only_the_variables_its_algorithm_names(
+    tmp_path, jobs_dir, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setenv("SECRET_KEY", "worker-secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "worker-aws-secret")
+    monkeypatch.setenv("WANDB_API_KEY", "wandb-key")
+    program = write_program(
+        tmp_path,
+        "env.py",
+        """
+        import json, os
+        json.dump(dict(os.environ), open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "env.json"), "w"))
+        print("validation:accuracy=0.5")
+        """,
+    )
+    register_algorithm(program=program, environment_passthrough=["WANDB_API_KEY", "NOT_SET_ON_THIS_WORKER"])
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    assert job.status == TrainingJobStatus.COMPLETED
+    env = json.loads((jobs_dir / job.tuning_job.name / job.name / "output" / "env.json").read_text())
+    assert env["WANDB_API_KEY"] == "wandb-key"
+    assert not {"SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "NOT_SET_ON_THIS_WORKER"} & set(env)
 
 
 def test_garbage_output_is_logged_and_unparsable_metrics_are_ignored(

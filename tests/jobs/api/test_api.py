@@ -333,3 +333,17 @@ def test_input_postgresql_cannot_take_is_a_400_not_a_500(api, tuning_job, django
     assert response.status_code == 400 and "command" in error(response)["fields"]
     response = staff.post(f"{BASE}/algorithms/", {"name": "no-command", "metric_definitions": []}, format="json")
     assert response.status_code == 400 and "command" in error(response)["fields"]
+
+
+def test_an_algorithm_names_the_variables_its_programs_receive(api, django_user_model):
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
+    algorithm = {"name": "env-algo", "command": ["/bin/true"], "metric_definitions": [{"Name": "m", "Regex": "m=(.)"}]}
+
+    assert staff.post(f"{BASE}/algorithms/", algorithm, format="json").json()["environment_passthrough"] == []
+    updated = staff.patch(f"{BASE}/algorithms/env-algo/", {"environment_passthrough": ["WANDB_API_KEY"]}, format="json")
+    assert updated.status_code == 200
+    assert api.get(f"{BASE}/algorithms/env-algo/").json()["environment_passthrough"] == ["WANDB_API_KEY"]
+    refused = staff.patch(f"{BASE}/algorithms/env-algo/", {"environment_passthrough": ["NO-DASH"]}, format="json")
+    assert refused.status_code == 400
+    assert error(refused)["fields"]["environment_passthrough"][0].startswith("[0] 'NO-DASH'")

@@ -138,6 +138,39 @@ def test_hyperparameters_arrive_as_file_argv_and_env(tmp_path):
     assert (job / "input" / "data").is_dir() and (job / "model").is_dir()
 
 
+WORKER_SECRETS = {
+    "SECRET_KEY": "django-secret",
+    "DATABASE_URL": "postgres://tuneboard:password@db/tuneboard",
+    "REDIS_URL": "redis://:password@redis:6379/0",
+    "CELERY_BROKER_URL": "amqp://user:password@rabbit//",
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    "AWS_SESSION_TOKEN": "aws-token",
+    "DJANGO_SETTINGS_MODULE": "tuning_site.settings",
+}
+
+
+def test_the_program_gets_the_basics_and_no_setting_of_the_worker(tmp_path, monkeypatch):
+    for name, value in {**WORKER_SECRETS, "LANG": "C.UTF-8", "LC_TIME": "C", "TZ": "UTC"}.items():
+        monkeypatch.setenv(name, value)
+
+    result = run(
+        tmp_path,
+        "import json, os; json.dump(dict(os.environ), open('output/env.json', 'w'))",
+        environment={"WANDB_API_KEY": "asked-for"},
+    )
+
+    assert result.outcome == Outcome.COMPLETED
+    env = json.loads((tmp_path / "job" / "output" / "env.json").read_text())
+    assert not set(WORKER_SECRETS) & set(env)
+    assert not any(value in WORKER_SECRETS.values() for value in env.values())
+    assert env["WANDB_API_KEY"] == "asked-for"
+    assert {name: env[name] for name in ("PATH", "HOME", "LANG", "LC_TIME", "TZ")} == {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_TIME", "TZ")
+    }
+    assert env["SM_MODEL_DIR"] == str((tmp_path / "job" / "model").resolve())
+
+
 def test_log_gets_stdout_and_stderr_and_survives_garbage(tmp_path):
     result = run(
         tmp_path,
