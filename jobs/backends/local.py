@@ -7,7 +7,6 @@ for metrics while it runs, which is what makes live curves and early stopping wo
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import queue
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from .base import Outcome, RunMonitor, RunResult, StopCause, TrainingBackend, TrainingRunSpec
+from .job_init import END_SIGNAL
 from .metrics import MetricParser, MetricRecord
 from .text import clean_program_text
 
@@ -40,6 +40,9 @@ FAILURE_TAIL_CHARS = 1000
 # this only bounds the wait when a daemon it started left the session holding the pipe.
 _OUTPUT_DRAIN_SECONDS = 5.0
 _NOTE_PREFIX = "[tuneboard]"
+# Ending a process tree takes job_init milliseconds; this only bounds the wait on one
+# that the program stopped (SIGSTOP) or otherwise kept from its work.
+_END_PROCESS_TREE_SECONDS = 5.0
 
 # One thread per training process, so N parallel jobs fit on N cores instead of each
 # numpy/BLAS library spawning a thread per core and all of them thrashing.
@@ -154,37 +157,48 @@ def build_env(spec: TrainingRunSpec, paths: JobPaths) -> dict[str, str]:
     return env
 
 
-def _die_with_parent_preexec():
-    """A function for Popen's preexec_fn: the program gets SIGKILL if its parent dies.
+_JOB_INIT = Path(__file__).with_name("job_init.py")
 
-    The program runs in a session of its own (so stops reach its whole group),
-    which also means nothing else kills it when the worker that supervises it
-    is SIGKILLed; without this it would run on, unsupervised, holding a
-    training slot's CPU. Linux only (prctl PR_SET_PDEATHSIG); elsewhere None.
-    The libc handle is resolved here, before fork, so the child only makes
-    one system call.
+
+def start_job_process(argv: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `argv` under job_init, in a session of its own; OSError if it cannot run.
+
+    The session makes a stop reach the program's whole process group; job_init makes
+    the job's end, or the worker's death, reach every process the program started.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec():
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before the call above
-            os._exit(1)
-
-    return preexec
-
-
-_PR_SET_PDEATHSIG = 1
+    status_read, status_write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(_JOB_INIT), str(status_write), str(os.getpid()), "--", *argv],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(status_write,),
+        )
+    except BaseException:
+        os.close(status_read)
+        raise
+    finally:
+        os.close(status_write)
+    with open(status_read, "rb") as status:
+        failure = status.read()  # empty once the program has started
+    if failure:
+        process.stdout.close()
+        process.wait()
+        errno, message = failure.decode().split("\n", 1)
+        raise OSError(int(errno), message, argv[0])
+    return process
 
 
 class LocalBackend(TrainingBackend):
-    """Runs the algorithm's argv without a shell, in its own process group.
+    """Runs the algorithm's argv without a shell, under job_init, in its own process group.
 
-    The process group is what makes stopping reliable: SIGTERM and SIGKILL go to the
-    whole group, so worker processes the program forked die with it.
+    The process group is what makes stopping reliable: SIGTERM goes to the whole
+    group, so worker processes the program forked can save and stop too. job_init
+    then ends whatever is left of the job's process tree, setsid() children included.
     """
 
     def run(self, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:
@@ -196,17 +210,7 @@ class LocalBackend(TrainingBackend):
         # directory, which is exactly when someone needs to read it.
         with open(paths.log, "a", encoding="utf-8") as log:
             try:
-                process = subprocess.Popen(
-                    argv,
-                    cwd=paths.root,
-                    env=build_env(spec, paths),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    shell=False,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent_preexec(),
-                )
+                process = start_job_process(argv, cwd=paths.root, env=build_env(spec, paths))
             except (OSError, ValueError) as exc:
                 # ValueError: a NUL byte in an argument or variable, i.e. in a value.
                 reason = f"ClientError: cannot run {shlex.join(spec.command)}: {exc}"
@@ -267,10 +271,9 @@ class _Supervisor:
                 self._stop(stop_cause)
         finally:
             # Whatever happened (normal exit, stop, or the monitor raising), nothing of
-            # the group may outlive the run: SageMaker tears the whole container down
+            # the job may outlive the run: SageMaker tears the whole container down
             # when the training process ends, and so do we.
-            self._signal_group(signal.SIGKILL)
-            self._process.wait()
+            self._end_process_tree()
         self._pump_until_output_ends()
         self._note(f"training process exited with code {self._process.returncode}")
         return self._result(stop_cause)
@@ -308,6 +311,22 @@ class _Supervisor:
                 self._note(f"still running after {grace} s grace period: SIGKILL")
                 return
             self._pump(min(remaining, self._spec.poll_interval_seconds))
+
+    def _end_process_tree(self) -> None:
+        """Have job_init SIGKILL every process of the job, and wait for it to exit.
+
+        Once the program has exited, job_init has done so already. The group's SIGKILL
+        after it is for a job_init that could not do its work (killed or stopped by
+        the program, say): the program's process group at least dies.
+        """
+        if self._process.poll() is None:
+            self._process.send_signal(END_SIGNAL)
+            try:
+                self._process.wait(_END_PROCESS_TREE_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._note("job init did not end the job in time: SIGKILL to its process group")
+        self._signal_group(signal.SIGKILL)
+        self._process.wait()
 
     def _signal_group(self, signum: int) -> None:
         # Safe after the leader has been reaped: the kernel does not reuse a pid that

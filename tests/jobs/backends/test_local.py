@@ -60,9 +60,9 @@ def run(tmp_path, source, monitor=None, **spec_fields):
     return LocalBackend().run(spec, monitor or Monitor())
 
 
-def assert_gone(pid):
+def assert_gone(pid, within=3):
     """Killed processes take a moment to die; a zombie is dead, just not yet reaped."""
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
@@ -88,6 +88,25 @@ def with_child(child_sigterm, then=""):
             time.sleep(0.01)
         with open("pids.tmp", "w") as f:
             json.dump([os.getpid(), child.pid], f)
+        os.rename("pids.tmp", "pids.json")
+    """
+    return textwrap.dedent(spawn) + textwrap.dedent(then)
+
+
+def with_descendants(then=""):
+    """Source of a program that starts a helper and a daemon, the way daemons are made: a
+    child that starts a setsid() grandchild (out of the job's process group) and exits, so
+    the grandchild is an orphan. Writes the three pids to pids.json, then runs `then`."""
+    spawn = """
+        import json, os, subprocess, sys, time
+        sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+        helper = subprocess.Popen(sleeper)
+        start_daemon = "import subprocess, sys; print(subprocess.Popen(sys.argv[1:], start_new_session=True).pid)"
+        starter = subprocess.Popen([sys.executable, "-c", start_daemon, *sleeper], stdout=subprocess.PIPE, text=True)
+        daemon = int(starter.stdout.readline())
+        starter.wait()
+        with open("pids.tmp", "w") as f:
+            json.dump([os.getpid(), helper.pid, daemon], f)
         os.rename("pids.tmp", "pids.json")
     """
     return textwrap.dedent(spawn) + textwrap.dedent(then)
@@ -395,6 +414,26 @@ def test_a_regex_catastrophic_for_backtracking_neither_hangs_the_job_nor_its_sto
     assert monitor.heartbeats >= 1
 
 
+def test_no_process_of_the_job_outlives_its_end(tmp_path):
+    pids_file = tmp_path / "job" / "pids.json"
+
+    result = run(tmp_path, with_descendants())
+
+    assert result.outcome == Outcome.COMPLETED
+    for pid in json.loads(pids_file.read_text()):
+        assert_gone(pid)
+
+
+def test_no_process_of_the_job_outlives_its_stop(tmp_path):
+    pids_file = tmp_path / "job" / "pids.json"
+
+    result = run(tmp_path, with_descendants("time.sleep(600)"), Monitor(stop_when=pids_file.exists))
+
+    assert result.outcome == Outcome.STOPPED
+    for pid in json.loads(pids_file.read_text()):
+        assert_gone(pid)
+
+
 def test_max_runtime_stops_the_job(tmp_path):
     started = time.monotonic()
     result = run(
@@ -474,3 +513,25 @@ def test_program_dies_with_its_supervisor(tmp_path):
     while psutil.pid_exists(program_pid) and psutil.Process(program_pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the training program outlived its supervisor"
         time.sleep(0.05)
+
+
+def test_no_process_of_the_job_outlives_its_supervisor_killed(tmp_path):
+    """kill -9 of the worker: the program, its helper and its setsid() daemon die with it."""
+    program = tmp_path / "spawner.py"
+    program.write_text(with_descendants("time.sleep(600)"))
+    supervisor = tmp_path / "supervisor.py"
+    supervisor.write_text(textwrap.dedent(SUPERVISOR))
+    process = subprocess.Popen(
+        [sys.executable, str(supervisor), str(tmp_path / "job"), str(program)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )
+    pids_file = tmp_path / "job" / "pids.json"
+    deadline = time.monotonic() + 30
+    while not pids_file.exists():
+        assert time.monotonic() < deadline, "the program never started its descendants"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(5)
+
+    for pid in json.loads(pids_file.read_text()):
+        assert_gone(pid, within=10)
