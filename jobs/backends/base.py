@@ -104,6 +104,19 @@ class RunResult:
     secondary_status: str = ""
 
 
+# SageMaker's FailureReason prefix for a failure of its own, not of the training program:
+# such a job says nothing about the program or its hyperparameters.
+INFRASTRUCTURE_ERROR = "InternalServerError"
+
+
+def infrastructure_failure(message: str) -> str:
+    return f"{INFRASTRUCTURE_ERROR}: {message}"
+
+
+def is_infrastructure_failure(failure_reason: str) -> bool:
+    return failure_reason.startswith(f"{INFRASTRUCTURE_ERROR}:")
+
+
 class TrainingBackend(abc.ABC):
     @abc.abstractmethod
     def run(self, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:

@@ -7,6 +7,7 @@ for metrics while it runs, which is what makes live curves and early stopping wo
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import queue
@@ -23,7 +24,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from .base import Outcome, RunMonitor, RunResult, StopCause, TrainingBackend, TrainingRunSpec
+from .base import (
+    Outcome,
+    RunMonitor,
+    RunResult,
+    StopCause,
+    TrainingBackend,
+    TrainingRunSpec,
+    infrastructure_failure,
+)
 from .job_init import END_SIGNAL
 from .metrics import MetricParser, MetricRecord
 from .text import clean_program_text
@@ -43,6 +52,8 @@ _NOTE_PREFIX = "[tuneboard]"
 # Ending a process tree takes job_init milliseconds; this only bounds the wait on one
 # that the program stopped (SIGSTOP) or otherwise kept from its work.
 _END_PROCESS_TREE_SECONDS = 5.0
+# A write to the job directory failing with these is the worker's disk being full.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 # One thread per training process, so N parallel jobs fit on N cores instead of each
 # numpy/BLAS library spawning a thread per core and all of them thrashing.
@@ -51,6 +62,9 @@ _SINGLE_THREAD_ENV = {
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
 }
+
+
+LOG_NAME = "training.log"
 
 
 @dataclass(frozen=True)
@@ -78,7 +92,7 @@ def prepare_job_dir(spec: TrainingRunSpec) -> JobPaths:
         data=root / "input" / "data",
         model=root / "model",
         output=root / "output",
-        log=root / "training.log",
+        log=root / LOG_NAME,
     )
     for directory in (paths.config, paths.data, paths.model, paths.output):
         directory.mkdir(parents=True, exist_ok=True)
@@ -204,6 +218,16 @@ class LocalBackend(TrainingBackend):
     def run(self, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:
         # Built first: a bad metric definition must fail before any process starts.
         parser = MetricParser(spec.metric_definitions)
+        try:
+            return self._run(spec, monitor, parser)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            # The worker's disk, not the program: by then job_init has ended the job's processes.
+            reason = infrastructure_failure(f"{exc.strerror} while writing the job directory {spec.job_dir}")
+            return RunResult(Outcome.FAILED, None, reason)
+
+    def _run(self, spec: TrainingRunSpec, monitor: RunMonitor, parser: MetricParser) -> RunResult:
         paths = prepare_job_dir(spec)
         argv = build_argv(spec)
         # Appending keeps an earlier attempt's log when a job is retried on the same
