@@ -1,6 +1,9 @@
 """A training worker's disk: no job claimed when it is nearly full, ended jobs' files removed after retention."""
 
+import os
 import shutil
+import subprocess
+import sys
 from datetime import timedelta
 
 import pytest
@@ -46,6 +49,49 @@ def test_a_worker_short_of_disk_claims_no_job_and_says_why(
     assert (first.status, first.started_at, first.worker) == (TrainingJobStatus.IN_PROGRESS, None, "")
     settings.TUNEBOARD_MIN_FREE_DISK_MB = 0
     assert execute(first, django_capture_on_commit_callbacks).status == TrainingJobStatus.COMPLETED
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MB filesystem of its own (tmpfs), as a nearly full disk is; root only."""
+    if os.geteuid() != 0 or not sys.platform.startswith("linux"):
+        pytest.skip("mounting a tmpfs needs root on Linux")
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True)
+    yield mount_point
+    subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_on_a_real_small_disk_the_default_minimum_refuses_the_job(
+    program, small_disk, settings, django_capture_on_commit_callbacks
+):
+    settings.TUNEBOARD_JOBS_DIR = small_disk / "jobs"
+    first, _ = training_jobs(django_capture_on_commit_callbacks)
+
+    with pytest.raises(WorkerDiskFull, match=r"only \d MB free .* less than TUNEBOARD_MIN_FREE_DISK_MB \(512 MB\)"):
+        execute(first, django_capture_on_commit_callbacks)
+
+    first.refresh_from_db()
+    assert first.started_at is None
+
+
+def test_a_disk_that_fills_up_fails_the_job_for_the_worker(
+    program, small_disk, settings, django_capture_on_commit_callbacks
+):
+    settings.TUNEBOARD_JOBS_DIR = small_disk / "jobs"
+    settings.TUNEBOARD_MIN_FREE_DISK_MB = 0
+    first, _ = training_jobs(django_capture_on_commit_callbacks)
+    with open(small_disk / "ballast", "wb", buffering=0) as ballast, pytest.raises(OSError, match="No space left"):
+        while True:
+            ballast.write(b"\0" * 4096)
+
+    job = execute(first, django_capture_on_commit_callbacks)
+
+    assert job.status == TrainingJobStatus.FAILED
+    assert job.failure_reason == (
+        f"InternalServerError: No space left on device while writing the job directory {job_directory(first)}"
+    )
 
 
 def test_ended_jobs_keep_only_their_log_once_retention_is_over(
