@@ -163,27 +163,3 @@ def test_hyperband_and_bayesian_run_live(workers, tmp_path):
     proposals = {tuple(sorted(j.tuned_hyperparameters.items())) for j in bayesian.training_jobs.all()}
     assert len(proposals) == 6  # no duplicates
     assert tuning_job_counters(tuning_job=bayesian).completed == 6
-
-
-def test_a_worker_short_of_disk_leaves_its_jobs_to_another(workers, tmp_path):
-    program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
-    register_algorithm(program=program, static_hyperparameters={"epochs": "2"})
-    workers.start_worker("control", 1)
-    workers.env["TUNEBOARD_MIN_FREE_DISK_MB"] = str(2**40)  # more than any disk has
-    workers.start_worker("training", 1, name="full")
-    del workers.env["TUNEBOARD_MIN_FREE_DISK_MB"]
-    tuning_job = services.tuning_job_create(config=tuning_job_config(max_training_jobs=2, max_parallel_training_jobs=1))
-
-    wait_for(
-        lambda: "not taking training job" in (workers.log_dir / "full.log").read_text(),
-        workers,
-        what="the full worker to refuse a job, saying why",
-    )
-    assert "less than TUNEBOARD_MIN_FREE_DISK_MB" in (workers.log_dir / "full.log").read_text()
-    assert not TrainingJob.objects.filter(tuning_job=tuning_job, started_at__isnull=False).exists()
-    workers.start_worker("training", 1, name="roomy")
-    wait_for(lambda: status_of(tuning_job) == TuningJobStatus.COMPLETED, workers, what="Completed")
-
-    jobs = list(tuning_job.training_jobs.all())
-    assert [job.status for job in jobs] == [TrainingJobStatus.COMPLETED] * 2
-    assert all(job.worker.startswith("roomy@") for job in jobs)

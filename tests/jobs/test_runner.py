@@ -54,6 +54,7 @@ def test_a_crashing_program_fails_with_its_last_lines(tmp_path, jobs_dir, django
     assert MetricSample.objects.get(training_job=job).value == 0.3
 
 
+@pytest.mark.database_vendor
 def test_nul_and_invalid_bytes_in_a_crashing_programs_last_lines_are_stored_replaced(
     tmp_path, jobs_dir, django_capture_on_commit_callbacks
 ):
