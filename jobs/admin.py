@@ -23,6 +23,7 @@ class AlgorithmAdminForm(forms.ModelForm):
             "image_uri",
             "input_channels",
             "sagemaker_config",
+            "environment_passthrough",
         ]
 
     def clean(self):

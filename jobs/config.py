@@ -110,12 +110,39 @@ def validate_algorithm(algorithm: Algorithm) -> None:
     if not isinstance(statics, dict) or not all(isinstance(v, str) for v in statics.values()):
         errors["static_hyperparameters"] = ["Give an object whose values are strings."]
     sagemaker_algorithm.check_input_channels(algorithm, errors)
+    _check_environment_passthrough(algorithm, errors)
     if algorithm.backend == Backend.SAGEMAKER:
         sagemaker_algorithm.check_sagemaker_config(algorithm, errors)
     elif algorithm.sagemaker_config:
         sagemaker_algorithm.check_output_path_only(algorithm, errors)
     if errors:
         raise ValidationError(errors)
+
+
+# What a POSIX shell accepts as a variable name; anything else could not be set by one.
+ENVIRONMENT_VARIABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _check_environment_passthrough(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
+    """Variables of the worker's environment its programs may see: named one by one, for local jobs."""
+    names = algorithm.environment_passthrough
+    if not names:
+        return
+
+    def fail(message: str) -> None:
+        errors.setdefault("environment_passthrough", []).append(message)
+
+    if algorithm.backend != Backend.LOCAL:
+        fail(f"Only a local algorithm's programs run on a worker; those of a {algorithm.backend} one see none of it.")
+        return
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        fail('Give a list of variable names, e.g. ["WANDB_API_KEY"].')
+        return
+    for index, name in enumerate(names):
+        if not ENVIRONMENT_VARIABLE_NAME.fullmatch(name):
+            fail(f"[{index}] {name!r}: a variable name is letters, digits and underscores, not starting with a digit.")
+        elif name in names[:index]:
+            fail(f"[{index}] {name!r} is named twice.")
 
 
 def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:

@@ -145,6 +145,13 @@ class Algorithm(models.Model):
         help_text="For the sagemaker backend: RoleArn, AlgorithmName (instead of image_uri), "
         "InstanceType, InstanceCount, VolumeSizeInGB, S3OutputPath.",
     )
+    environment_passthrough = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names of the worker's environment variables its training programs receive, e.g. "
+        '["WANDB_API_KEY"]. Nothing else of the worker\'s environment reaches them beyond the basics '
+        "(PATH, HOME, locale...): see docs/algorithms.md.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -16,10 +16,11 @@ from django.core.exceptions import ValidationError
 from jobs import aws, selectors, services
 from jobs.backends import s3
 from jobs.backends.base import Outcome, RunMonitor, RunResult, TrainingRunSpec
-from jobs.backends.local import LocalBackend
+from jobs.backends.local import LOG_NAME, LocalBackend
 from jobs.backends.metrics import MetricRecord
 from jobs.backends.sagemaker import SageMakerBackend, SageMakerTrainingConfig, remote_job_name
 from jobs.config import algorithm_metric_definitions, validate_algorithm
+from jobs.job_directories import check_free_space, expire_job_directories_now_and_then, job_directory
 from jobs.models import Backend, TrainingJob, TrainingJobStatus, TuningJob
 
 logger = logging.getLogger(__name__)
@@ -50,10 +51,6 @@ class ServiceRunMonitor:
         )
 
 
-def job_directory(training_job: TrainingJob):
-    return settings.TUNEBOARD_JOBS_DIR / training_job.tuning_job.name / training_job.name
-
-
 def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob | None:
     """Claim, run and finish one training job; None if another delivery already has it.
 
@@ -63,11 +60,18 @@ def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob 
 
     `worker_node` is the Celery node name, so that a worker shutting down can
     find the jobs it runs (see services.training_jobs_interrupt).
+
+    A local job is not claimed on a worker whose disk is nearly full: that raises
+    jobs.job_directories.WorkerDiskFull and leaves the job to another worker.
     """
-    job_dir = job_directory(TrainingJob.objects.select_related("tuning_job").get(pk=training_job_id))
+    training_job = TrainingJob.objects.select_related("tuning_job__algorithm").get(pk=training_job_id)
+    job_dir = job_directory(training_job)
+    if training_job.tuning_job.algorithm.backend == Backend.LOCAL:
+        expire_job_directories_now_and_then()
+        check_free_space()
     worker = f"{worker_node}:{os.getpid()}"
     training_job = services.training_job_start(
-        training_job_id=training_job_id, worker=worker, log_path=str(job_dir / "training.log")
+        training_job_id=training_job_id, worker=worker, log_path=str(job_dir / LOG_NAME)
     )
     reattaching = False
     if training_job is None:
@@ -99,11 +103,17 @@ def _run(training_job: TrainingJob, job_dir, reattaching: bool) -> RunResult:
         stop_grace_seconds=settings.TUNEBOARD_STOP_GRACE_SECONDS,
         poll_interval_seconds=settings.TUNEBOARD_STOP_POLL_INTERVAL,
         heartbeat_interval_seconds=settings.TUNEBOARD_HEARTBEAT_INTERVAL,
+        environment=passed_through_environment(algorithm),
     )
     monitor = ServiceRunMonitor(training_job.id)
     if reattaching:
         return _reattach_on_sagemaker(training_job, spec, monitor)
     return BACKENDS[algorithm.backend](training_job, spec, monitor)
+
+
+def passed_through_environment(algorithm) -> dict[str, str]:
+    """The worker's variables the algorithm asked for by name; one the worker lacks is left unset."""
+    return {name: os.environ[name] for name in algorithm.environment_passthrough if name in os.environ}
 
 
 def _run_locally(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:

@@ -5,14 +5,19 @@ another machine reads the current state and does the right thing.
 """
 
 import logging
+import time
 
 from celery import shared_task
 from celery.signals import worker_shutting_down
 
 from jobs import runner, selectors, services
+from jobs.job_directories import WorkerDiskFull
 from jobs.models import TrainingJob, TuningJob
 
 logger = logging.getLogger(__name__)
+
+# How long a training job refused for want of disk waits before it is offered again.
+DISK_FULL_RETRY_SECONDS = 5
 
 
 @shared_task
@@ -25,7 +30,7 @@ def advance_tuning_job(tuning_job_id: int) -> int:
         return 0
 
 
-@shared_task(bind=True)
+@shared_task(bind=True, max_retries=None)
 def run_training_job(self, training_job_id: int) -> str | None:
     """Run one training job to its end on this worker (queue `training`)."""
     try:
@@ -33,6 +38,14 @@ def run_training_job(self, training_job_id: int) -> str | None:
     except TrainingJob.DoesNotExist:
         logger.info("training job %s is gone; nothing to run", training_job_id)
         return None
+    except WorkerDiskFull as exc:
+        logger.warning("not taking training job %s: %s", training_job_id, exc)
+        # Back to the queue for a worker with room. Holding the slot first keeps this
+        # worker from taking the job straight back (an idle worker waiting on the queue
+        # gets it) and from taking others meanwhile; once it has room again, it is one
+        # of the workers the job may go to.
+        time.sleep(DISK_FULL_RETRY_SECONDS)
+        raise self.retry(countdown=0) from exc
     return training_job.status if training_job else None
 
 

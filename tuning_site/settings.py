@@ -218,6 +218,12 @@ TUNEBOARD_HEARTBEAT_TIMEOUT = env_float("TUNEBOARD_HEARTBEAT_TIMEOUT", 60.0, min
 # program gets between SIGTERM and SIGKILL.
 TUNEBOARD_STOP_POLL_INTERVAL = env_float("TUNEBOARD_STOP_POLL_INTERVAL", 0.5, minimum=0.05)
 TUNEBOARD_STOP_GRACE_SECONDS = env_float("TUNEBOARD_STOP_GRACE_SECONDS", 10.0, minimum=0.0)
+# A training worker with less free space than this under TUNEBOARD_JOBS_DIR takes no
+# training job (it leaves each to another worker, saying why in its log).
+TUNEBOARD_MIN_FREE_DISK_MB = env_int("TUNEBOARD_MIN_FREE_DISK_MB", 512, minimum=0)
+# An ended job's model, input and output files are removed from its worker's disk
+# this long after it ended (0: never); its log stays, for the job's page.
+TUNEBOARD_JOB_DIR_RETENTION_HOURS = env_float("TUNEBOARD_JOB_DIR_RETENTION_HOURS", 168.0, minimum=0.0)
 # A training job that was created but whose task never started (a lost
 # message) is sent again after this long.
 # The rule of early stopping type "Auto": "auto" (the benchmarked default, docs/tuning.md) or a

@@ -75,11 +75,12 @@ class AlgorithmSerializer(serializers.ModelSerializer):
     command = serializers.ListField(child=serializers.CharField(allow_blank=True))
     metric_definitions = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
     static_hyperparameters = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
+    environment_passthrough = serializers.ListField(child=serializers.CharField(), required=False)
 
     class Meta:
         model = Algorithm
         fields = ["name", "description", "backend", "command", "metric_definitions", "static_hyperparameters",
-                  "created_at", "updated_at"]  # fmt: skip
+                  "environment_passthrough", "created_at", "updated_at"]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 
 

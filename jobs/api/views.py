@@ -68,6 +68,7 @@ class AlgorithmViewSet(
             image_uri=algorithm.image_uri,
             input_channels=algorithm.input_channels,
             sagemaker_config=algorithm.sagemaker_config,
+            environment_passthrough=data["environment_passthrough"],
         )
 
 

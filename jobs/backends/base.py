@@ -35,7 +35,9 @@ class TrainingRunSpec:
     stop_grace_seconds: float = 10.0
     poll_interval_seconds: float = 0.5  # how often should_stop() is asked
     heartbeat_interval_seconds: float = 5.0
-    environment: Mapping[str, str] = field(default_factory=dict)  # extra env vars
+    # Variables the program gets beyond the backend's basics (e.g. the algorithm's
+    # environment_passthrough): the worker's own environment is not passed on.
+    environment: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Fail when the spec is built, in the caller's code, rather than as an odd
@@ -100,6 +102,19 @@ class RunResult:
     model_artifact_uri: str = ""
     # The remote service's last SecondaryStatus, for backends that run jobs elsewhere.
     secondary_status: str = ""
+
+
+# SageMaker's FailureReason prefix for a failure of its own, not of the training program:
+# such a job says nothing about the program or its hyperparameters.
+INFRASTRUCTURE_ERROR = "InternalServerError"
+
+
+def infrastructure_failure(message: str) -> str:
+    return f"{INFRASTRUCTURE_ERROR}: {message}"
+
+
+def is_infrastructure_failure(failure_reason: str) -> bool:
+    return failure_reason.startswith(f"{INFRASTRUCTURE_ERROR}:")
 
 
 class TrainingBackend(abc.ABC):

@@ -7,7 +7,7 @@ for metrics while it runs, which is what makes live curves and early stopping wo
 
 from __future__ import annotations
 
-import ctypes
+import errno
 import json
 import os
 import queue
@@ -24,8 +24,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
-from .base import Outcome, RunMonitor, RunResult, StopCause, TrainingBackend, TrainingRunSpec
+from .base import (
+    Outcome,
+    RunMonitor,
+    RunResult,
+    StopCause,
+    TrainingBackend,
+    TrainingRunSpec,
+    infrastructure_failure,
+)
+from .job_init import END_SIGNAL
 from .metrics import MetricParser, MetricRecord
+from .text import clean_program_text
 
 # A program that prints binary data or a progress bar without newlines must not make
 # us buffer without bound: longer "lines" are cut into pieces of this size.
@@ -39,6 +49,11 @@ FAILURE_TAIL_CHARS = 1000
 # this only bounds the wait when a daemon it started left the session holding the pipe.
 _OUTPUT_DRAIN_SECONDS = 5.0
 _NOTE_PREFIX = "[tuneboard]"
+# Ending a process tree takes job_init milliseconds; this only bounds the wait on one
+# that the program stopped (SIGSTOP) or otherwise kept from its work.
+_END_PROCESS_TREE_SECONDS = 5.0
+# A write to the job directory failing with these is the worker's disk being full.
+_DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 # One thread per training process, so N parallel jobs fit on N cores instead of each
 # numpy/BLAS library spawning a thread per core and all of them thrashing.
@@ -47,6 +62,9 @@ _SINGLE_THREAD_ENV = {
     "MKL_NUM_THREADS": "1",
     "OPENBLAS_NUM_THREADS": "1",
 }
+
+
+LOG_NAME = "training.log"
 
 
 @dataclass(frozen=True)
@@ -74,7 +92,7 @@ def prepare_job_dir(spec: TrainingRunSpec) -> JobPaths:
         data=root / "input" / "data",
         model=root / "model",
         output=root / "output",
-        log=root / "training.log",
+        log=root / LOG_NAME,
     )
     for directory in (paths.config, paths.data, paths.model, paths.output):
         directory.mkdir(parents=True, exist_ok=True)
@@ -98,13 +116,47 @@ def hyperparameter_env_name(name: str) -> str:
     return "SM_HP_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
+# What a program inherits from the worker's environment without asking: what finding
+# programs and libraries, the locale, the time zone and GPUs need. The rest of it
+# (SECRET_KEY, DATABASE_URL, broker URLs, cloud credentials...) is the worker's,
+# and reaches a program only if its algorithm names it in environment_passthrough.
+INHERITED_ENVIRONMENT = frozenset(
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TERM",
+        "TMPDIR",
+        "LANG",
+        "LANGUAGE",
+        "TZ",
+        "LD_LIBRARY_PATH",
+        "CUDA_VISIBLE_DEVICES",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "PYTHONHASHSEED",
+        "PYTHONIOENCODING",
+        "PYTHONUTF8",
+    }
+)
+
+
+def inherited_environment() -> dict[str, str]:
+    """The worker's variables in INHERITED_ENVIRONMENT, and its locale (LC_*)."""
+    return {
+        name: value for name, value in os.environ.items() if name in INHERITED_ENVIRONMENT or name.startswith("LC_")
+    }
+
+
 def build_env(spec: TrainingRunSpec, paths: JobPaths) -> dict[str, str]:
-    """Parent environment, then the spec's extras, then the SageMaker variables.
+    """The inherited basics, then the spec's extras, then the SageMaker variables.
 
     Ours come last so a job can never run with directories that point elsewhere or
     with more threads than the capacity planning assumes.
     """
-    env = {**os.environ, **spec.environment}
+    env = {**inherited_environment(), **spec.environment}
     for name, value in spec.hyperparameters.items():
         env[hyperparameter_env_name(name)] = value
     env.update(
@@ -119,59 +171,70 @@ def build_env(spec: TrainingRunSpec, paths: JobPaths) -> dict[str, str]:
     return env
 
 
-def _die_with_parent_preexec():
-    """A function for Popen's preexec_fn: the program gets SIGKILL if its parent dies.
+_JOB_INIT = Path(__file__).with_name("job_init.py")
 
-    The program runs in a session of its own (so stops reach its whole group),
-    which also means nothing else kills it when the worker that supervises it
-    is SIGKILLed; without this it would run on, unsupervised, holding a
-    training slot's CPU. Linux only (prctl PR_SET_PDEATHSIG); elsewhere None.
-    The libc handle is resolved here, before fork, so the child only makes
-    one system call.
+
+def start_job_process(argv: list[str], *, cwd: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """Start `argv` under job_init, in a session of its own; OSError if it cannot run.
+
+    The session makes a stop reach the program's whole process group; job_init makes
+    the job's end, or the worker's death, reach every process the program started.
     """
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl
-    parent = os.getpid()
-
-    def preexec():
-        prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:  # the parent died before the call above
-            os._exit(1)
-
-    return preexec
-
-
-_PR_SET_PDEATHSIG = 1
+    status_read, status_write = os.pipe()
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", str(_JOB_INIT), str(status_write), str(os.getpid()), "--", *argv],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(status_write,),
+        )
+    except BaseException:
+        os.close(status_read)
+        raise
+    finally:
+        os.close(status_write)
+    with open(status_read, "rb") as status:
+        failure = status.read()  # empty once the program has started
+    if failure:
+        process.stdout.close()
+        process.wait()
+        errno, message = failure.decode().split("\n", 1)
+        raise OSError(int(errno), message, argv[0])
+    return process
 
 
 class LocalBackend(TrainingBackend):
-    """Runs the algorithm's argv without a shell, in its own process group.
+    """Runs the algorithm's argv without a shell, under job_init, in its own process group.
 
-    The process group is what makes stopping reliable: SIGTERM and SIGKILL go to the
-    whole group, so worker processes the program forked die with it.
+    The process group is what makes stopping reliable: SIGTERM goes to the whole
+    group, so worker processes the program forked can save and stop too. job_init
+    then ends whatever is left of the job's process tree, setsid() children included.
     """
 
     def run(self, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:
         # Built first: a bad metric definition must fail before any process starts.
         parser = MetricParser(spec.metric_definitions)
+        try:
+            return self._run(spec, monitor, parser)
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:
+                raise
+            # The worker's disk, not the program: by then job_init has ended the job's processes.
+            reason = infrastructure_failure(f"{exc.strerror} while writing the job directory {spec.job_dir}")
+            return RunResult(Outcome.FAILED, None, reason)
+
+    def _run(self, spec: TrainingRunSpec, monitor: RunMonitor, parser: MetricParser) -> RunResult:
         paths = prepare_job_dir(spec)
         argv = build_argv(spec)
         # Appending keeps an earlier attempt's log when a job is retried on the same
         # directory, which is exactly when someone needs to read it.
         with open(paths.log, "a", encoding="utf-8") as log:
             try:
-                process = subprocess.Popen(
-                    argv,
-                    cwd=paths.root,
-                    env=build_env(spec, paths),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    shell=False,
-                    start_new_session=True,
-                    preexec_fn=_die_with_parent_preexec(),
-                )
+                process = start_job_process(argv, cwd=paths.root, env=build_env(spec, paths))
             except (OSError, ValueError) as exc:
                 # ValueError: a NUL byte in an argument or variable, i.e. in a value.
                 reason = f"ClientError: cannot run {shlex.join(spec.command)}: {exc}"
@@ -185,12 +248,13 @@ def _read_lines(stream: IO[bytes], lines: queue.Queue) -> None:
     """Reader thread: pipe -> queue of (time read, text), then None at end of output.
 
     Timestamps are taken here, not when the main loop gets round to a line, so a
-    backlog does not shift metric times.
+    backlog does not shift metric times. Lines are cleaned here too, so the log, the
+    metric parser and the failure reason all see the same text, fit for the database.
     """
     try:
         with stream:
             while chunk := stream.readline(MAX_LINE_BYTES):
-                text = chunk.decode("utf-8", errors="replace").rstrip("\r\n")
+                text = clean_program_text(chunk).rstrip("\r\n")
                 lines.put((datetime.now(UTC), text))
     finally:
         lines.put(None)
@@ -231,10 +295,9 @@ class _Supervisor:
                 self._stop(stop_cause)
         finally:
             # Whatever happened (normal exit, stop, or the monitor raising), nothing of
-            # the group may outlive the run: SageMaker tears the whole container down
+            # the job may outlive the run: SageMaker tears the whole container down
             # when the training process ends, and so do we.
-            self._signal_group(signal.SIGKILL)
-            self._process.wait()
+            self._end_process_tree()
         self._pump_until_output_ends()
         self._note(f"training process exited with code {self._process.returncode}")
         return self._result(stop_cause)
@@ -273,6 +336,22 @@ class _Supervisor:
                 return
             self._pump(min(remaining, self._spec.poll_interval_seconds))
 
+    def _end_process_tree(self) -> None:
+        """Have job_init SIGKILL every process of the job, and wait for it to exit.
+
+        Once the program has exited, job_init has done so already. The group's SIGKILL
+        after it is for a job_init that could not do its work (killed or stopped by
+        the program, say): the program's process group at least dies.
+        """
+        if self._process.poll() is None:
+            self._process.send_signal(END_SIGNAL)
+            try:
+                self._process.wait(_END_PROCESS_TREE_SECONDS)
+            except subprocess.TimeoutExpired:
+                self._note("job init did not end the job in time: SIGKILL to its process group")
+        self._signal_group(signal.SIGKILL)
+        self._process.wait()
+
     def _signal_group(self, signum: int) -> None:
         # Safe after the leader has been reaped: the kernel does not reuse a pid that
         # is still a live group's id, and once the group is empty only a wrap-around
@@ -283,14 +362,11 @@ class _Supervisor:
             pass  # the whole group has already gone
 
     def _pump(self, timeout: float) -> None:
-        """Wait up to `timeout` for output, then log, parse and report all that came."""
-        batch = self._take_lines(timeout)
-        if batch:
-            records: list[MetricRecord] = []
-            for read_at, text in batch:
-                records += self._parser.parse_line(text, read_at)
-                self._tail.append(text)
-            self._log.write("".join(f"{text}\n" for _, text in batch))
+        """Wait up to `timeout` for output, then log, parse and report what came."""
+        lines, records = self._take_lines(timeout)
+        if lines:
+            self._tail.extend(lines)
+            self._log.write("".join(f"{text}\n" for text in lines))
             self._log.flush()
             if records:
                 self._monitor.on_metrics(records)
@@ -298,8 +374,8 @@ class _Supervisor:
             self._monitor.heartbeat()
             self._next_heartbeat = time.monotonic() + self._spec.heartbeat_interval_seconds
 
-    def _take_lines(self, timeout: float) -> list[tuple[datetime, str]]:
-        """Block until a line arrives (or timeout), then take what else is queued.
+    def _take_lines(self, timeout: float) -> tuple[list[str], list[MetricRecord]]:
+        """Block until a line arrives (or timeout), then take and parse what else is queued.
 
         Once output has ended the wait is on the process instead, so its exit is
         noticed at once rather than at the next poll.
@@ -309,26 +385,31 @@ class _Supervisor:
                 self._process.wait(timeout)
             except subprocess.TimeoutExpired:
                 pass
-            return []
+            return [], []
         try:
             item = self._lines.get(timeout=timeout)
         except queue.Empty:
-            return []
-        batch = []
-        # At most one queue's worth per batch, so heartbeats and stop checks still run
-        # while a program floods its output.
+            return [], []
+        lines: list[str] = []
+        records: list[MetricRecord] = []
+        # At most one queue's worth, parsed within one poll interval, per batch: heartbeats
+        # and stop checks still run while a program floods its output, however long
+        # its lines and however many metric definitions there are to match.
+        parse_until = time.monotonic() + self._spec.poll_interval_seconds
         while True:
             if item is None:
                 self._output_done = True
                 break
-            batch.append(item)
-            if len(batch) == _QUEUE_LINES:
+            read_at, text = item
+            lines.append(text)
+            records += self._parser.parse_line(text, read_at)
+            if len(lines) == _QUEUE_LINES or time.monotonic() >= parse_until:
                 break
             try:
                 item = self._lines.get_nowait()
             except queue.Empty:
                 break
-        return batch
+        return lines, records
 
     def _pump_until_output_ends(self) -> None:
         """Deliver the last lines, so the final epoch printed just before exit counts."""

@@ -5,19 +5,31 @@ regex whose first capture group is the value; SageMaker *searches* every log lin
 every definition, so one line may carry several metrics and the regex need not match
 the whole line. We keep those semantics so algorithms and metric definitions written
 for SageMaker work here unchanged.
+
+The regexes are RE2's, not Python's: RE2 matches in time linear in the line, so
+no expression, however written, can hang a worker on a line crafted (or printed by
+accident) to make a backtracking engine explode, such as `(a+)+$` on "aaa...ab".
+The price is RE2's syntax: no backreferences and no lookaround, refused when the
+algorithm is registered.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import re2
+
+# An expression RE2 refuses is reported to the user as a field error; RE2's own log
+# line on stderr would only be noise in the worker's log.
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False
+
 # A line that names its epoch wins over counting: a program that logs only every few
 # epochs, or resumes from a checkpoint, still lands its values on the right epoch.
-_EPOCH_RE = re.compile(r"\bepoch=(\d+)\b")
+_EPOCH_RE = re2.compile(r"\bepoch=(\d+)\b", options=_RE2_OPTIONS)
 
 
 @dataclass(frozen=True)
@@ -51,28 +63,37 @@ class MetricDefinitionError(ValueError):
 
 def compile_metric_definitions(
     definitions: Sequence[MetricDefinition],
-) -> list[tuple[str, re.Pattern[str]]]:
+) -> list[tuple[str, re2._Regexp]]:
     """Validate definitions and compile their regexes, in order.
 
     Checked up front so that a bad definition is refused when the algorithm is
     registered, not discovered as silently missing metrics in the middle of a job.
     """
-    compiled: list[tuple[str, re.Pattern[str]]] = []
+    compiled: list[tuple[str, re2._Regexp]] = []
     seen: set[str] = set()
     for index, definition in enumerate(definitions):
         name = definition.name
         if not name.strip():
             raise MetricDefinitionError("must not be empty", index=index, attribute="Name")
+        if "\x00" in name:
+            raise MetricDefinitionError("must not contain NUL characters", index=index, attribute="Name")
         if name in seen:
             raise MetricDefinitionError(f"duplicate metric name {name!r}", index=index, attribute="Name")
         seen.add(name)
         if not definition.regex:
             raise MetricDefinitionError(f"metric {name!r}: must not be empty", index=index, attribute="Regex")
-        try:
-            pattern = re.compile(definition.regex)
-        except re.error as exc:
+        if "\x00" in definition.regex:
             raise MetricDefinitionError(
-                f"metric {name!r}: invalid regex: {exc}", index=index, attribute="Regex"
+                f"metric {name!r}: must not contain NUL characters", index=index, attribute="Regex"
+            )
+        try:
+            pattern = re2.compile(definition.regex, options=_RE2_OPTIONS)
+        except re2.error as exc:
+            raise MetricDefinitionError(
+                f"metric {name!r}: invalid regex: {_re2_message(exc)} (metric regexes are RE2's: "
+                "no backreferences or lookaround)",
+                index=index,
+                attribute="Regex",
             ) from exc
         if pattern.groups < 1:
             raise MetricDefinitionError(
@@ -82,6 +103,11 @@ def compile_metric_definitions(
             )
         compiled.append((name, pattern))
     return compiled
+
+
+def _re2_message(exc: re2.error) -> str:
+    message = exc.args[0] if exc.args else "cannot compile"
+    return message.decode("utf-8", errors="replace") if isinstance(message, bytes) else str(message)
 
 
 class MetricParser:

@@ -14,7 +14,7 @@ from jobs.config import validate_algorithm
 from jobs.models import Algorithm, Backend
 
 EMPTY = {"command": [], "metric_definitions": [], "static_hyperparameters": {}, "description": "", "backend": "",
-         "input_channels": {}, "sagemaker_config": {}}  # fmt: skip
+         "input_channels": {}, "sagemaker_config": {}, "environment_passthrough": []}  # fmt: skip
 
 
 def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) -> Algorithm:
@@ -57,6 +57,7 @@ def algorithm_register(
     image_uri: str | None = None,
     input_channels: dict | None = None,
     sagemaker_config: dict | None = None,
+    environment_passthrough: list[str] | None = None,
     algorithm_id: int | None = None,
 ) -> Algorithm:
     """Create the algorithm `name`, or replace every field of the one stored under that name.
@@ -74,6 +75,7 @@ def algorithm_register(
         image_uri=image_uri,
         input_channels=input_channels,
         sagemaker_config=sagemaker_config,
+        environment_passthrough=environment_passthrough,
         algorithm_id=algorithm_id,
     )
     algorithm.save()

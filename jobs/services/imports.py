@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from jobs import realtime
 from jobs.backends.metrics import MetricRecord
+from jobs.backends.text import clean_program_text
 from jobs.models import Algorithm, Backend, MetricSample, TrainingJob, TuningJob, TuningJobSource
 from jobs.services import common
 
@@ -182,7 +183,7 @@ def _store_imported_training_jobs(
         job.status = imported.status
         job.secondary_status = imported.secondary_status[:32]
         job.stop_reason = imported.stop_reason
-        job.failure_reason = imported.failure_reason[:4000]
+        job.failure_reason = clean_program_text(imported.failure_reason)[:4000]
         job.hyperparameters = imported.hyperparameters
         job.tuned_hyperparameters = imported.tuned_hyperparameters
         job.final_objective_value = imported.final_objective_value

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from jobs import realtime
 from jobs.backends.base import Outcome, RunResult, StopCause
+from jobs.backends.text import clean_program_text
 from jobs.models import (
     ACTIVE_STATUSES,
     Backend,
@@ -135,7 +136,7 @@ def training_job_finish(*, training_job_id: int, result: RunResult) -> TrainingJ
             training_job.stop_reason = StopReason.USER_REQUEST
     else:
         training_job.status = TrainingJobStatus.FAILED
-        training_job.failure_reason = result.failure_reason[:4000]
+        training_job.failure_reason = clean_program_text(result.failure_reason)[:4000]
     if result.model_artifact_uri:
         training_job.model_artifact_uri = result.model_artifact_uri
     if result.secondary_status:

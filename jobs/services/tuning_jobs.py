@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from jobs import realtime, selectors
+from jobs.backends.base import is_infrastructure_failure
 from jobs.config import RANDOM_SEED_MAX, TuningJobConfig, validate_tuning_job_config
 from jobs.models import (
     Backend,
@@ -240,7 +241,12 @@ def _observation(training_job: TrainingJob, space: SearchSpace) -> Observation:
 
 
 def _should_give_up(training_jobs: Sequence[TrainingJob]) -> bool:
-    failed = sum(job.status == TrainingJobStatus.FAILED for job in training_jobs)
+    # A failure of the worker's (its disk full) says nothing about the program: only the
+    # program's own failures count, or one bad worker would end every tuning job it touched.
+    failed = sum(
+        job.status == TrainingJobStatus.FAILED and not is_infrastructure_failure(job.failure_reason)
+        for job in training_jobs
+    )
     succeeded = any(job.objective_status == ObjectiveStatus.SUCCEEDED for job in training_jobs)
     return failed >= FAILED_TRAINING_JOBS_BEFORE_GIVING_UP and not succeeded
 

@@ -165,3 +165,40 @@ def test_the_admin_takes_emptied_json_boxes_as_none(staff_client):
     assert response.status_code == 302
     algorithm = Algorithm.objects.get(name="xgb")
     assert (algorithm.input_channels, algorithm.sagemaker_config, algorithm.image_uri) == ({}, {}, None)
+
+
+def local_form(**overrides) -> dict:
+    return form(
+        **{
+            "name": "local-algo",
+            "backend": "local",
+            "command": json.dumps(["/bin/true"]),
+            "image_uri": "",
+            "input_channels": "{}",
+            "sagemaker_config": "{}",
+            "environment_passthrough": json.dumps(["WANDB_API_KEY"]),
+            **overrides,
+        }
+    )
+
+
+def test_the_admin_names_the_variables_a_local_algorithms_programs_receive(staff_client):
+    response = staff_client.post(reverse("admin:jobs_algorithm_add"), local_form())
+
+    assert response.status_code == 302
+    assert Algorithm.objects.get(name="local-algo").environment_passthrough == ["WANDB_API_KEY"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("environment_passthrough", json.dumps(["NO-DASH"]), "[0] &#x27;NO-DASH&#x27;: a variable name"),
+        ("metric_definitions", json.dumps([{"Name": "m", "Regex": r"m=(\d)\1"}]), "MetricDefinitions[0].Regex"),
+    ],
+)
+def test_the_admin_refuses_what_the_worker_could_not_run_on_its_field(staff_client, field, value, message):
+    response = staff_client.post(reverse("admin:jobs_algorithm_add"), local_form(**{field: value}))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Algorithm.objects.filter(name="local-algo").exists()

@@ -317,6 +317,35 @@ def test_a_regex_that_does_not_compile_is_refused():
     assert errors["metric_definitions"][0].startswith("MetricDefinitions[0].Regex: metric 'loss': invalid regex")
 
 
+def test_a_regex_that_needs_backtracking_is_refused_naming_its_definition():
+    errors = algorithm_errors(
+        metric_definitions=[{"Name": "loss", "Regex": r"loss=(\S+)"}, {"Name": "acc", "Regex": r"acc=(\d+)(?=%)"}]
+    )
+
+    assert errors["metric_definitions"][0].startswith("MetricDefinitions[1].Regex: metric 'acc': invalid regex")
+    assert "RE2" in errors["metric_definitions"][0]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"environment_passthrough": "WANDB_API_KEY"}, "Give a list of variable names"),
+        ({"environment_passthrough": ["WANDB-API-KEY"]}, "[0] 'WANDB-API-KEY': a variable name is letters"),
+        ({"environment_passthrough": ["A", "1A"]}, "[1] '1A': a variable name"),
+        ({"environment_passthrough": ["A", "A"]}, "[1] 'A' is named twice."),
+        ({"environment_passthrough": ["A"], "backend": "external", "command": []}, "Only a local algorithm"),
+    ],
+)
+def test_environment_passthrough_names_variables_for_local_programs(overrides, message):
+    errors = algorithm_errors(**overrides)
+
+    assert errors["environment_passthrough"][0].startswith(message)
+
+
+def test_environment_passthrough_of_valid_names_passes():
+    assert validate_algorithm(make_algorithm(environment_passthrough=["WANDB_API_KEY", "_PRIVATE2"])) is None
+
+
 def test_a_regex_without_a_capture_group_is_refused():
     errors = algorithm_errors(metric_definitions=[{"Name": "loss", "Regex": r"loss=\S+"}])
     assert list(errors) == ["metric_definitions"]

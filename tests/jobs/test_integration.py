@@ -21,11 +21,11 @@ def status_of(tuning_job):
 
 
 def processes_running(path) -> list[psutil.Process]:
-    """Live processes whose command line mentions `path` (the training programs of a test)."""
+    """Live processes running the script `path` (the training programs of a test, not their job_init)."""
     found = []
     for process in psutil.process_iter(["cmdline", "status"]):
         try:
-            if process.info["status"] != psutil.STATUS_ZOMBIE and str(path) in " ".join(process.info["cmdline"] or []):
+            if process.info["status"] != psutil.STATUS_ZOMBIE and (process.info["cmdline"] or [])[1:2] == [str(path)]:
                 found.append(process)
         except psutil.Error:
             continue

@@ -26,6 +26,7 @@ LAYERS = [
             "jobs.realtime",
             "jobs.config",
             "jobs.selectors",
+            "jobs.job_directories",
             "jobs.sagemaker.validation",
             "jobs.sagemaker.algorithm",
             "jobs.sagemaker.shapes",

@@ -1,9 +1,11 @@
 """The runner glues a real training process to the service layer, here without Celery."""
 
+import json
+
 import pytest
 
 from jobs import runner, services
-from jobs.models import MetricSample, ObjectiveStatus, TrainingJobStatus
+from jobs.models import MetricSample, ObjectiveStatus, TrainingJobStatus, TuningJobStatus
 from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
 
 pytestmark = pytest.mark.django_db
@@ -50,6 +52,80 @@ def test_a_crashing_program_fails_with_its_last_lines(tmp_path, jobs_dir, django
     assert "CUDA out of memory (pretend)" in job.failure_reason
     # What it reported before crashing is kept.
     assert MetricSample.objects.get(training_job=job).value == 0.3
+
+
+@pytest.mark.database_vendor
+def test_nul_and_invalid_bytes_in_a_crashing_programs_last_lines_are_stored_replaced(
+    tmp_path, jobs_dir, django_capture_on_commit_callbacks
+):
+    """On PostgreSQL a NUL in the failure reason was a DataError that lost the job's ending."""
+    program = write_program(
+        tmp_path,
+        "nul.py",
+        """
+        import sys
+        print("validation:accuracy=0.3", flush=True)
+        sys.stdout.buffer.write(b"loss is \\x00\\xff\\xfe nan\\n")
+        sys.exit(1)
+        """,
+    )
+    register_algorithm(program=program)
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    job.refresh_from_db()
+    assert job.status == TrainingJobStatus.FAILED
+    assert job.failure_reason == "AlgorithmError: exit code 1: validation:accuracy=0.3\nloss is \ufffd\ufffd\ufffd nan"
+    assert MetricSample.objects.get(training_job=job).value == 0.3
+
+
+def test_the_program_gets_only_the_variables_its_algorithm_names(
+    tmp_path, jobs_dir, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setenv("SECRET_KEY", "worker-secret")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "worker-aws-secret")
+    monkeypatch.setenv("WANDB_API_KEY", "wandb-key")
+    program = write_program(
+        tmp_path,
+        "env.py",
+        """
+        import json, os
+        json.dump(dict(os.environ), open(os.path.join(os.environ["SM_OUTPUT_DATA_DIR"], "env.json"), "w"))
+        print("validation:accuracy=0.5")
+        """,
+    )
+    register_algorithm(program=program, environment_passthrough=["WANDB_API_KEY", "NOT_SET_ON_THIS_WORKER"])
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    assert job.status == TrainingJobStatus.COMPLETED
+    env = json.loads((jobs_dir / job.tuning_job.name / job.name / "output" / "env.json").read_text())
+    assert env["WANDB_API_KEY"] == "wandb-key"
+    assert not {"SECRET_KEY", "AWS_SECRET_ACCESS_KEY", "DATABASE_URL", "NOT_SET_ON_THIS_WORKER"} & set(env)
+
+
+def test_a_full_disk_fails_the_job_for_the_worker_not_the_program(
+    tmp_path, jobs_dir, django_capture_on_commit_callbacks
+):
+    """/dev/full answers every write with ENOSPC, as a full disk does."""
+    program = write_program(tmp_path, "converging.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "2"})
+    with django_capture_on_commit_callbacks(execute=False):
+        tuning_job = services.tuning_job_create(
+            config=tuning_job_config(max_training_jobs=10, max_parallel_training_jobs=3)
+        )
+        training_jobs = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    assert len(training_jobs) == 3
+    for training_job in training_jobs:
+        job_dir = runner.job_directory(training_job)
+        job_dir.mkdir(parents=True)
+        (job_dir / "training.log").symlink_to("/dev/full")
+        job = execute(training_job, django_capture_on_commit_callbacks)
+        assert job.status == TrainingJobStatus.FAILED
+        assert job.failure_reason == (
+            f"InternalServerError: No space left on device while writing the job directory {job_dir}"
+        )
+    # Three failures of the program would end the tuning job; three of the worker's disk do not.
+    with django_capture_on_commit_callbacks(execute=False):
+        assert len(services.tuning_job_advance(tuning_job_id=tuning_job.id)) == 3
+    tuning_job.refresh_from_db()
+    assert tuning_job.status == TuningJobStatus.IN_PROGRESS
 
 
 def test_garbage_output_is_logged_and_unparsable_metrics_are_ignored(

@@ -231,6 +231,23 @@ def test_algorithms_are_read_by_all_and_written_by_staff(api, algorithm, django_
     assert response.status_code == 400 and "metric_definitions" in error(response)["fields"]
 
 
+def test_an_algorithm_whose_regex_re2_cannot_run_is_refused_on_create_and_update(api, django_user_model):
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
+    good = {"Name": "m", "Regex": "m=(\\S+)"}
+    backtracking = {"Name": "n", "Regex": "n=(\\d)\\1"}
+    algorithm = {"name": "re2-algo", "command": ["/bin/true"], "metric_definitions": [good, backtracking]}
+
+    created = staff.post(f"{BASE}/algorithms/", algorithm, format="json")
+    assert created.status_code == 400
+    assert error(created)["fields"]["metric_definitions"][0].startswith("MetricDefinitions[1].Regex: metric 'n'")
+    fixed = {**algorithm, "metric_definitions": [good]}
+    assert staff.post(f"{BASE}/algorithms/", fixed, format="json").status_code == 201
+    updated = staff.patch(f"{BASE}/algorithms/re2-algo/", {"metric_definitions": [good, backtracking]}, format="json")
+    assert updated.status_code == 400
+    assert "MetricDefinitions[1].Regex" in error(updated)["fields"]["metric_definitions"][0]
+
+
 def test_the_openapi_schema_is_valid(tmp_path, client):
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert "/api/v1/tuning-jobs/{name}/training-jobs/" in (tmp_path / "schema.yml").read_text()
@@ -316,3 +333,17 @@ def test_input_postgresql_cannot_take_is_a_400_not_a_500(api, tuning_job, django
     assert response.status_code == 400 and "command" in error(response)["fields"]
     response = staff.post(f"{BASE}/algorithms/", {"name": "no-command", "metric_definitions": []}, format="json")
     assert response.status_code == 400 and "command" in error(response)["fields"]
+
+
+def test_an_algorithm_names_the_variables_its_programs_receive(api, django_user_model):
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
+    algorithm = {"name": "env-algo", "command": ["/bin/true"], "metric_definitions": [{"Name": "m", "Regex": "m=(.)"}]}
+
+    assert staff.post(f"{BASE}/algorithms/", algorithm, format="json").json()["environment_passthrough"] == []
+    updated = staff.patch(f"{BASE}/algorithms/env-algo/", {"environment_passthrough": ["WANDB_API_KEY"]}, format="json")
+    assert updated.status_code == 200
+    assert api.get(f"{BASE}/algorithms/env-algo/").json()["environment_passthrough"] == ["WANDB_API_KEY"]
+    refused = staff.patch(f"{BASE}/algorithms/env-algo/", {"environment_passthrough": ["NO-DASH"]}, format="json")
+    assert refused.status_code == 400
+    assert error(refused)["fields"]["environment_passthrough"][0].startswith("[0] 'NO-DASH'")

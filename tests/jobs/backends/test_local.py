@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -59,9 +60,9 @@ def run(tmp_path, source, monitor=None, **spec_fields):
     return LocalBackend().run(spec, monitor or Monitor())
 
 
-def assert_gone(pid):
+def assert_gone(pid, within=3):
     """Killed processes take a moment to die; a zombie is dead, just not yet reaped."""
-    deadline = time.monotonic() + 3
+    deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
             if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
@@ -87,6 +88,25 @@ def with_child(child_sigterm, then=""):
             time.sleep(0.01)
         with open("pids.tmp", "w") as f:
             json.dump([os.getpid(), child.pid], f)
+        os.rename("pids.tmp", "pids.json")
+    """
+    return textwrap.dedent(spawn) + textwrap.dedent(then)
+
+
+def with_descendants(then=""):
+    """Source of a program that starts a helper and a daemon, the way daemons are made: a
+    child that starts a setsid() grandchild (out of the job's process group) and exits, so
+    the grandchild is an orphan. Writes the three pids to pids.json, then runs `then`."""
+    spawn = """
+        import json, os, subprocess, sys, time
+        sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+        helper = subprocess.Popen(sleeper)
+        start_daemon = "import subprocess, sys; print(subprocess.Popen(sys.argv[1:], start_new_session=True).pid)"
+        starter = subprocess.Popen([sys.executable, "-c", start_daemon, *sleeper], stdout=subprocess.PIPE, text=True)
+        daemon = int(starter.stdout.readline())
+        starter.wait()
+        with open("pids.tmp", "w") as f:
+            json.dump([os.getpid(), helper.pid, daemon], f)
         os.rename("pids.tmp", "pids.json")
     """
     return textwrap.dedent(spawn) + textwrap.dedent(then)
@@ -137,6 +157,39 @@ def test_hyperparameters_arrive_as_file_argv_and_env(tmp_path):
     assert (job / "input" / "data").is_dir() and (job / "model").is_dir()
 
 
+WORKER_SECRETS = {
+    "SECRET_KEY": "django-secret",
+    "DATABASE_URL": "postgres://tuneboard:password@db/tuneboard",
+    "REDIS_URL": "redis://:password@redis:6379/0",
+    "CELERY_BROKER_URL": "amqp://user:password@rabbit//",
+    "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE",
+    "AWS_SECRET_ACCESS_KEY": "aws-secret",
+    "AWS_SESSION_TOKEN": "aws-token",
+    "DJANGO_SETTINGS_MODULE": "tuning_site.settings",
+}
+
+
+def test_the_program_gets_the_basics_and_no_setting_of_the_worker(tmp_path, monkeypatch):
+    for name, value in {**WORKER_SECRETS, "LANG": "C.UTF-8", "LC_TIME": "C", "TZ": "UTC"}.items():
+        monkeypatch.setenv(name, value)
+
+    result = run(
+        tmp_path,
+        "import json, os; json.dump(dict(os.environ), open('output/env.json', 'w'))",
+        environment={"WANDB_API_KEY": "asked-for"},
+    )
+
+    assert result.outcome == Outcome.COMPLETED
+    env = json.loads((tmp_path / "job" / "output" / "env.json").read_text())
+    assert not set(WORKER_SECRETS) & set(env)
+    assert not any(value in WORKER_SECRETS.values() for value in env.values())
+    assert env["WANDB_API_KEY"] == "asked-for"
+    assert {name: env[name] for name in ("PATH", "HOME", "LANG", "LC_TIME", "TZ")} == {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "LC_TIME", "TZ")
+    }
+    assert env["SM_MODEL_DIR"] == str((tmp_path / "job" / "model").resolve())
+
+
 def test_log_gets_stdout_and_stderr_and_survives_garbage(tmp_path):
     result = run(
         tmp_path,
@@ -155,7 +208,7 @@ def test_log_gets_stdout_and_stderr_and_survives_garbage(tmp_path):
     assert result.exit_code == 0
     log = result.log_path.read_text(encoding="utf-8")
     assert "to stdout\n" in log and "to stderr\n" in log
-    assert "\ufffd\ufffd\x00 binary\n" in log
+    assert "\ufffd\ufffd\ufffd binary\n" in log
     assert max(len(line) for line in log.splitlines()) == 64 * 1024
     assert "train:loss=0.5\n" in log
     assert "[tuneboard] training process exited with code 0" in log
@@ -214,6 +267,22 @@ def test_non_zero_exit_fails_with_the_last_lines(tmp_path):
     assert result.failure_reason.startswith("AlgorithmError: exit code 3: line 6\n")
     assert result.failure_reason.endswith("line 15")
     assert "line 5\n" not in result.failure_reason
+
+
+def test_nul_and_invalid_bytes_in_the_last_lines_are_replaced_everywhere(tmp_path):
+    result = run(
+        tmp_path,
+        """
+        import sys
+        sys.stdout.buffer.write(b"before\\x00after \\xc3\\x28 latin-1 caf\\xe9\\n")
+        sys.exit(1)
+        """,
+    )
+
+    assert result.outcome == Outcome.FAILED
+    assert result.exit_code == 1
+    assert result.failure_reason == "AlgorithmError: exit code 1: before\ufffdafter \ufffd( latin-1 caf\ufffd"
+    assert "before\ufffdafter" in result.log_path.read_text(encoding="utf-8")
 
 
 def test_failure_reason_is_trimmed(tmp_path):
@@ -313,6 +382,58 @@ def test_leftover_children_are_killed_when_the_program_exits(tmp_path):
     assert_gone(json.loads(pids_file.read_text())[1])
 
 
+def test_a_regex_catastrophic_for_backtracking_neither_hangs_the_job_nor_its_stop(tmp_path):
+    """The issue's case: `(a+)+$` on "a" * 34 + "b" took Python's re 2**34 steps a line."""
+    printed = tmp_path / "job" / "printed"
+    monitor = Monitor(stop_when=printed.exists)
+    outcome = {}
+
+    def supervise():
+        outcome["result"] = run(
+            tmp_path,
+            f"""
+            import pathlib, time
+            for _ in range(10_000):
+                print("a" * 34 + "b")
+            print("a=1")
+            pathlib.Path({str(printed)!r}).touch()
+            time.sleep(600)
+            """,
+            monitor,
+            metric_definitions=[MetricDefinition("a", r"(a+)+$"), MetricDefinition("b", r"a=(\d)")],
+            heartbeat_interval_seconds=0.05,
+        )
+
+    supervisor = threading.Thread(target=supervise, daemon=True)
+    supervisor.start()
+    supervisor.join(timeout=60)
+
+    assert not supervisor.is_alive(), "the run never ended: a metric regex hung the worker's slot"
+    assert outcome["result"].outcome == Outcome.STOPPED
+    assert monitor.records() == [("b", 1, 1.0)]
+    assert monitor.heartbeats >= 1
+
+
+def test_no_process_of_the_job_outlives_its_end(tmp_path):
+    pids_file = tmp_path / "job" / "pids.json"
+
+    result = run(tmp_path, with_descendants())
+
+    assert result.outcome == Outcome.COMPLETED
+    for pid in json.loads(pids_file.read_text()):
+        assert_gone(pid)
+
+
+def test_no_process_of_the_job_outlives_its_stop(tmp_path):
+    pids_file = tmp_path / "job" / "pids.json"
+
+    result = run(tmp_path, with_descendants("time.sleep(600)"), Monitor(stop_when=pids_file.exists))
+
+    assert result.outcome == Outcome.STOPPED
+    for pid in json.loads(pids_file.read_text()):
+        assert_gone(pid)
+
+
 def test_max_runtime_stops_the_job(tmp_path):
     started = time.monotonic()
     result = run(
@@ -392,3 +513,25 @@ def test_program_dies_with_its_supervisor(tmp_path):
     while psutil.pid_exists(program_pid) and psutil.Process(program_pid).status() != psutil.STATUS_ZOMBIE:
         assert time.monotonic() < deadline, "the training program outlived its supervisor"
         time.sleep(0.05)
+
+
+def test_no_process_of_the_job_outlives_its_supervisor_killed(tmp_path):
+    """kill -9 of the worker: the program, its helper and its setsid() daemon die with it."""
+    program = tmp_path / "spawner.py"
+    program.write_text(with_descendants("time.sleep(600)"))
+    supervisor = tmp_path / "supervisor.py"
+    supervisor.write_text(textwrap.dedent(SUPERVISOR))
+    process = subprocess.Popen(
+        [sys.executable, str(supervisor), str(tmp_path / "job"), str(program)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )
+    pids_file = tmp_path / "job" / "pids.json"
+    deadline = time.monotonic() + 30
+    while not pids_file.exists():
+        assert time.monotonic() < deadline, "the program never started its descendants"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait(5)
+
+    for pid in json.loads(pids_file.read_text()):
+        assert_gone(pid, within=10)

@@ -119,6 +119,12 @@ def test_valid_definitions_compile_in_order():
         ([MetricDefinition("acc", "")], 0, "Regex", "must not be empty"),
         ([MetricDefinition("  ", r"(\d)")], 0, "Name", "must not be empty"),
         ([LOSS, ACCURACY, LOSS], 2, "Name", "duplicate"),
+        # What Python's re accepts and RE2 refuses: it would need backtracking.
+        ([LOSS, MetricDefinition("acc", r"acc=(\d)\1")], 1, "Regex", "RE2"),
+        ([MetricDefinition("acc", r"acc=(\d+)(?= )")], 0, "Regex", "lookaround"),
+        ([MetricDefinition("acc", r"(?<=acc=)(\d+)")], 0, "Regex", "invalid regex"),
+        ([MetricDefinition("acc\x00", r"acc=(\d+)")], 0, "Name", "NUL"),
+        ([MetricDefinition("acc", "acc=(\\d+)\x00")], 0, "Regex", "NUL"),
     ],
 )
 def test_broken_definition_is_named_in_the_error(definitions, index, attribute, message):
@@ -127,3 +133,12 @@ def test_broken_definition_is_named_in_the_error(definitions, index, attribute, 
 
     assert (caught.value.index, caught.value.attribute) == (index, attribute)
     assert f"MetricDefinitions[{index}].{attribute}" in str(caught.value)
+
+
+@pytest.mark.timeout(60)
+def test_a_catastrophic_regex_for_a_backtracking_engine_runs_in_linear_time():
+    """`(a+)+$` on "a" * 34 + "b" takes 2**34 steps in Python's re: the worker hung on it."""
+    parser = MetricParser([MetricDefinition("a", r"(a+)+$")])
+    line = "a" * 34 + "b"
+
+    assert all(parser.parse_line(line, NOW) == [] for _ in range(10_000))
