@@ -81,6 +81,8 @@ def _table(request, tuning_job: TuningJob) -> dict:
     }
 
 
+TABLE_FIRST_VIEW = {"page": 1, "sort": "sequence", "status": ""}
+
 TABLE_COLUMNS = [
     # (label, sort key or None, class)
     ("#", "sequence", "num"),
@@ -125,8 +127,13 @@ def _table_context(request, tuning_job: TuningJob) -> dict:
     def query(**changes) -> str:
         return urlencode({"page": table["page"], "sort": table["sort"], "status": table["status"], **changes})
 
+    # The address bar shows only what differs from the table's first view, so that a live
+    # refresh of that view leaves the page's own URL alone.
+    chosen = {key: table[key] for key, first in TABLE_FIRST_VIEW.items() if table[key] != first}
+    page_url = reverse("tuning-job-detail", args=[tuning_job.name])
     table.update(
         partial_url=reverse("tuning-job-training-jobs", args=[tuning_job.name]),
+        page_url=f"{page_url}?{urlencode(chosen)}#training-jobs" if chosen else page_url,
         query=query(),
         previous_query=query(page=table["page"] - 1),
         next_query=query(page=table["page"] + 1),

@@ -415,6 +415,16 @@ def test_the_table_endpoint_pages(alice_client, big_tuning_job):
 
 
 @pytest.mark.database_vendor
+def test_the_address_bar_shows_only_what_differs_from_the_first_view(alice_client, big_tuning_job):
+    """A live refresh of the first view must leave the page's URL as it was (no query, no fragment)."""
+    page = reverse("tuning-job-detail", args=["tj-big"])
+    assert table_page(alice_client)["page_url"] == page
+    assert table_page(alice_client, page=1, sort="sequence", status="")["page_url"] == page
+    chosen = table_page(alice_client, page=2, sort="-objective", status="Completed")["page_url"]
+    assert chosen == f"{page}?page=2&sort=-objective&status=Completed#training-jobs"
+    assert table_page(alice_client, sort="-objective")["page_url"] == f"{page}?sort=-objective#training-jobs"
+
+
 def test_the_table_sorts_by_objective_with_missing_values_last(alice_client, big_tuning_job):
     best_first = table_page(alice_client, sort="-objective")
     assert [row["sequence"] for row in best_first["rows"][:3]] == [12, 11, 10]
