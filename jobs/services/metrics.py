@@ -25,7 +25,6 @@ from jobs.tuning.early_stopping import (
     Leader,
     LeaderEnvelopeRule,
     RunningAverageRule,
-    first_value,
     recent_best,
     running_averages,
 )
@@ -181,12 +180,7 @@ def _auto_decision(
     epoch = len(current)
     if isinstance(rule, LeaderEnvelopeRule):
         leaders = _leaders(training_job, tuning_job, rule.leader_epoch(epoch), rule.leaders, direction, rule.window)
-        return rule.should_stop_given(
-            current,
-            leaders,
-            direction,
-            lambda: _previous_running_averages(training_job, tuning_job, epoch, latest_epoch),
-        )
+        return rule.should_stop_given(current, leaders, direction)
     assert isinstance(rule, RunningAverageRule), "every rule in RULES is one of the two kinds"
     averages = _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
     return rule.should_stop_given_averages(current, averages, direction)
@@ -216,10 +210,7 @@ def _leaders(
         .values_list("id", "epochs_run")[:count]
     )
     curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _ in chosen])
-    return [
-        Leader(recent_best(curve, window, direction), epochs_run, first_value(curve))
-        for curve, epochs_run in ((curves.get(job_id, []), epochs_run) for job_id, epochs_run in chosen)
-    ]
+    return [Leader(recent_best(curves.get(job_id, []), window, direction), epochs_run) for job_id, epochs_run in chosen]
 
 
 def _previous_running_averages(

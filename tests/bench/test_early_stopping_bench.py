@@ -159,8 +159,8 @@ def test_equal_budget_outcomes():
         MedianStoppingRule(),
         BestSoFarRankRule(),
         LeaderEnvelopeRule(),
-        LeaderEnvelopeRule(leaders=2, lag=0.5, keep_fraction=0.5, grace_fraction=0.2),
-        LeaderEnvelopeRule(leaders=2, lag=0.75, window=0.5, hopeless=True),
+        LeaderEnvelopeRule(leaders=2, lag=0.5, grace_fraction=0.2),
+        LeaderEnvelopeRule(leaders=2, lag=0.75, window=0.5),
     ],
     ids=lambda rule: bench._label(rule),
 )

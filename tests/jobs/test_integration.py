@@ -113,20 +113,35 @@ def test_a_killed_worker_is_reaped_and_the_tuning_job_carries_on(workers, tmp_pa
     assert [j.status for j in others] == [TrainingJobStatus.COMPLETED, TrainingJobStatus.COMPLETED]
 
 
+LEARNING_RATES = ["0.1", "0.11", "0.09", "0.12", "0.08", "0.95"]
+
+
 def test_early_stopping_auto_stops_hopeless_jobs_live(workers, tmp_path):
     program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
     register_algorithm(program=program, static_hyperparameters={"epochs": "8", "epoch_seconds": "0.1"})
     workers.start_worker("control", 2)
     workers.start_worker("training", 2)
+    # One at a time, in grid order: five good jobs end (Auto's leaders), then a hopeless one
+    # (learning rate 0.95: a ceiling of 0.15) runs behind where they all were at half its age.
     tuning_job = services.tuning_job_create(
-        # One at a time, so that job 4 (the seed's hopeless one) always has three finished
-        # predecessors to be compared with; in parallel that depends on the machine's load.
-        config=tuning_job_config(max_training_jobs=6, max_parallel_training_jobs=1, early_stopping_type="Auto")
+        config=tuning_job_config(
+            strategy="Grid",
+            parameter_ranges=[
+                {
+                    "name": "learning_rate",
+                    "type": "Categorical",
+                    "values": ["0.1", "0.11", "0.09", "0.12", "0.08", "0.95"],
+                }
+            ],
+            max_training_jobs=6,
+            max_parallel_training_jobs=1,
+            early_stopping_type="Auto",
+        )
     )
     wait_for(lambda: status_of(tuning_job) == TuningJobStatus.COMPLETED, workers, what="Completed")
 
     stopped = list(tuning_job.training_jobs.filter(status=TrainingJobStatus.STOPPED))
-    assert stopped, "no training job was stopped early: " + repr(
+    assert [job.hyperparameters["learning_rate"] for job in stopped] == ["0.95"], "not the hopeless job alone: " + repr(
         list(tuning_job.training_jobs.values_list("sequence", "status", "epochs_run", "final_objective_value"))
     )
     for job in stopped:

@@ -28,7 +28,10 @@ def trainer(django_user_model, no_tasks):
     team = Group.objects.create(name="vision")
     user = django_user_model.objects.create_user("alice")
     TeamMember.objects.create(team=team, user=user, role=TeamRole.OPERATOR)
-    tuning_job = external_tuning_job(metrics=(OBJECTIVE, "train:loss"))
+    # Six training jobs: the Auto test needs five others to have ended.
+    tuning_job = external_tuning_job(
+        metrics=(OBJECTIVE, "train:loss"), max_training_jobs=6, max_parallel_training_jobs=6
+    )
     training_job, key = services.training_job_claim_external(tuning_job_id=tuning_job.id, claimant="alice")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"TrainingJob {key}")
@@ -141,13 +144,13 @@ def test_the_databases_running_averages_are_the_rules(seed, no_tasks):
 
 
 def test_auto_early_stopping_decides_over_the_api_as_in_the_service(trainer):
-    """Three earlier jobs completed at 0.6, 0.8; the reporting job's 0.1 at epoch 2 is behind all of them."""
+    """Five earlier jobs completed at 0.6, 0.8; the reporting job's 0.1 at epoch 2 is behind all of them at epoch 1."""
     tuning_job = trainer.training_job.tuning_job
     now = datetime.now(UTC)
     earlier = TrainingJob.objects.filter(tuning_job=tuning_job).exclude(pk=trainer.training_job.pk)
     # The reporting job is the first claimed (sequence 1); give it later peers by making it the last instead.
     TrainingJob.objects.filter(pk=trainer.training_job.pk).update(sequence=99)
-    for job in earlier[:3]:
+    for job in earlier[:5]:
         services.training_job_start(training_job_id=job.id, worker="w@h:1", log_path="")
         services.training_job_record_metrics(
             training_job_id=job.id, records=[MetricRecord(OBJECTIVE, e, v, now) for e, v in ((1, 0.6), (2, 0.8))]

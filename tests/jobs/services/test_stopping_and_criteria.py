@@ -69,19 +69,24 @@ def launch(tuning_job, count=None):
 
 def sequential(**overrides):
     return services.tuning_job_create(
-        config=tuning_job_config(max_training_jobs=6, max_parallel_training_jobs=1, **overrides)
+        config=tuning_job_config(**{"max_training_jobs": 6, "max_parallel_training_jobs": 1, **overrides})
     )
 
 
-def test_auto_stops_a_job_worse_than_the_median_of_previous_ones(algorithm, no_tasks):
-    tuning_job = sequential(early_stopping_type="Auto")
-    for _ in range(3):
+def test_auto_stops_a_job_behind_its_leaders_at_half_its_age(algorithm, no_tasks):
+    tuning_job = sequential(early_stopping_type="Auto", max_training_jobs=8)
+    for _ in range(5):
         (job,) = launch(tuning_job, 1)
         assert play(job, [0.5, 0.6, 0.7, 0.8]).status == TrainingJobStatus.COMPLETED
+    (late,) = launch(tuning_job, 1)
+    # Behind the leaders' 0.5, 0.6, 0.7 at epochs 1-3, but never behind where they were at half
+    # its age (epoch 1 for epoch 2, epoch 2 for epochs 3 and 4).
+    assert play(late, [0.3, 0.52, 0.65, 0.85]).status == TrainingJobStatus.COMPLETED
     (hopeless,) = launch(tuning_job, 1)
     hopeless = play(hopeless, [0.45, 0.2, 0.25, 0.3])
     assert (hopeless.status, hopeless.stop_reason) == (TrainingJobStatus.STOPPED, StopReason.EARLY_STOPPING)
-    # Stopped at epoch 2: the first epoch is grace, and 0.2 < median(running averages 0.55).
+    # Stopped at epoch 2: the first epoch is grace, and its best (0.45) is behind every leader's
+    # epoch 1 (0.5).
     assert hopeless.epochs_run == 2
     assert hopeless.final_objective_value == 0.2  # its last value, as SageMaker counts it
     (good,) = launch(tuning_job, 1)
@@ -130,9 +135,9 @@ def test_a_job_that_never_reports_the_objective_is_never_stopped(algorithm, no_t
 
 def test_a_stopped_job_counts_toward_max_training_jobs(algorithm, no_tasks):
     tuning_job = services.tuning_job_create(
-        config=tuning_job_config(max_training_jobs=4, max_parallel_training_jobs=1, early_stopping_type="Auto")
+        config=tuning_job_config(max_training_jobs=6, max_parallel_training_jobs=1, early_stopping_type="Auto")
     )
-    for values in ([0.5, 0.6], [0.5, 0.6], [0.5, 0.6], [0.1, 0.1]):
+    for values in [[0.5, 0.6]] * 5 + [[0.1, 0.1, 0.1]]:
         (job,) = launch(tuning_job, 1)
         play(job, values)
     assert launch(tuning_job) == []
@@ -334,7 +339,7 @@ def test_identical_data_and_algorithm_needs_the_same_algorithm(algorithm, no_tas
     "rule",
     [
         LeaderEnvelopeRule(),
-        LeaderEnvelopeRule(leaders=2, lag=0.5, keep_fraction=0.5, grace_fraction=0.2, window=0.5, hopeless=True),
+        LeaderEnvelopeRule(leaders=2, lag=0.5, grace_fraction=0.2, window=0.5),
     ],
     ids=["defaults", "every-setting"],
 )
