@@ -85,10 +85,10 @@ def test_auto_stops_a_job_behind_its_leaders_at_half_its_age(algorithm, no_tasks
     (hopeless,) = launch(tuning_job, 1)
     hopeless = play(hopeless, [0.45, 0.2, 0.25, 0.3])
     assert (hopeless.status, hopeless.stop_reason) == (TrainingJobStatus.STOPPED, StopReason.EARLY_STOPPING)
-    # Stopped at epoch 2: the first epoch is grace, and its best (0.45) is behind every leader's
-    # epoch 1 (0.5).
-    assert hopeless.epochs_run == 2
-    assert hopeless.final_objective_value == 0.2  # its last value, as SageMaker counts it
+    # The late starter ended best, so it leads: its 0.3 after epoch 1 is the bar at epoch 2, where
+    # the job's best (0.45) is not behind. At epoch 3 it is behind every leader's epoch 2 (0.52+).
+    assert hopeless.epochs_run == 3
+    assert hopeless.final_objective_value == 0.25  # its last value, as SageMaker counts it
     (good,) = launch(tuning_job, 1)
     assert play(good, [0.6, 0.7, 0.8, 0.9]).status == TrainingJobStatus.COMPLETED
 
