@@ -1,35 +1,33 @@
 """Replay tuning jobs over recorded learning curves to compare early-stopping rules.
 
-    python -m bench.early_stopping --curves bench/curves/image_classifier.json
-    python -m bench.early_stopping --curves FILE --json
+    python -m bench.early_stopping --suite [--seeds 100] [--select-seeds 50] [--workers 2] [--json]
+    python -m bench.early_stopping --curves bench/curves/image_classifier.json [--candidates] [--json]
 
-For each seed, `--jobs` curves (20) are drawn in random order from the file's pool
-and run as one tuning job with `--parallel` (2) slots, in simulated time: a job
-occupies a slot for `seconds_per_epoch` per epoch it runs, reports its objective
+For each seed, the curves of a workload are put in a random order and the first
+`--jobs` (20) run as one tuning job with `--parallel` (2) slots, in simulated time: a
+job occupies a slot for `seconds_per_epoch` per epoch it runs, reports its objective
 after every epoch, and the next job starts when a slot frees. After each reported
 epoch (except the last, where stopping saves nothing) the rule decides whether the
 job stops there; it sees the job's own values so far and every earlier-started job's
-curve as far as it had been reported at that moment, exactly what the live engine
-passes to `EarlyStoppingRule.should_stop`. The same seeds give every rule the same
+curve as far as it had been reported at that moment, and which of those had ended on
+their own: what the live engine reads. The same seeds give every rule the same
 curves in the same order.
 
 Rules compared: `off` (never stop), `auto` (the project's `DEFAULT_RULE`), every
 rule in `jobs.tuning.early_stopping.RULES` (including `sagemaker_median`), and
 Optuna's `MedianPruner` and `SuccessiveHalvingPruner` with their defaults, driven
 through real in-memory studies (`ask`, `report`, `should_prune`, `tell`).
-`--candidates` adds the variants in `CANDIDATES` (other cutoffs and guards). Seeds
-0..`--seeds`-1 (200 by default).
+`--candidates` adds the variants in `CANDIDATES`.
 
-Per rule, averaged over seeds:
+Per rule, averaged over seeds (`summarize`): time saved against Off, the best final
+objective and its relative loss against Off's best, how often the job that would
+have ended best was stopped, and the equal-budget figures: given Off's total
+training time, the rule launches jobs from the same order while the next one fits
+whole (`budget_*`), or while any budget is left, cut where it runs out (`cut_*`).
 
-- saved_pct: total training time saved against Off (sum over jobs of time run).
-- best: the best final objective among the 20 jobs (a job's final objective is its
-  last reported value, as on SageMaker), and rel_loss_pct, its relative loss against
-  Off's best: (best_off - best_rule) / |best_off|, sign-flipped when minimizing.
-- best_stopped_pct: how often every job that reaches Off's best was stopped.
-- equal_budget_win_pct (and _tie_): how often the rule's best is strictly better
-  than (equal to) the best of the jobs Off had finished when Off had used as much
-  total training time as the rule used in all.
+`--suite` runs every curve file in a folder, Auto in several (parallel, max jobs)
+configurations, and chooses among `CANDIDATES` leaving one workload out (`choose`,
+`leave_one_out`): the numbers in docs/benchmarks.md, "Early stopping".
 """
 
 from __future__ import annotations
