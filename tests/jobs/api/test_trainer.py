@@ -97,13 +97,15 @@ def test_ingest_is_idempotent_and_answers_stop(api, external):
     assert bad.status_code == 400 and "samples[0].epoch" in bad.json()["error"]["fields"]
 
 
-def test_early_stopping_reaches_an_outside_trainer(api, external):
-    trainers = [claim(api) for _ in range(4)]
-    for _job, trainer in trainers[:3]:
+def test_early_stopping_reaches_an_outside_trainer(api, operator, no_tasks):
+    # Auto decides once five jobs have ended (its leaders): six claimable at once.
+    external_tuning_job(max_training_jobs=6, max_parallel_training_jobs=6)
+    trainers = [claim(api) for _ in range(6)]
+    for _job, trainer in trainers[:5]:
         for epoch, value in enumerate([0.5, 0.6, 0.7], 1):
             report(trainer, epoch, value)
         assert trainer.post(f"{trainer.url}finish/", {"status": "Completed"}, format="json").status_code == 200
-    job, trainer = trainers[3]
+    job, trainer = trainers[5]
     assert report(trainer, 1, 0.1).json()["stop"] is False  # grace epoch
     answer = report(trainer, 2, 0.1).json()
     assert answer == {"stop": True, "reason": "early stopping"}
