@@ -1,6 +1,8 @@
 """Tasks sent by name after commit still follow CELERY_TASK_ROUTES to their queues; a run records its send."""
 
 import json
+import os
+import uuid
 
 import pytest
 import redis
@@ -53,3 +55,21 @@ def test_the_queue_length_is_unknown_when_the_broker_is_away(monkeypatch, caplog
     monkeypatch.setattr(app.conf, "broker_url", "redis://127.0.0.1:1/0")
     assert dispatch.training_queue_length() is None
     assert "could not read the length of the training queue" in caplog.text
+
+
+@pytest.mark.skipif(not os.environ.get("TEST_AMQP_URL"), reason="TEST_AMQP_URL (a RabbitMQ to use) is not set")
+def test_the_queue_length_is_read_from_rabbitmq(monkeypatch, settings):
+    # A queue of this test's own: the RabbitMQ may be shared.
+    queue = f"training-{uuid.uuid4().hex}"
+    settings.CELERY_TASK_ROUTES = {dispatch.RUN_TRAINING_JOB: {"queue": queue}}
+    monkeypatch.setattr(app.conf, "broker_url", os.environ["TEST_AMQP_URL"])
+    assert dispatch.training_queue_length() == 0
+    # Its own connection (the app's producer pool may still point at the Redis of other tests),
+    # with publisher confirms: each message is in the queue when send_task returns.
+    with app.connection_for_write(transport_options={"confirm_publish": True}) as connection:
+        try:
+            for training_job_id in (1, 2):
+                app.send_task(dispatch.RUN_TRAINING_JOB, args=[training_job_id], queue=queue, connection=connection)
+            assert dispatch.training_queue_length() == 2
+        finally:
+            connection.default_channel.queue_delete(queue)
