@@ -224,11 +224,15 @@ TUNEBOARD_MIN_FREE_DISK_MB = env_int("TUNEBOARD_MIN_FREE_DISK_MB", 512, minimum=
 # An ended job's model, input and output files are removed from its worker's disk
 # this long after it ended (0: never); its log stays, for the job's page.
 TUNEBOARD_JOB_DIR_RETENTION_HOURS = env_float("TUNEBOARD_JOB_DIR_RETENTION_HOURS", 168.0, minimum=0.0)
-# A training job that was created but whose task never started (a lost
-# message) is sent again after this long.
 # The rule of early stopping type "Auto": "auto" (the benchmarked default, docs/tuning.md) or a
 # name from jobs.tuning.early_stopping.RULES, e.g. "sagemaker_median" (SageMaker's documented rule).
 TUNEBOARD_EARLY_STOPPING_RULE = env_str("TUNEBOARD_EARLY_STOPPING_RULE", "auto")
+# A training job not started whose run task was never sent, or whose message the
+# training queue no longer holds (a broker restart without persistence), is sent
+# again by the reconcile this long after its dispatch: longer than a message takes
+# from the queue to a worker's claim. Where the broker cannot tell the queue's
+# length, a job is sent again only after TUNEBOARD_START_TIMEOUT.
+TUNEBOARD_REDISPATCH_AFTER = env_float("TUNEBOARD_REDISPATCH_AFTER", 20.0, minimum=1.0)
 TUNEBOARD_START_TIMEOUT = env_float("TUNEBOARD_START_TIMEOUT", 600.0, minimum=1.0)
 
 # AWS (the sagemaker backend, SageMaker import, s3:// channels). Credentials

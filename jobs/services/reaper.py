@@ -86,7 +86,7 @@ def _reap_sagemaker_training_job(training_job: TrainingJob, now: datetime) -> bo
                 heartbeat_at=training_job.heartbeat_at,
             ).update(awaiting_reattach=True, reattach_count=attempt, worker="", heartbeat_at=now)
             if offered:
-                dispatch.dispatch_run(training_job.id, now)
+                dispatch.dispatch_run(training_job.id)
         if offered and not awaiting:
             logger.warning(
                 "the worker %s watching SageMaker training job %s was lost: re-attach %d of %d",
@@ -123,23 +123,71 @@ def _stop_sagemaker_training_job(remote_name: str) -> str:
     return "it was asked to stop on SageMaker."
 
 
-@transaction.atomic
-def training_jobs_redispatch(*, now: datetime | None = None) -> list[int]:
-    """Send again the run tasks of training jobs that were dispatched long ago and never started.
+def training_jobs_redispatch(*, now: datetime | None = None, queued: int | None = None) -> list[int]:
+    """Send again the run tasks of training jobs whose message never came or was lost.
 
-    Their message was lost (a broker restart without persistence), or every
-    training worker is busy; in the second case the extra message finds the
-    job claimed and does nothing, which is why the timeout is generous.
+    Derived from the rows and the training queue's length (`queued`, read from
+    the broker unless given) so that no lost message waits for a timeout
+    meant for something else:
+
+    - dispatched_at null: the task was never sent (the broker was down, or
+      the process died between COMMIT and send);
+    - more jobs sent and not started than messages in the queue: that many
+      messages were lost (a broker restart without persistence). A job that
+      waits for a free slot keeps its message in the queue, so it is not
+      sent again however long it waits.
+
+    A duplicate finds the job claimed and does nothing. Returns the jobs sent.
     """
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.TUNEBOARD_START_TIMEOUT)
+    if queued is None:
+        queued = dispatch.training_queue_length()
     waiting = list(
-        TrainingJob.objects.filter(
-            status=TrainingJobStatus.IN_PROGRESS, started_at__isnull=True, dispatched_at__lt=cutoff
-        )
+        TrainingJob.objects.filter(status=TrainingJobStatus.IN_PROGRESS, started_at__isnull=True)
         .exclude(tuning_job__algorithm__backend=Backend.EXTERNAL)
-        .values_list("id", flat=True)
+        .values_list("id", "created_at", "dispatched_at")
     )
-    for training_job_id in waiting:
-        dispatch.dispatch_run(training_job_id, now)
-    return waiting
+    resend = runs_to_redispatch(
+        waiting,
+        queued=queued,
+        now=now,
+        after=timedelta(seconds=settings.TUNEBOARD_REDISPATCH_AFTER),
+        fallback=timedelta(seconds=settings.TUNEBOARD_START_TIMEOUT),
+    )
+    for training_job_id in resend:
+        dispatch.dispatch_run(training_job_id)
+    if resend:
+        logger.warning("sent again the run task of %d training job(s) not started: %s", len(resend), resend)
+    return resend
+
+
+def runs_to_redispatch(
+    waiting: list[tuple[int, datetime, datetime | None]],
+    *,
+    queued: int | None,
+    now: datetime,
+    after: timedelta,
+    fallback: timedelta,
+) -> list[int]:
+    """Which of the jobs not started (id, created_at, dispatched_at) to send again.
+
+    Each job sent and not started has its message in the queue, bar the
+    moment between a worker taking it and claiming the job (a worker
+    prefetches nothing beyond the tasks it runs: acks late, multiplier 1).
+    So when the queue holds `missing` fewer messages than there are such
+    jobs, `missing` messages are lost; which ones the broker cannot say, so
+    the longest waiting are sent first, as the queue would have served them.
+    A wrong guess leaves a duplicate in the queue, consumed as a no-op, and
+    the job still missing is sent once the counts differ again. Nothing is
+    sent within `after` of its dispatch (it may be on its way to a worker);
+    where the broker cannot say how many messages it holds (`queued` None),
+    only jobs waiting longer than `fallback` are sent.
+    """
+    never_sent = [job_id for job_id, created_at, sent_at in waiting if sent_at is None and created_at <= now - after]
+    sent = sorted((sent_at, job_id) for job_id, _, sent_at in waiting if sent_at is not None)
+    if queued is None:
+        lost = [job_id for sent_at, job_id in sent if sent_at <= now - fallback]
+    else:
+        due = [job_id for sent_at, job_id in sent if sent_at <= now - after]
+        lost = due[: max(len(sent) - queued, 0)]
+    return never_sent + lost

@@ -207,7 +207,7 @@ def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob
         common.publish_training_job(realtime.TRAINING_JOB_CREATED, training_job)
         if tuning_job.algorithm.backend != Backend.EXTERNAL:
             # An external job waits for a trainer to claim it instead.
-            dispatch.dispatch_run(training_job.id, timezone.now())
+            dispatch.dispatch_run(training_job.id)
     return created
 
 

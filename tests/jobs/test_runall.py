@@ -92,3 +92,45 @@ def test_runall_serves_runs_a_tuning_job_and_stops_everything_on_ctrl_c(tmp_path
         log.close()
     assert process.returncode == 0, (tmp_path / "runall.log").read_text()[-3000:]
     assert [child for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE] == []
+
+
+def test_the_embedded_redis_keeps_queued_messages_across_a_crash(tmp_path, settings):
+    """A broker killed with run tasks queued gives them back on restart: runall's Redis keeps an append-only file."""
+    import redis
+
+    from jobs.management.commands.runall import Command
+
+    settings.VAR_DIR = tmp_path / "var"
+    settings.VAR_DIR.mkdir()
+    settings.EMBEDDED_REDIS_PORT = free_port()
+    argv = Command()._redis_argv()
+    client = redis.Redis(port=settings.EMBEDDED_REDIS_PORT)
+
+    def start():
+        process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client.ping()
+                return process
+            except redis.ConnectionError:
+                assert process.poll() is None and time.monotonic() < deadline, "the embedded Redis did not start"
+                time.sleep(0.1)
+
+    process = start()
+    try:
+        client.rpush("training", "run 1", "run 2")
+        # Written out now rather than within the second appendfsync allows, so that the kill loses nothing.
+        client.bgrewriteaof()
+        while (
+            client.info("persistence")["aof_rewrite_in_progress"] or client.info("persistence")["aof_rewrite_scheduled"]
+        ):
+            time.sleep(0.05)
+        process.kill()
+        process.wait(10)
+        process = start()
+        assert client.lrange("training", 0, -1) == [b"run 1", b"run 2"]
+        assert any((settings.VAR_DIR / "redis").iterdir())
+    finally:
+        process.kill()
+        process.wait(10)
