@@ -32,42 +32,16 @@ from pathlib import Path
 
 import psutil
 
+from bench.scratch import external_auto_tuning_job
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def setup(jobs: int) -> list[str]:
     """A tuning job with `jobs` claimed external training jobs; returns their tokens."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tuning_site.settings")
-    django.setup()
-    from django.core.management import call_command
-
+    tuning_job = external_auto_tuning_job("ingest-bench", jobs, jobs)
     from jobs import services
-    from jobs.config import TuningJobConfig
-    from jobs.models import Backend, TuningJob
 
-    call_command("migrate", verbosity=0)
-    TuningJob.objects.filter(name="ingest-bench").delete()
-    services.algorithm_register(
-        name="ingest-bench",
-        command=[],
-        metric_definitions=[{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
-        backend=Backend.EXTERNAL,
-    )
-    tuning_job = services.tuning_job_create(
-        config=TuningJobConfig(
-            name="ingest-bench",
-            algorithm_name="ingest-bench",
-            objective_metric_name="validation:accuracy",
-            objective_type="Maximize",
-            parameter_ranges=[{"name": "x", "type": "Continuous", "min_value": 0.0, "max_value": 1.0}],
-            max_training_jobs=jobs,
-            max_parallel_training_jobs=jobs,
-            early_stopping_type="Auto",
-            random_seed=1,
-        )
-    )
     services.tuning_job_advance(tuning_job_id=tuning_job.id)
     claims = [services.training_job_claim_external(tuning_job_id=tuning_job.id, claimant="bench") for _ in range(jobs)]
     return [(training_job.name, key) for training_job, key in claims]

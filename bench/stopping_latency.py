@@ -23,6 +23,8 @@ import sys
 import time
 from datetime import UTC, datetime
 
+from bench.scratch import external_auto_tuning_job
+
 
 def final_value(sequence: int, previous: int, epoch: int) -> float:
     """Earlier jobs' curves: rising, each to its own level below the running job's."""
@@ -30,37 +32,10 @@ def final_value(sequence: int, previous: int, epoch: int) -> float:
 
 
 def setup(previous: int, epochs: int):
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tuning_site.settings")
-    django.setup()
-    from django.core.management import call_command
-
+    tuning_job = external_auto_tuning_job("stopping-latency", previous + 1, min(previous + 1, 100))
     from jobs import services
-    from jobs.config import TuningJobConfig
-    from jobs.models import Backend, MetricSample, TrainingJob, TrainingJobStatus, TuningJob
+    from jobs.models import MetricSample, TrainingJob, TrainingJobStatus
 
-    call_command("migrate", verbosity=0)
-    TuningJob.objects.filter(name="stopping-latency").delete()
-    services.algorithm_register(
-        name="stopping-latency",
-        command=[],
-        metric_definitions=[{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\S+)"}],
-        backend=Backend.EXTERNAL,
-    )
-    tuning_job = services.tuning_job_create(
-        config=TuningJobConfig(
-            name="stopping-latency",
-            algorithm_name="stopping-latency",
-            objective_metric_name="validation:accuracy",
-            objective_type="Maximize",
-            parameter_ranges=[{"name": "x", "type": "Continuous", "min_value": 0.0, "max_value": 1.0}],
-            max_training_jobs=previous + 1,
-            max_parallel_training_jobs=min(previous + 1, 100),
-            early_stopping_type="Auto",
-            random_seed=1,
-        )
-    )
     now = datetime.now(UTC)
     created = []
     # A bench of the decision, not of the runs: the earlier jobs' end state is written
