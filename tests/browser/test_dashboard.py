@@ -287,6 +287,11 @@ def test_the_training_jobs_table_sorts_and_filters_in_place(web, page, alice, al
     expect(rows.first).to_have_attribute("data-name", "sort-me-002")  # the best first, for Maximize
     expect(page).to_have_url(re.compile(r"sort=-objective"))
 
+    # The filter is in the table htmx just swapped in: change it once htmx has settled that
+    # swap (and so listens on it), as a person would a moment later.
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
     page.get_by_test_id("training-jobs-status-filter").select_option("Stopped")
     expect(rows).to_have_count(2)
     expect(rows.locator('[data-field="status"]', has_text="Stopped")).to_have_count(2)
