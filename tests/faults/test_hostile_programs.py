@@ -15,7 +15,13 @@ import pytest
 
 from jobs import services
 from jobs.models import TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
-from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
+from tests.jobs.factories import (
+    CONVERGING_PROGRAM,
+    descendants_spawner,
+    register_algorithm,
+    tuning_job_config,
+    write_program,
+)
 from tests.jobs.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -107,20 +113,11 @@ def test_a_nul_and_invalid_bytes_in_the_last_lines_keep_the_exit_code_and_the_ta
     assert job.final_objective_value == 0.25
 
 
-SPAWNER = """
-    import json, os, subprocess, sys, time
-    sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
-    helper = subprocess.Popen(sleeper)
-    start_daemon = "import subprocess, sys; print(subprocess.Popen(sys.argv[1:], start_new_session=True).pid)"
-    starter = subprocess.Popen([sys.executable, "-c", start_daemon, *sleeper], stdout=subprocess.PIPE, text=True)
-    daemon = int(starter.stdout.readline())
-    starter.wait()
-    with open(os.path.join({pids_dir!r}, "pids.tmp"), "w") as f:
-        json.dump([os.getpid(), helper.pid, daemon], f)
-    os.rename(os.path.join({pids_dir!r}, "pids.tmp"), os.path.join({pids_dir!r}, f"{{os.getpid()}}.json"))
-    print("validation:accuracy=0.5", flush=True)
-    time.sleep(float(os.environ["SM_HP_LINGER"]))
-"""
+def spawner(pids_dir) -> str:
+    """`descendants_spawner` writing <its pid>.json into `pids_dir`, then reporting and lingering."""
+    pids_path = f'os.path.join({str(pids_dir)!r}, f"{{os.getpid()}}.json")'
+    linger = 'print("validation:accuracy=0.5", flush=True)\ntime.sleep(float(os.environ["SM_HP_LINGER"]))\n'
+    return descendants_spawner(pids_path) + linger
 
 
 def spawned_pids(pids_dir):
@@ -131,7 +128,7 @@ def spawned_pids(pids_dir):
 def test_no_helper_or_setsid_child_survives_its_job_or_its_killed_worker(workers, tmp_path, linger):
     pids_dir = tmp_path / "pids"
     pids_dir.mkdir()
-    program = write_program(tmp_path / "programs", "spawner.py", SPAWNER.format(pids_dir=str(pids_dir)))
+    program = write_program(tmp_path / "programs", "spawner.py", spawner(pids_dir))
     register_algorithm(program=program, static_hyperparameters={"linger": linger})
     workers.start_worker("control", 1)
     workers.start_worker("training", 1)

@@ -84,6 +84,26 @@ def tuning_job_config(**overrides) -> TuningJobConfig:
 
 # A training program whose accuracy rises each epoch toward a ceiling set by
 # its learning rate, so the best job is predictable from its hyperparameters.
+def descendants_spawner(pids_path: str) -> str:
+    """Source of a program that starts a helper and a daemon, the way daemons are made: a
+    child that starts a setsid() grandchild (out of the job's process group) and exits, so
+    the grandchild is an orphan. It writes [its own pid, the helper's, the daemon's] to the
+    file `pids_path` names (a Python expression the program evaluates), atomically."""
+    return textwrap.dedent(f"""
+        import json, os, subprocess, sys, time
+        sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
+        helper = subprocess.Popen(sleeper)
+        start_daemon = "import subprocess, sys; print(subprocess.Popen(sys.argv[1:], start_new_session=True).pid)"
+        starter = subprocess.Popen([sys.executable, "-c", start_daemon, *sleeper], stdout=subprocess.PIPE, text=True)
+        daemon = int(starter.stdout.readline())
+        starter.wait()
+        pids_path = {pids_path}
+        with open(pids_path + ".tmp", "w") as f:
+            json.dump([os.getpid(), helper.pid, daemon], f)
+        os.rename(pids_path + ".tmp", pids_path)
+    """)
+
+
 CONVERGING_PROGRAM = """
     import argparse, json, time
     parser = argparse.ArgumentParser()

@@ -21,6 +21,7 @@ from jobs.backends import (
     StopCause,
     TrainingRunSpec,
 )
+from tests.jobs.factories import descendants_spawner
 
 LOSS = MetricDefinition("train:loss", r"train:loss=(\S+)")
 
@@ -94,22 +95,8 @@ def with_child(child_sigterm, then=""):
 
 
 def with_descendants(then=""):
-    """Source of a program that starts a helper and a daemon, the way daemons are made: a
-    child that starts a setsid() grandchild (out of the job's process group) and exits, so
-    the grandchild is an orphan. Writes the three pids to pids.json, then runs `then`."""
-    spawn = """
-        import json, os, subprocess, sys, time
-        sleeper = [sys.executable, "-c", "import time; time.sleep(600)"]
-        helper = subprocess.Popen(sleeper)
-        start_daemon = "import subprocess, sys; print(subprocess.Popen(sys.argv[1:], start_new_session=True).pid)"
-        starter = subprocess.Popen([sys.executable, "-c", start_daemon, *sleeper], stdout=subprocess.PIPE, text=True)
-        daemon = int(starter.stdout.readline())
-        starter.wait()
-        with open("pids.tmp", "w") as f:
-            json.dump([os.getpid(), helper.pid, daemon], f)
-        os.rename("pids.tmp", "pids.json")
-    """
-    return textwrap.dedent(spawn) + textwrap.dedent(then)
+    """`descendants_spawner` writing pids.json in the job directory, then `then`."""
+    return descendants_spawner('"pids.json"') + textwrap.dedent(then)
 
 
 def test_hyperparameters_arrive_as_file_argv_and_env(tmp_path):
