@@ -429,3 +429,19 @@ class AccessKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class ReaperWatch(models.Model):
+    """When the reaper last read the heartbeats, and since when it has read them without a gap.
+
+    One row. A stale heartbeat means a lost worker only if the worker could have
+    written it all along: while the database (or the broker, or beat) was away,
+    neither workers nor reaper could, so after such a gap the reaper watches
+    for a whole heartbeat timeout before it fails anyone.
+    """
+
+    last_pass_at = models.DateTimeField()
+    watching_since = models.DateTimeField()
+
+    def __str__(self):
+        return f"reaper watching since {self.watching_since.isoformat()}"

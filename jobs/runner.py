@@ -7,11 +7,13 @@ of Django, and the service layer, which records what the backend reports.
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import replace
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import InterfaceError, OperationalError, connection
 
 from jobs import aws, selectors, services
 from jobs.backends import s3
@@ -30,25 +32,135 @@ logger = logging.getLogger(__name__)
 SAGEMAKER_COMMAND = ("train",)
 
 
-class ServiceRunMonitor:
-    """The backend's view of the database: it reports through the service layer."""
+# What the database raises when it is away (stopped, restarting, unreachable), as
+# opposed to a request of ours being wrong: worth asking again later.
+DATABASE_AWAY = (OperationalError, InterfaceError)
 
-    def __init__(self, training_job_id: int):
+
+class DatabaseAway(Exception):
+    """The database did not answer; the call was not made (or not committed)."""
+
+
+class DatabaseOutageBackoff:
+    """When to ask a database that did not answer again: 0.5 s, doubling to at most 5 s.
+
+    A stopped server refuses a connection at once, so asking often costs little,
+    and the short ceiling means a job reports again within seconds of the
+    database's return, well inside the reaper's heartbeat timeout.
+    """
+
+    first_delay = 0.5
+    max_delay = 5.0
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic):
+        self._clock = clock
+        self._delay = 0.0
+        self._retry_at = 0.0
+
+    @property
+    def waiting(self) -> bool:
+        return self._clock() < self._retry_at
+
+    def call(self, function: Callable, **kwargs):
+        """`function(**kwargs)`, or DatabaseAway at once while backing off, or when it fails for want of a database."""
+        if self.waiting:
+            raise DatabaseAway
+        try:
+            result = function(**kwargs)
+        except DATABASE_AWAY as exc:
+            # The connection is broken or half-open: drop it, so the next call connects anew.
+            _close_connection()
+            self._delay = min(max(self._delay * 2, self.first_delay), self.max_delay)
+            self._retry_at = self._clock() + self._delay
+            if self._delay == self.first_delay:
+                logger.warning("database away (%s): the training job runs on, reports wait", exc)
+            raise DatabaseAway from exc
+        if self._delay:
+            logger.warning("database back: reporting again")
+        self._delay = 0.0
+        return result
+
+
+def _close_connection() -> None:
+    try:
+        connection.close()
+    except DATABASE_AWAY:
+        pass  # closing a connection to a server that has gone can fail too; it is closed either way
+
+
+class ServiceRunMonitor:
+    """The backend's view of the database: it reports through the service layer.
+
+    A training job must outlive an outage of the database (a restart, a
+    failover, a cut network), as a SageMaker job outlives its console. So no
+    call here raises for one: samples wait in memory, in order, until the
+    database takes them; a heartbeat that cannot be written is skipped (the
+    reaper does not count an outage against a job, see
+    jobs.services.reaper.training_jobs_reap_stale); a stop request that cannot
+    be read is taken as none (fail open: the job goes on rather than dies).
+    """
+
+    def __init__(self, training_job_id: int, backoff: DatabaseOutageBackoff | None = None):
         self.training_job_id = training_job_id
+        self._backoff = backoff or DatabaseOutageBackoff()
+        self._unsent: list[MetricRecord] = []
 
     def on_metrics(self, records: list[MetricRecord]) -> None:
-        services.training_job_record_metrics(training_job_id=self.training_job_id, records=records)
+        self._unsent += records
+        self.send_metrics()
+
+    def send_metrics(self) -> bool:
+        """Store the samples waiting for the database; True once none is left."""
+        if not self._unsent:
+            return True
+        try:
+            self._backoff.call(
+                services.training_job_record_metrics, training_job_id=self.training_job_id, records=self._unsent
+            )
+        except DatabaseAway:
+            return False
+        self._unsent = []
+        return True
 
     def should_stop(self) -> bool:
-        return selectors.training_job_status(training_job_id=self.training_job_id) == TrainingJobStatus.STOPPING
+        self.send_metrics()
+        try:
+            status = self._backoff.call(selectors.training_job_status, training_job_id=self.training_job_id)
+        except DatabaseAway:
+            return False
+        return status == TrainingJobStatus.STOPPING
 
     def heartbeat(self) -> None:
-        services.training_job_heartbeat(training_job_id=self.training_job_id)
+        self.send_metrics()
+        try:
+            self._backoff.call(services.training_job_heartbeat, training_job_id=self.training_job_id)
+        except DatabaseAway:
+            pass
 
     def on_secondary_status(self, secondary_status: str) -> None:
-        services.training_job_record_secondary_status(
-            training_job_id=self.training_job_id, secondary_status=secondary_status
-        )
+        try:
+            self._backoff.call(
+                services.training_job_record_secondary_status,
+                training_job_id=self.training_job_id,
+                secondary_status=secondary_status,
+            )
+        except DatabaseAway:
+            pass  # the next change, or the ending, carries it
+
+    def wait_for_database(self, function: Callable, **kwargs):
+        """Send what is unsent, then `function(**kwargs)`, waiting out an outage of up to
+        TUNEBOARD_DATABASE_OUTAGE_TOLERANCE seconds; past it, the outage's error is raised."""
+        tolerance = settings.TUNEBOARD_DATABASE_OUTAGE_TOLERANCE
+        gives_up_at = time.monotonic() + tolerance
+        while True:
+            try:
+                if self.send_metrics():
+                    return self._backoff.call(function, **kwargs)
+            except DatabaseAway:
+                pass
+            if time.monotonic() >= gives_up_at:
+                raise DatabaseAway(f"no database for {tolerance} s: training job {self.training_job_id} not recorded")
+            time.sleep(self._backoff.first_delay)
 
 
 def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob | None:
@@ -80,17 +192,19 @@ def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob 
         if training_job is None:
             return None
         reattaching = True
+    monitor = ServiceRunMonitor(training_job.id)
     try:
-        result = _run(training_job, job_dir, reattaching)
+        result = _run(training_job, job_dir, reattaching, monitor)
     except Exception as exc:
         # Whatever went wrong here must end the job, or it would hang until
         # the reaper gives up on its heartbeat.
         logger.exception("training job %s could not run", training_job.name)
         result = RunResult(outcome=Outcome.FAILED, exit_code=None, failure_reason=f"InternalError: {exc}")
-    return services.training_job_finish(training_job_id=training_job_id, result=result)
+    # Every sample first, so the ending sees the final objective value; both outlast an outage.
+    return monitor.wait_for_database(services.training_job_finish, training_job_id=training_job_id, result=result)
 
 
-def _run(training_job: TrainingJob, job_dir, reattaching: bool) -> RunResult:
+def _run(training_job: TrainingJob, job_dir, reattaching: bool, monitor: ServiceRunMonitor) -> RunResult:
     tuning_job = training_job.tuning_job
     algorithm = tuning_job.algorithm
     spec = TrainingRunSpec(
@@ -105,7 +219,6 @@ def _run(training_job: TrainingJob, job_dir, reattaching: bool) -> RunResult:
         heartbeat_interval_seconds=settings.TUNEBOARD_HEARTBEAT_INTERVAL,
         environment=passed_through_environment(algorithm),
     )
-    monitor = ServiceRunMonitor(training_job.id)
     if reattaching:
         return _reattach_on_sagemaker(training_job, spec, monitor)
     return BACKENDS[algorithm.backend](training_job, spec, monitor)

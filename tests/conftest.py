@@ -11,13 +11,16 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import redis
 from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 
+from jobs.models import ReaperWatch
 from tuning_site.celery import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +38,14 @@ def no_tasks(django_capture_on_commit_callbacks):
     """Capture the on-commit task hand-offs so that nothing reaches a broker."""
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         yield callbacks
+
+
+@pytest.fixture
+def reaper_watching(db):
+    """The reaper has been reading heartbeats for a day without a gap: a stale one is a lost worker."""
+    now = timezone.now()
+    watching = {"last_pass_at": now, "watching_since": now - timedelta(days=1)}
+    ReaperWatch.objects.update_or_create(pk=1, defaults=watching)
 
 
 @pytest.fixture

@@ -126,12 +126,16 @@ def _database() -> dict:
         }
         # A file, not :memory:, so worker processes started by the tests see it.
         config["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
-    elif env_int("DATABASE_POOL_SIZE", 0, minimum=0):
+        return config
+    # A server that has gone (a network cut, a host down) would otherwise hold each
+    # connection attempt for minutes: the training workers ask again instead.
+    config.setdefault("OPTIONS", {})["connect_timeout"] = env_int("DATABASE_CONNECT_TIMEOUT", 5, minimum=1)
+    if env_int("DATABASE_POOL_SIZE", 0, minimum=0):
         # Under ASGI every request opens its own connection (CONN_MAX_AGE cannot
         # help: each request runs on a new thread). A pool keeps them open. For
         # web processes only: its threads do not survive a Celery worker's fork.
         config["CONN_MAX_AGE"] = 0
-        config.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 0)}
+        config["OPTIONS"]["pool"] = {"min_size": 1, "max_size": env_int("DATABASE_POOL_SIZE", 0)}
     return config
 
 
@@ -214,6 +218,10 @@ TUNEBOARD_JOBS_DIR = Path(env_str("TUNEBOARD_JOBS_DIR", str(VAR_DIR / "jobs")))
 # fails a job whose heartbeat is older than the timeout (its worker died).
 TUNEBOARD_HEARTBEAT_INTERVAL = env_float("TUNEBOARD_HEARTBEAT_INTERVAL", 5.0, minimum=0.1)
 TUNEBOARD_HEARTBEAT_TIMEOUT = env_float("TUNEBOARD_HEARTBEAT_TIMEOUT", 60.0, minimum=1.0)
+# A training job outlives a database outage: its worker keeps the program running and
+# its samples in memory, and records them, and the job's end, when the database is
+# back. Past this many seconds without a database, the worker gives the job up.
+TUNEBOARD_DATABASE_OUTAGE_TOLERANCE = env_float("TUNEBOARD_DATABASE_OUTAGE_TOLERANCE", 3600.0, minimum=1.0)
 # How often a running job looks for a stop request, and how long a stopped
 # program gets between SIGTERM and SIGKILL.
 TUNEBOARD_STOP_POLL_INTERVAL = env_float("TUNEBOARD_STOP_POLL_INTERVAL", 0.5, minimum=0.05)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from jobs import aws
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.backends.s3 import describe_error
-from jobs.models import ACTIVE_STATUSES, Backend, TrainingJob, TrainingJobStatus
+from jobs.models import ACTIVE_STATUSES, Backend, ReaperWatch, TrainingJob, TrainingJobStatus
 from jobs.services import dispatch
 from jobs.services.training_jobs import training_job_fail, training_job_finish
 
@@ -35,9 +35,16 @@ def training_jobs_reap_stale(*, now: datetime | None = None) -> list[int]:
     these jobs; failing them lets their tuning jobs carry on. A SageMaker job
     did not die with it, though: it is offered to another worker to re-attach
     (see _reap_sagemaker_training_job). Returns the jobs that were ended.
+
+    Nobody is failed for an outage: after a gap in the reaper's own passes (the
+    database, the broker or beat was away, and so were the heartbeats) it
+    first watches for a whole timeout, time for every live worker to report again.
     """
     now = now or timezone.now()
-    cutoff = now - timedelta(seconds=settings.TUNEBOARD_HEARTBEAT_TIMEOUT)
+    timeout = timedelta(seconds=settings.TUNEBOARD_HEARTBEAT_TIMEOUT)
+    if reaper_watching_for(now) < timeout:
+        return []
+    cutoff = now - timeout
     stale = TrainingJob.objects.filter(
         status__in=ACTIVE_STATUSES, started_at__isnull=False, heartbeat_at__lt=cutoff
     ).select_related("tuning_job__algorithm")
@@ -63,6 +70,26 @@ def training_jobs_reap_stale(*, now: datetime | None = None) -> list[int]:
     if reaped:
         logger.warning("failed %d training job(s) whose worker was lost: %s", len(reaped), reaped)
     return reaped
+
+
+@transaction.atomic
+def reaper_watching_for(now: datetime) -> timedelta:
+    """Record a pass of the reaper; how long it has been reading heartbeats without a gap.
+
+    A gap is longer than half the heartbeat timeout: a live job's heartbeat is
+    then at most that old plus a heartbeat interval when the reaper looks again,
+    so within a shorter gap no live job can look lost.
+    """
+    ReaperWatch.objects.get_or_create(pk=1, defaults={"last_pass_at": now, "watching_since": now})
+    watch = ReaperWatch.objects.select_for_update().get(pk=1)
+    if now - watch.last_pass_at > timedelta(seconds=settings.TUNEBOARD_HEARTBEAT_TIMEOUT / 2):
+        logger.warning(
+            "no reaper pass since %s: watching heartbeats again before failing any job", watch.last_pass_at.isoformat()
+        )
+        watch.watching_since = now
+    watch.last_pass_at = max(now, watch.last_pass_at)
+    watch.save()
+    return now - watch.watching_since
 
 
 def _reap_sagemaker_training_job(training_job: TrainingJob, now: datetime) -> bool:

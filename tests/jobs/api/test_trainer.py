@@ -125,7 +125,7 @@ def test_a_failure_is_recorded_with_its_reason(api, external):
     assert (failed.status, failed.failure_reason) == (TrainingJobStatus.FAILED, "OOM on node 7")
 
 
-def test_a_stopping_job_whose_trainer_vanished_ends_stopped(api, external, settings):
+def test_a_stopping_job_whose_trainer_vanished_ends_stopped(api, external, settings, reaper_watching):
     job, trainer = claim(api)
     services.training_job_stop(training_job_id=TrainingJob.objects.get(name=job["name"]).id)
     TrainingJob.objects.filter(name=job["name"]).update(heartbeat_at=timezone.now() - timedelta(hours=1))

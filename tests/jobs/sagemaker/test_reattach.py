@@ -95,7 +95,7 @@ def reap(callbacks):
 
 @pytest.mark.django_db
 def test_the_reaper_offers_a_lost_sagemaker_job_for_re_attach_instead_of_failing_it(
-    django_capture_on_commit_callbacks, settings
+    django_capture_on_commit_callbacks, settings, reaper_watching
 ):
     settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 60
     job = watched_job(django_capture_on_commit_callbacks)
@@ -131,7 +131,7 @@ def test_a_job_neither_new_nor_offered_for_re_attach_is_not_run_again(django_cap
 
 @pytest.mark.django_db
 def test_a_sagemaker_job_past_its_re_attach_budget_is_failed_here_and_stopped_there(
-    aws, django_capture_on_commit_callbacks, settings
+    aws, django_capture_on_commit_callbacks, settings, reaper_watching
 ):
     settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 60
     with TrainingLifecycle(aws, epochs=EPOCHS, value=accuracy) as lifecycle:
@@ -154,7 +154,9 @@ def test_a_sagemaker_job_past_its_re_attach_budget_is_failed_here_and_stopped_th
 
 
 @pytest.mark.django_db
-def test_a_failed_stop_on_giving_up_is_in_the_failure_reason(aws, django_capture_on_commit_callbacks, settings):
+def test_a_failed_stop_on_giving_up_is_in_the_failure_reason(
+    aws, django_capture_on_commit_callbacks, settings, reaper_watching
+):
     settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 60
     with TrainingLifecycle(aws, epochs=EPOCHS, value=accuracy) as lifecycle:
         settings.TUNEBOARD_AWS_ENDPOINT_URL = lifecycle.url

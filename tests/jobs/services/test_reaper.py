@@ -8,13 +8,15 @@ from django.utils import timezone
 
 from jobs import services
 from jobs.models import TrainingJob, TrainingJobStatus
-from jobs.services.reaper import runs_to_redispatch
+from jobs.services.reaper import reaper_watching_for, runs_to_redispatch
 from tests.jobs.services.helpers import advance, create
 
 pytestmark = pytest.mark.django_db
 
 
-def test_reaper_fails_jobs_with_a_stale_heartbeat(algorithm, django_capture_on_commit_callbacks, settings):
+def test_reaper_fails_jobs_with_a_stale_heartbeat(
+    algorithm, django_capture_on_commit_callbacks, settings, reaper_watching
+):
     settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 30
     tuning_job = create(django_capture_on_commit_callbacks)
     stale, fresh = advance(tuning_job, django_capture_on_commit_callbacks)
@@ -28,6 +30,41 @@ def test_reaper_fails_jobs_with_a_stale_heartbeat(algorithm, django_capture_on_c
     assert "training@gone:42" in stale.failure_reason and "no heartbeat" in stale.failure_reason
     fresh.refresh_from_db()
     assert fresh.status == TrainingJobStatus.IN_PROGRESS
+
+
+def test_after_an_outage_the_reaper_watches_a_whole_timeout_before_failing_anyone(
+    algorithm, django_capture_on_commit_callbacks, settings
+):
+    """The database was away for 100 s: no heartbeat could be written, and the reaper could not look.
+
+    Its first passes after the gap fail nobody; a job whose worker is alive has
+    written a heartbeat by the time the reaper has watched for a timeout, and
+    one whose worker is really gone is failed then.
+    """
+    settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 30
+    tuning_job = create(django_capture_on_commit_callbacks)
+    alive, lost = advance(tuning_job, django_capture_on_commit_callbacks)
+    for job in (alive, lost):
+        services.training_job_start(training_job_id=job.id, worker="training@host:42", log_path="")
+    before = timezone.now()
+    assert services.training_jobs_reap_stale(now=before) == []  # the first pass ever only starts watching
+    back = before + timedelta(seconds=100)
+    TrainingJob.objects.filter(pk__in=[alive.pk, lost.pk]).update(heartbeat_at=before)
+    with django_capture_on_commit_callbacks(execute=False):
+        assert services.training_jobs_reap_stale(now=back) == []
+        assert services.training_jobs_reap_stale(now=back + timedelta(seconds=10)) == []
+        TrainingJob.objects.filter(pk=alive.pk).update(heartbeat_at=back + timedelta(seconds=12))
+        assert services.training_jobs_reap_stale(now=back + timedelta(seconds=20)) == []
+        assert services.training_jobs_reap_stale(now=back + timedelta(seconds=30)) == [lost.id]
+    assert TrainingJob.objects.get(pk=alive.pk).status == TrainingJobStatus.IN_PROGRESS
+
+
+def test_a_pass_within_half_a_timeout_is_no_gap(db, settings):
+    settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 30
+    reaper_watching_for(T0)
+    assert reaper_watching_for(T0 + timedelta(seconds=15)) == timedelta(seconds=15)
+    assert reaper_watching_for(T0 + timedelta(seconds=30)) == timedelta(seconds=30)
+    assert reaper_watching_for(T0 + timedelta(seconds=46)) == timedelta(0)
 
 
 AFTER, FALLBACK = timedelta(seconds=20), timedelta(seconds=600)
