@@ -36,6 +36,8 @@ MAX_TRAINING_JOBS_LIMIT = 10_000
 MAX_PARALLEL_LIMIT = 100
 HYPERPARAMETER_VALUE_MAX_LENGTH = 2500
 RANDOM_SEED_MAX = 2**31 - 1
+# SageMaker's bound on RetryStrategy.MaximumRetryAttempts.
+MAX_RETRY_ATTEMPTS = 30
 MAX_WARM_START_PARENTS = 5
 
 
@@ -52,6 +54,8 @@ class TuningJobConfig:
     static_hyperparameters: dict[str, str] = field(default_factory=dict)
     max_runtime_seconds: int | None = None
     training_max_runtime_seconds: int | None = None
+    # TrainingJobDefinition.RetryStrategy.MaximumRetryAttempts (1-30); None: no retry.
+    max_retry_attempts: int | None = None
     early_stopping_type: str = EarlyStoppingType.OFF
     random_seed: int | None = None
     hyperband_min_resource: int | None = None
@@ -184,6 +188,8 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
         value = getattr(config, name)
         if value is not None:
             _check_count(value, name, 1, 60 * 60 * 24 * 30, fail)
+    if config.max_retry_attempts is not None:
+        _check_count(config.max_retry_attempts, "max_retry_attempts", 0, MAX_RETRY_ATTEMPTS, fail)
     if config.random_seed is not None:
         _check_count(config.random_seed, "random_seed", 0, RANDOM_SEED_MAX, fail)
 

@@ -154,6 +154,13 @@ class TuningJobForm(forms.Form):
     training_max_runtime_seconds = forms.IntegerField(
         label="Max runtime per training job (s)", required=False, widget=forms.NumberInput(attrs={"min": 1})
     )
+    max_retry_attempts = forms.IntegerField(
+        label="Retries after an internal error",
+        required=False,
+        help_text="A training job whose worker was lost runs again up to this many times (SageMaker's "
+        "RetryStrategy); empty for none.",
+        widget=forms.NumberInput(attrs={"min": 0, "max": 30}),
+    )
     early_stopping_type = forms.ChoiceField(
         label="Early stopping",
         choices=EarlyStoppingType.choices,
@@ -236,6 +243,7 @@ class TuningJobCreationForm:
             strategy=data["strategy"],
             max_runtime_seconds=data["max_runtime_seconds"],
             training_max_runtime_seconds=data["training_max_runtime_seconds"],
+            max_retry_attempts=data["max_retry_attempts"],
             early_stopping_type=data["early_stopping_type"],
             random_seed=data["random_seed"],
             hyperband_min_resource=data["hyperband_min_resource"],

@@ -239,6 +239,11 @@ class TuningJob(models.Model):
     complete_on_convergence = models.BooleanField(
         default=False, help_text="TuningJobCompletionCriteria.ConvergenceDetected.CompleteOnConvergence."
     )
+    max_retry_attempts = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="RetryStrategy.MaximumRetryAttempts: how often a training job that failed with an "
+        "InternalServerError (a lost worker, a full disk) runs again.",
+    )
     warm_start_type = models.CharField(max_length=32, choices=WarmStartType.choices, blank=True)
     warm_start_parents = models.ManyToManyField(
         "self", symmetrical=False, blank=True, related_name="warm_start_children"
@@ -317,6 +322,9 @@ class TrainingJob(models.Model):
     )
     reattach_count = models.PositiveSmallIntegerField(
         default=0, help_text="How many times a worker re-attached to its remote job after the watcher was lost."
+    )
+    retry_count = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times it ran again after an InternalServerError (RetryStrategy)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(

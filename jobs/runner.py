@@ -7,6 +7,7 @@ of Django, and the service layer, which records what the backend reports.
 import logging
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -42,15 +43,16 @@ class DatabaseAway(Exception):
 
 
 class DatabaseOutageBackoff:
-    """When to ask a database that did not answer again: 0.5 s, doubling to at most 5 s.
+    """When to ask a database that did not answer again: 0.25 s, doubling to at most 1 s.
 
-    A stopped server refuses a connection at once, so asking often costs little,
-    and the short ceiling means a job reports again within seconds of the
+    A stopped server refuses a connection at once, so asking often costs little
+    (an unreachable one is bounded by DATABASE_CONNECT_TIMEOUT), and the short
+    ceiling means a job's heartbeat is written within a second of the
     database's return, well inside the reaper's heartbeat timeout.
     """
 
-    first_delay = 0.5
-    max_delay = 5.0
+    first_delay = 0.25
+    max_delay = 1.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic):
         self._clock = clock
@@ -131,11 +133,8 @@ class ServiceRunMonitor:
         return status == TrainingJobStatus.STOPPING
 
     def heartbeat(self) -> None:
+        # The heartbeat itself is HeartbeatThread's; the backend's call is a moment to send what waits.
         self.send_metrics()
-        try:
-            self._backoff.call(services.training_job_heartbeat, training_job_id=self.training_job_id)
-        except DatabaseAway:
-            pass
 
     def on_secondary_status(self, secondary_status: str) -> None:
         try:
@@ -161,6 +160,39 @@ class ServiceRunMonitor:
             if time.monotonic() >= gives_up_at:
                 raise DatabaseAway(f"no database for {tolerance} s: training job {self.training_job_id} not recorded")
             time.sleep(self._backoff.first_delay)
+
+
+class HeartbeatThread(threading.Thread):
+    """Writes a running job's heartbeat every TUNEBOARD_HEARTBEAT_INTERVAL, from a thread of its own.
+
+    The reaper takes a job without a heartbeat for TUNEBOARD_HEARTBEAT_TIMEOUT
+    (8 s) for one whose worker is gone, and fails it so that it is retried at
+    once. The run loop cannot promise a heartbeat that often: an S3 download or
+    a SageMaker call being retried may hold it longer. This thread only has to
+    show that the worker process lives, which is all the reaper asks. Its
+    database connection is its own (Django's are per thread), closed at the end.
+    """
+
+    def __init__(self, training_job_id: int, interval: float):
+        super().__init__(name=f"heartbeat-{training_job_id}", daemon=True)
+        self._training_job_id = training_job_id
+        self._interval = interval
+        self._ended = threading.Event()
+        self._backoff = DatabaseOutageBackoff()
+
+    def run(self) -> None:
+        try:
+            while not self._ended.wait(self._interval):
+                try:
+                    self._backoff.call(services.training_job_heartbeat, training_job_id=self._training_job_id)
+                except DatabaseAway:
+                    pass  # nor can the reaper read heartbeats meanwhile (it counts no outage against a job)
+        finally:
+            _close_connection()
+
+    def end(self) -> None:
+        self._ended.set()
+        self.join()
 
 
 def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob | None:
@@ -193,15 +225,20 @@ def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob 
             return None
         reattaching = True
     monitor = ServiceRunMonitor(training_job.id)
+    heartbeat = HeartbeatThread(training_job.id, settings.TUNEBOARD_HEARTBEAT_INTERVAL)
+    heartbeat.start()
     try:
-        result = _run(training_job, job_dir, reattaching, monitor)
-    except Exception as exc:
-        # Whatever went wrong here must end the job, or it would hang until
-        # the reaper gives up on its heartbeat.
-        logger.exception("training job %s could not run", training_job.name)
-        result = RunResult(outcome=Outcome.FAILED, exit_code=None, failure_reason=f"InternalError: {exc}")
-    # Every sample first, so the ending sees the final objective value; both outlast an outage.
-    return monitor.wait_for_database(services.training_job_finish, training_job_id=training_job_id, result=result)
+        try:
+            result = _run(training_job, job_dir, reattaching, monitor)
+        except Exception as exc:
+            # Whatever went wrong here must end the job, or it would hang until
+            # the reaper gives up on its heartbeat.
+            logger.exception("training job %s could not run", training_job.name)
+            result = RunResult(outcome=Outcome.FAILED, exit_code=None, failure_reason=f"InternalError: {exc}")
+        # Every sample first, so the ending sees the final objective value; both outlast an outage.
+        return monitor.wait_for_database(services.training_job_finish, training_job_id=training_job_id, result=result)
+    finally:
+        heartbeat.end()
 
 
 def _run(training_job: TrainingJob, job_dir, reattaching: bool, monitor: ServiceRunMonitor) -> RunResult:

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Case, Count, DateTimeField, DurationField, ExpressionWrapper, F, Max, Q, Sum, Value, When
 from django.db.models.functions import Coalesce
 
+from jobs.backends.base import INFRASTRUCTURE_ERROR
 from jobs.models import (
     MetricSample,
     ObjectiveStatus,
@@ -47,13 +48,16 @@ class StatusCounters:
 def _counter_aggregates(prefix: str = "") -> dict:
     status = f"{prefix}status"
     objective = f"{prefix}objective_status"
+    internal_error = Q(**{f"{prefix}failure_reason__startswith": f"{INFRASTRUCTURE_ERROR}:"})
     return {
         "completed": Count("pk", filter=Q(**{status: TrainingJobStatus.COMPLETED})),
         # A job that is Stopping still runs (and costs) until its program exits.
         "in_progress": Count(
             "pk", filter=Q(**{f"{status}__in": [TrainingJobStatus.IN_PROGRESS, TrainingJobStatus.STOPPING]})
         ),
-        "non_retryable_error": Count("pk", filter=Q(**{status: TrainingJobStatus.FAILED})),
+        # SageMaker's split: an internal error (a lost worker, a full disk) could be retried, a program's failure not.
+        "retryable_error": Count("pk", filter=Q(**{status: TrainingJobStatus.FAILED}) & internal_error),
+        "non_retryable_error": Count("pk", filter=Q(**{status: TrainingJobStatus.FAILED}) & ~internal_error),
         "stopped": Count("pk", filter=Q(**{status: TrainingJobStatus.STOPPED})),
         "objective_succeeded": Count("pk", filter=Q(**{objective: ObjectiveStatus.SUCCEEDED})),
         "objective_pending": Count("pk", filter=Q(**{objective: ObjectiveStatus.PENDING})),
@@ -64,9 +68,8 @@ def _counter_aggregates(prefix: str = "") -> dict:
 def tuning_job_counters(*, tuning_job: TuningJob) -> StatusCounters:
     """Counters of one tuning job, in one aggregate query.
 
-    Failed training jobs are never retried here, so they all count as
-    NonRetryableError and RetryableError stays 0, as SageMaker reports it
-    for jobs it did not retry.
+    A job failed by an InternalServerError counts as RetryableError, as on
+    SageMaker, whether or not its RetryStrategy had attempts left.
     """
     return StatusCounters(**TrainingJob.objects.filter(tuning_job=tuning_job).aggregate(**_counter_aggregates()))
 

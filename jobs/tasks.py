@@ -8,7 +8,10 @@ import logging
 import time
 
 from celery import shared_task
+from celery.exceptions import WorkerLostError
 from celery.signals import worker_shutting_down
+from celery.worker.request import Request
+from django.db import connection
 
 from jobs import runner, selectors, services
 from jobs.job_directories import WorkerDiskFull
@@ -30,7 +33,33 @@ def advance_tuning_job(tuning_job_id: int) -> int:
         return 0
 
 
-@shared_task(bind=True, max_retries=None)
+class TrainingRunRequest(Request):
+    """A run task as the Celery worker's main process sees it: it outlives the pool process running the job.
+
+    When that process dies (the kernel's OOM killer, kill -9, a crash in a
+    native library), the main process hears of it at once (WorkerLostError),
+    long before the job's heartbeat lapses: the job ends there and then with
+    SageMaker's InternalServerError, and is retried as its RetryStrategy says.
+    """
+
+    def on_failure(self, exc_info, send_failed_event=True, return_ok=False):
+        # The pool hands the error over wrapped, with its traceback.
+        exc = getattr(exc_info.exception, "exc", exc_info.exception)
+        if isinstance(exc, WorkerLostError) and self.worker_pid and self.args:
+            try:
+                services.training_job_worker_lost(
+                    training_job_id=int(self.args[0]), worker=f"{self.hostname}:{self.worker_pid}", cause=str(exc)
+                )
+            except Exception:
+                # The reaper is the safety net: the job's heartbeat lapses in seconds.
+                logger.exception("could not end training job %s after its worker process was lost", self.args[0])
+            finally:
+                # The main process runs no tasks: nothing to keep a connection open for.
+                connection.close()
+        super().on_failure(exc_info, send_failed_event=send_failed_event, return_ok=return_ok)
+
+
+@shared_task(bind=True, max_retries=None, Request=TrainingRunRequest)
 def run_training_job(self, training_job_id: int) -> str | None:
     """Run one training job to its end on this worker (queue `training`)."""
     try:
@@ -50,14 +79,19 @@ def run_training_job(self, training_job_id: int) -> str | None:
 
 
 @shared_task
+def reap_lost_workers() -> int:
+    """End (or retry) the training jobs whose worker stopped sending heartbeats; how many."""
+    return len(services.training_jobs_reap_stale())
+
+
+@shared_task
 def reconcile_all() -> dict:
-    """The periodic safety net: reap lost workers, resend lost tasks, advance every active tuning job.
+    """The periodic safety net: resend lost tasks, advance every active tuning job.
 
     Each tuning job is advanced on its own: one that cannot be (a bad row, a
     bug its data triggers) is logged and skipped, so the safety net still
     holds for all the others.
     """
-    reaped = services.training_jobs_reap_stale()
     resent = services.training_jobs_redispatch()
     advanced = 0
     for tuning_job_id in selectors.active_tuning_job_ids():
@@ -67,7 +101,7 @@ def reconcile_all() -> dict:
             logger.exception("reconcile: tuning job %s could not be advanced; the others carry on", tuning_job_id)
         else:
             advanced += 1
-    return {"reaped": len(reaped), "resent": len(resent), "advanced": advanced}
+    return {"resent": len(resent), "advanced": advanced}
 
 
 @worker_shutting_down.connect

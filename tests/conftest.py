@@ -165,6 +165,8 @@ class Workers:
             "REDIS_URL": redis_url,
             "TUNEBOARD_JOBS_DIR": str(jobs_dir),
             "TUNEBOARD_HEARTBEAT_INTERVAL": "0.5",
+            # Within half of the short heartbeat timeouts the tests set (jobs.E002).
+            "TUNEBOARD_REAPER_INTERVAL": "1",
             "TUNEBOARD_STOP_POLL_INTERVAL": "0.2",
             "TUNEBOARD_STOP_GRACE_SECONDS": "2",
             **extra_env,

@@ -199,6 +199,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "jobs.tasks.reconcile_all",
         "schedule": env_float("TUNEBOARD_RECONCILE_INTERVAL", 10.0, minimum=0.5),
     },
+    # Apart from the reconcile and more often: a lost worker's job is retried within 10 s.
+    # A pass that waited longer than its period in the queue is dropped, not run late.
+    "reap-lost-workers": {
+        "task": "jobs.tasks.reap_lost_workers",
+        "schedule": env_float("TUNEBOARD_REAPER_INTERVAL", 2.0, minimum=0.5),
+        "options": {"expires": env_float("TUNEBOARD_REAPER_INTERVAL", 2.0, minimum=0.5)},
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -216,8 +223,13 @@ CHANNEL_LAYERS = {
 TUNEBOARD_JOBS_DIR = Path(env_str("TUNEBOARD_JOBS_DIR", str(VAR_DIR / "jobs")))
 # A running training job's worker writes a heartbeat this often; the reaper
 # fails a job whose heartbeat is older than the timeout (its worker died).
-TUNEBOARD_HEARTBEAT_INTERVAL = env_float("TUNEBOARD_HEARTBEAT_INTERVAL", 5.0, minimum=0.1)
-TUNEBOARD_HEARTBEAT_TIMEOUT = env_float("TUNEBOARD_HEARTBEAT_TIMEOUT", 60.0, minimum=1.0)
+# Short, so that a lost worker is noticed (and its job retried) within 10 s: the
+# timeout plus the reaper's period.
+TUNEBOARD_HEARTBEAT_INTERVAL = env_float("TUNEBOARD_HEARTBEAT_INTERVAL", 2.0, minimum=0.1)
+TUNEBOARD_HEARTBEAT_TIMEOUT = env_float("TUNEBOARD_HEARTBEAT_TIMEOUT", 8.0, minimum=1.0)
+TUNEBOARD_REAPER_INTERVAL = CELERY_BEAT_SCHEDULE["reap-lost-workers"]["schedule"]
+# An outside trainer (the trainer API) says it is alive at least this often.
+TUNEBOARD_TRAINER_HEARTBEAT_TIMEOUT = env_float("TUNEBOARD_TRAINER_HEARTBEAT_TIMEOUT", 60.0, minimum=1.0)
 # A training job outlives a database outage: its worker keeps the program running and
 # its samples in memory, and records them, and the job's end, when the database is
 # back. Past this many seconds without a database, the worker gives the job up.

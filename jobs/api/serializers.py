@@ -117,6 +117,7 @@ class TuningJobCreateSerializer(serializers.Serializer):
     max_parallel_training_jobs = serializers.IntegerField()
     max_runtime_seconds = serializers.IntegerField(required=False, allow_null=True)
     training_max_runtime_seconds = serializers.IntegerField(required=False, allow_null=True)
+    max_retry_attempts = serializers.IntegerField(required=False, allow_null=True)
     early_stopping_type = serializers.CharField(default="Off")
     random_seed = serializers.IntegerField(required=False, allow_null=True)
     hyperband_min_resource = serializers.IntegerField(required=False, allow_null=True)
@@ -195,7 +196,8 @@ class TuningJobSerializer(serializers.ModelSerializer):
         fields = ["name", "algorithm", "team", "owner", "status", "failure_reason", "strategy",
                   "objective_metric_name", "objective_type", "parameter_ranges", "static_hyperparameters",
                   "max_training_jobs", "max_parallel_training_jobs", "max_runtime_seconds",
-                  "training_max_runtime_seconds", "early_stopping_type", "random_seed", "hyperband_min_resource",
+                  "training_max_runtime_seconds", "max_retry_attempts", "early_stopping_type", "random_seed",
+                  "hyperband_min_resource",
                   "hyperband_max_resource", "target_objective_value", "max_jobs_not_improving",
                   "complete_on_convergence", "warm_start_type", "warm_start_parents", "completion_reason",
                   "counters", "best_training_job", "completion_details", "consumed_runtime_seconds",

@@ -37,6 +37,7 @@ CONFIG_FIELD_PATHS = {
     "max_parallel_training_jobs": "hyperParameterTuningJobConfig.resourceLimits.maxParallelTrainingJobs",
     "max_runtime_seconds": "hyperParameterTuningJobConfig.resourceLimits.maxRuntimeInSeconds",
     "training_max_runtime_seconds": "trainingJobDefinition.stoppingCondition.maxRuntimeInSeconds",
+    "max_retry_attempts": "trainingJobDefinition.retryStrategy.maximumRetryAttempts",
     "early_stopping_type": "hyperParameterTuningJobConfig.trainingJobEarlyStoppingType",
     "random_seed": "hyperParameterTuningJobConfig.randomSeed",
     "static_hyperparameters": "trainingJobDefinition.staticHyperParameters",
@@ -192,6 +193,7 @@ def parse_create_tuning_job(body: Any) -> TuningJobConfig:
         max_parallel_training_jobs=limits["MaxParallelTrainingJobs"],
         max_runtime_seconds=limits.get("MaxRuntimeInSeconds"),
         training_max_runtime_seconds=(definition.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"),
+        max_retry_attempts=(definition.get("RetryStrategy") or {}).get("MaximumRetryAttempts"),
         early_stopping_type=config.get("TrainingJobEarlyStoppingType", "Off"),
         random_seed=config.get("RandomSeed"),
         hyperband_min_resource=hyperband.get("MinResource"),
@@ -433,6 +435,8 @@ def training_job_definition(tuning_job: TuningJob) -> dict:
         stopping["MaxRuntimeInSeconds"] = tuning_job.training_max_runtime_seconds
     if stopping:
         definition["StoppingCondition"] = stopping
+    if tuning_job.max_retry_attempts:
+        definition["RetryStrategy"] = {"MaximumRetryAttempts": tuning_job.max_retry_attempts}
     return definition
 
 

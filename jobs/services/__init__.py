@@ -37,7 +37,12 @@ from jobs.services.algorithms import algorithm_register, algorithm_validate
 from jobs.services.common import ImportedTuningJobReadOnly
 from jobs.services.imports import ImportOutcome, native_name_taken_message, tuning_job_import
 from jobs.services.metrics import auto_rule, training_job_record_metrics
-from jobs.services.reaper import SAGEMAKER_REATTACH_LIMIT, training_jobs_reap_stale, training_jobs_redispatch
+from jobs.services.reaper import (
+    SAGEMAKER_REATTACH_LIMIT,
+    training_job_worker_lost,
+    training_jobs_reap_stale,
+    training_jobs_redispatch,
+)
 from jobs.services.training_jobs import (
     token_hash,
     training_job_claim_external,
@@ -85,6 +90,7 @@ __all__ = [
     "training_job_start",
     "training_job_stop",
     "training_jobs_interrupt",
+    "training_job_worker_lost",
     "training_jobs_reap_stale",
     "training_jobs_redispatch",
     "tuning_job_advance",

@@ -125,6 +125,7 @@ def _imported_tuning_job_fields(imported: "ImportedTuningJob") -> dict:
         "max_parallel_training_jobs": config.max_parallel_training_jobs,
         "max_runtime_seconds": config.max_runtime_seconds,
         "training_max_runtime_seconds": config.training_max_runtime_seconds,
+        "max_retry_attempts": config.max_retry_attempts or 0,
         "early_stopping_type": config.early_stopping_type,
         "random_seed": config.random_seed,
         "hyperband_min_resource": config.hyperband_min_resource,

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from jobs import aws
-from jobs.backends.base import Outcome, RunResult, StopCause
+from jobs.backends.base import Outcome, RunResult, StopCause, infrastructure_failure
 from jobs.backends.s3 import describe_error
 from jobs.models import ACTIVE_STATUSES, Backend, ReaperWatch, TrainingJob, TrainingJobStatus
 from jobs.services import dispatch
@@ -41,35 +42,83 @@ def training_jobs_reap_stale(*, now: datetime | None = None) -> list[int]:
     first watches for a whole timeout, time for every live worker to report again.
     """
     now = now or timezone.now()
-    timeout = timedelta(seconds=settings.TUNEBOARD_HEARTBEAT_TIMEOUT)
-    if reaper_watching_for(now) < timeout:
-        return []
-    cutoff = now - timeout
-    stale = TrainingJob.objects.filter(
-        status__in=ACTIVE_STATUSES, started_at__isnull=False, heartbeat_at__lt=cutoff
-    ).select_related("tuning_job__algorithm")
+    watching = reaper_watching_for(now)
+    stale = (
+        TrainingJob.objects.filter(status__in=ACTIVE_STATUSES, started_at__isnull=False)
+        .filter(_heartbeat_lapsed(now, watching))
+        .select_related("tuning_job__algorithm")
+    )
     reaped = []
     for training_job in stale:
         if training_job.tuning_job.algorithm.backend == Backend.SAGEMAKER and training_job.remote_name:
             if not _reap_sagemaker_training_job(training_job, now):
                 continue
-        elif training_job.status == TrainingJobStatus.STOPPING:
-            # It was being stopped anyway (an outside trainer that quit
-            # without acknowledging): the stop has happened.
-            training_job_finish(
-                training_job_id=training_job.id,
-                result=RunResult(outcome=Outcome.STOPPED, exit_code=None, stop_cause=StopCause.REQUESTED),
-            )
         else:
-            reason = (
+            _end_lost(
+                training_job,
                 f"The worker running this job ({training_job.worker or 'unknown'}) stopped responding: "
-                f"no heartbeat since {training_job.heartbeat_at.isoformat()}."
+                f"no heartbeat since {training_job.heartbeat_at.isoformat()}.",
             )
-            training_job_fail(training_job_id=training_job.id, reason=reason)
         reaped.append(training_job.id)
     if reaped:
         logger.warning("failed %d training job(s) whose worker was lost: %s", len(reaped), reaped)
     return reaped
+
+
+@transaction.atomic
+def training_job_worker_lost(*, training_job_id: int, worker: str, cause: str) -> bool:
+    """End the job that the worker process `worker` (node:pid) ran when it died; True if it did.
+
+    Called by the Celery worker's main process the moment a pool process dies
+    (WorkerLostError), long before a heartbeat would lapse. Only if `worker`
+    still runs the job: a second report, or one about a job already retried
+    elsewhere, changes nothing. A SageMaker job outlives its watcher and is
+    left to the reaper, which offers it for re-attach.
+    """
+    training_job = (
+        TrainingJob.objects.select_for_update(no_key=True, of=("self",))
+        .select_related("tuning_job__algorithm")
+        .filter(pk=training_job_id, status__in=ACTIVE_STATUSES, worker=worker)
+        .first()
+    )
+    if training_job is None or training_job.tuning_job.algorithm.backend == Backend.SAGEMAKER:
+        return False
+    _end_lost(training_job, f"The worker process running this job ({worker}) was lost: {cause}")
+    logger.warning("training job %s: its worker process %s was lost (%s)", training_job.name, worker, cause)
+    return True
+
+
+def _end_lost(training_job: TrainingJob, why: str) -> None:
+    """End a job whose worker is gone: an InternalServerError, retried as its RetryStrategy says."""
+    if training_job.status == TrainingJobStatus.STOPPING:
+        # It was being stopped anyway (an outside trainer that quit
+        # without acknowledging): the stop has happened.
+        training_job_finish(
+            training_job_id=training_job.id,
+            result=RunResult(outcome=Outcome.STOPPED, exit_code=None, stop_cause=StopCause.REQUESTED),
+        )
+    else:
+        training_job_fail(training_job_id=training_job.id, reason=infrastructure_failure(why))
+
+
+def _heartbeat_lapsed(now: datetime, watching: timedelta) -> Q:
+    """Jobs whose heartbeat is older than their timeout, once the reaper has watched that long.
+
+    A training worker's timeout is short (TUNEBOARD_HEARTBEAT_TIMEOUT: its
+    heartbeat comes from a thread of its own); an outside trainer reports
+    over the network, as often as its author chose
+    (TUNEBOARD_TRAINER_HEARTBEAT_TIMEOUT).
+    """
+    external = Q(tuning_job__algorithm__backend=Backend.EXTERNAL)
+    lapsed = Q(pk__in=[])
+    for jobs, seconds in (
+        (~external, settings.TUNEBOARD_HEARTBEAT_TIMEOUT),
+        (external, settings.TUNEBOARD_TRAINER_HEARTBEAT_TIMEOUT),
+    ):
+        timeout = timedelta(seconds=seconds)
+        if watching >= timeout:
+            lapsed |= jobs & Q(heartbeat_at__lt=now - timeout)
+    return lapsed
 
 
 @transaction.atomic

@@ -1,6 +1,7 @@
 """A training job's life on a worker or an outside trainer: claim, heartbeat, stop, finish."""
 
 import hashlib
+import logging
 import math
 import secrets
 
@@ -8,18 +9,22 @@ from django.db import transaction
 from django.utils import timezone
 
 from jobs import realtime
-from jobs.backends.base import Outcome, RunResult, StopCause
+from jobs.backends.base import Outcome, RunResult, StopCause, is_infrastructure_failure
 from jobs.backends.text import clean_program_text
 from jobs.models import (
     ACTIVE_STATUSES,
     Backend,
+    MetricSample,
     ObjectiveStatus,
     StopReason,
     TrainingJob,
     TrainingJobStatus,
     TrainingJobToken,
+    TuningJobStatus,
 )
 from jobs.services import common, dispatch
+
+logger = logging.getLogger(__name__)
 
 
 def training_job_start(*, training_job_id: int, worker: str, log_path: str) -> TrainingJob | None:
@@ -125,6 +130,8 @@ def training_job_finish(*, training_job_id: int, result: RunResult) -> TrainingJ
     )
     if not training_job.is_active:
         return training_job
+    if _retries(training_job, result):
+        return _run_again(training_job, result)
     now = timezone.now()
     if result.outcome == Outcome.COMPLETED:
         training_job.status = TrainingJobStatus.COMPLETED
@@ -142,7 +149,14 @@ def training_job_finish(*, training_job_id: int, result: RunResult) -> TrainingJ
     if result.secondary_status:
         training_job.secondary_status = result.secondary_status
     value = training_job.final_objective_value
-    succeeded = training_job.status != TrainingJobStatus.FAILED and value is not None and math.isfinite(value)
+    # A worker shutting down stopped it: its last value says nothing of its hyperparameters.
+    interrupted = training_job.stop_reason == StopReason.WORKER_SHUTDOWN
+    succeeded = (
+        training_job.status != TrainingJobStatus.FAILED
+        and not interrupted
+        and value is not None
+        and math.isfinite(value)
+    )
     training_job.objective_status = ObjectiveStatus.SUCCEEDED if succeeded else ObjectiveStatus.FAILED
     training_job.ended_at = now
     training_job.save()
@@ -150,6 +164,56 @@ def training_job_finish(*, training_job_id: int, result: RunResult) -> TrainingJ
     if succeeded:
         common.update_best_training_job(training_job.tuning_job)
     dispatch.enqueue_advance(training_job.tuning_job_id)
+    return training_job
+
+
+def _retries(training_job: TrainingJob, result: RunResult) -> bool:
+    """SageMaker's RetryStrategy: whether this ending is an attempt that runs again.
+
+    Only endings that were no doing of the program are retried: an
+    InternalServerError (a lost worker, a full disk) and a stop because its
+    worker shut down; never a user's stop or an early stop, and nothing once
+    the tuning job itself is stopping.
+    """
+    tuning_job = training_job.tuning_job
+    if training_job.retry_count >= tuning_job.max_retry_attempts or tuning_job.status != TuningJobStatus.IN_PROGRESS:
+        return False
+    if result.outcome == Outcome.FAILED:
+        return is_infrastructure_failure(result.failure_reason)
+    return result.outcome == Outcome.STOPPED and training_job.stop_reason == StopReason.WORKER_SHUTDOWN
+
+
+def _run_again(training_job: TrainingJob, result: RunResult) -> TrainingJob:
+    """Put the job back in the training queue as new, from its first epoch.
+
+    The lost attempt's samples go: the program starts again at epoch 1, and a
+    value from the old run must not pass for the new run's. Its log stays on
+    the worker it ran on (appended to if the job runs there again).
+    """
+    logger.warning(
+        "training job %s: attempt %d ended (%s); retrying (RetryStrategy: %d of %d)",
+        training_job.name,
+        training_job.retry_count + 1,
+        result.failure_reason or training_job.stop_reason,
+        training_job.retry_count + 1,
+        training_job.tuning_job.max_retry_attempts,
+    )
+    MetricSample.objects.filter(training_job=training_job).delete()
+    training_job.retry_count += 1
+    training_job.status = TrainingJobStatus.IN_PROGRESS
+    training_job.stop_reason = ""
+    training_job.failure_reason = ""
+    training_job.final_objective_value = None
+    training_job.objective_status = ObjectiveStatus.PENDING
+    training_job.epochs_run = 0
+    training_job.secondary_status = ""
+    training_job.remote_name = ""
+    training_job.worker = ""
+    training_job.awaiting_reattach = False
+    training_job.started_at = training_job.heartbeat_at = training_job.dispatched_at = None
+    training_job.save()
+    common.publish_training_job(realtime.TRAINING_JOB_STATUS, training_job)
+    dispatch.dispatch_run(training_job.id)
     return training_job
 
 

@@ -73,6 +73,7 @@ def _store_tuning_job(config: TuningJobConfig, validated, owner, seed: int) -> T
         max_parallel_training_jobs=config.max_parallel_training_jobs,
         max_runtime_seconds=config.max_runtime_seconds,
         training_max_runtime_seconds=config.training_max_runtime_seconds,
+        max_retry_attempts=config.max_retry_attempts or 0,
         early_stopping_type=config.early_stopping_type,
         random_seed=seed,
         hyperband_min_resource=validated.hyperband_min_resource,

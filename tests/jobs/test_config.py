@@ -156,6 +156,12 @@ def test_runtimes_must_be_positive_whole_numbers(algorithm, field_name):
     assert only_error(field_name, **{field_name: 1.5}) == "Must be a whole number."
 
 
+def test_retry_attempts_are_within_sagemakers_bounds(algorithm):
+    assert only_error("max_retry_attempts", max_retry_attempts=31) == "Must be between 0 and 30 (got 31)."
+    assert only_error("max_retry_attempts", max_retry_attempts="2") == "Must be a whole number."
+    assert validate_tuning_job_config(tuning_job_config(max_retry_attempts=30)).config.max_retry_attempts == 30
+
+
 def test_the_random_seed_must_be_a_non_negative_whole_number(algorithm):
     assert only_error("random_seed", random_seed=-1).startswith("Must be between 0 and ")
     assert only_error("random_seed", random_seed=2**31).startswith("Must be between 0 and ")

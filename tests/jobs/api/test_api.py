@@ -127,6 +127,7 @@ def test_create_runs_the_service_and_returns_the_description(api, algorithm, tea
         ({"parameter_ranges": [{"name": "x", "type": "Sideways"}]}, "parameter_ranges[0].type", "valid choice"),
         ({"strategy": "Hyperband", "early_stopping_type": "Auto"}, "early_stopping_type", "must be Off"),
         ({"name": "bad name!"}, "name", "letters, digits and hyphens"),
+        ({"max_retry_attempts": 31}, "max_retry_attempts", "between 0 and 30"),
     ],
 )
 def test_create_rejects_bad_input_naming_the_field(api, algorithm, team, no_tasks, overrides, field, fragment):

@@ -361,3 +361,12 @@ def test_bodies_boto3_would_never_send(live_server, people):
     assert signed_post(url, key, b"{}", content_type="text/plain").json()["__type"] == "SerializationException"
     response = requests.get(url)
     assert (response.status_code, response.json()["__type"]) == (400, "UnknownOperationException")
+
+
+def test_a_retry_strategy_is_kept_and_described(alice, algorithm):
+    request = create_request("retried")
+    request["TrainingJobDefinition"]["RetryStrategy"] = {"MaximumRetryAttempts": 3}
+    alice.create_hyper_parameter_tuning_job(**request)
+    assert TuningJob.objects.get(name="retried").max_retry_attempts == 3
+    described = alice.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="retried")
+    assert described["TrainingJobDefinition"]["RetryStrategy"] == {"MaximumRetryAttempts": 3}

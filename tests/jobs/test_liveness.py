@@ -1,6 +1,9 @@
-"""How often a training worker asks a database that does not answer (jobs.runner.DatabaseOutageBackoff)."""
+"""How a training worker stays seen as alive: asking a database that does not answer
+(jobs.runner.DatabaseOutageBackoff), and heartbeat timings checked at start-up."""
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import SystemCheckError
 from django.db import OperationalError
 
 from jobs.runner import DatabaseAway, DatabaseOutageBackoff
@@ -28,7 +31,7 @@ class Database:
         return value
 
 
-def test_an_outage_is_asked_again_after_doubling_delays_of_at_most_five_seconds():
+def test_an_outage_is_asked_again_after_doubling_delays_of_at_most_a_second():
     clock, database = Clock(), Database()
     backoff = DatabaseOutageBackoff(clock)
     delays = []
@@ -39,9 +42,9 @@ def test_an_outage_is_asked_again_after_doubling_delays_of_at_most_five_seconds(
         while backoff.waiting:
             with pytest.raises(DatabaseAway):
                 backoff.call(database.query, value=1)  # not asked: still waiting
-            clock.now += 0.25
+            clock.now += 0.125
         delays.append(clock.now - start)
-    assert delays == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0]
+    assert delays == [0.25, 0.5, 1.0, 1.0, 1.0, 1.0]
     assert database.calls == 6
 
 
@@ -57,7 +60,7 @@ def test_once_the_database_answers_the_next_outage_starts_from_the_first_delay()
     database.up = False
     with pytest.raises(DatabaseAway):
         backoff.call(database.query, value=1)
-    clock.now += 0.5
+    clock.now += 0.25
     assert not backoff.waiting
 
 
@@ -69,3 +72,15 @@ def test_other_errors_are_not_an_outage():
     with pytest.raises(ValueError):
         backoff.call(broken)
     assert not backoff.waiting
+
+
+def test_heartbeat_timings_that_would_make_live_jobs_look_lost_fail_the_start_up_check(settings):
+    call_command("check")
+    settings.TUNEBOARD_HEARTBEAT_TIMEOUT = 4
+    settings.TUNEBOARD_REAPER_INTERVAL = 2
+    with pytest.raises(SystemCheckError, match="jobs.E002.*TUNEBOARD_REAPER_INTERVAL"):
+        call_command("check")
+    settings.TUNEBOARD_REAPER_INTERVAL = 1
+    settings.TUNEBOARD_HEARTBEAT_INTERVAL = 3
+    with pytest.raises(SystemCheckError, match="jobs.E003.*TUNEBOARD_HEARTBEAT_INTERVAL"):
+        call_command("check")
