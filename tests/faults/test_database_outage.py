@@ -7,15 +7,13 @@ processes; the end state must be complete: every job Completed by its own
 program, every epoch it printed stored once, nobody failed by the reaper.
 """
 
-import subprocess
-import sys
 import time
 
 import pytest
 import redis
 
-from tests.conftest import ROOT, Workers
-from tests.faults.servers import OwnPostgres, postgres_bin
+from tests.conftest import Workers
+from tests.faults.servers import OwnPostgres, create_tuning_job, manage, postgres_bin
 from tests.jobs.factories import CONVERGING_PROGRAM, write_program
 from tests.jobs.waiting import wait_for
 
@@ -26,24 +24,6 @@ pytestmark = [
 
 EPOCHS = 24
 OUTAGE_SECONDS = 12
-
-# Run by `manage.py shell` against the test's own database (this suite's `tests` is not importable there).
-SETUP = """
-import sys
-from jobs import services
-from jobs.config import TuningJobConfig
-services.algorithm_register(
-    name="converging",
-    command=[sys.executable, {program!r}],
-    metric_definitions=[{{"Name": "validation:accuracy", "Regex": r"validation:accuracy=(\\S+)"}}],
-    static_hyperparameters={{"epochs": "{epochs}", "epoch_seconds": "0.5"}},
-)
-services.tuning_job_create(config=TuningJobConfig(
-    name="outage", algorithm_name="converging", objective_metric_name="validation:accuracy",
-    objective_type="Maximize", max_training_jobs=2, max_parallel_training_jobs=2, random_seed=7,
-    parameter_ranges=[{{"name": "learning_rate", "type": "Continuous", "min_value": 0.01, "max_value": 0.2}}],
-))
-"""
 
 
 @pytest.fixture
@@ -70,17 +50,11 @@ def outage_workers(database, celery_broker, jobs_dir, tmp_path):
     pool.stop_all()
 
 
-def manage(env, *argv, stdin=None):
-    done = subprocess.run([sys.executable, "manage.py", *argv], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert done.returncode == 0, f"manage.py {' '.join(argv)}:\n{done.stdout}\n{done.stderr}"
-
-
 def test_running_jobs_outlive_a_stopped_database(database, outage_workers, tmp_path):
     workers = outage_workers
     program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
     manage(workers.env, "migrate", "--noinput")
-    manage(workers.env, "shell", stdin=SETUP.format(program=str(program), epochs=EPOCHS))
+    create_tuning_job(workers.env, program=program, epochs=EPOCHS, jobs=2)
     workers.start_worker("control", 1)
     workers.start_worker("training", 2)
     workers.start_beat(tmp_path)
