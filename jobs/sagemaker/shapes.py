@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -403,6 +404,9 @@ def list_training_jobs(tuning_job: TuningJob, training_jobs) -> dict:
 
 # SageMaker's default StoppingCondition.MaxRuntimeInSeconds: one day.
 DEFAULT_TRAINING_MAX_RUNTIME_SECONDS = 86_400
+# The SageMaker SDK's defaults for an estimator's instance type and volume.
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"
+DEFAULT_VOLUME_SIZE_IN_GB = 30
 
 
 def _requested_definition(tuning_job: TuningJob) -> dict:
@@ -431,9 +435,34 @@ def training_job_definition(tuning_job: TuningJob) -> dict:
     stopping = definition.get("StoppingCondition") or {}
     if tuning_job.training_max_runtime_seconds:
         stopping["MaxRuntimeInSeconds"] = tuning_job.training_max_runtime_seconds
-    if stopping:
-        definition["StoppingCondition"] = stopping
+    stopping.setdefault("MaxRuntimeInSeconds", DEFAULT_TRAINING_MAX_RUNTIME_SECONDS)
+    definition["StoppingCondition"] = stopping
+    _fill_required_members(definition, tuning_job)
     return definition
+
+
+def _fill_required_members(definition: dict, tuning_job: TuningJob) -> None:
+    """RoleArn, OutputDataConfig and ResourceConfig for a job whose creator never gave them.
+
+    botocore's output model and sagemaker-core's resources require them, and
+    the SDK v2's Estimator.attach reads OutputDataConfig["KmsKeyId"] and
+    ResourceConfig's instance members without a default; a job made in the
+    browser, the REST API or the CLI has none. They come from the algorithm's
+    SageMaker settings, else from Tuneboard's (docs/configuration.md).
+    """
+    algorithm = tuning_job.algorithm.sagemaker_config or {}
+    definition.setdefault("RoleArn", algorithm.get("RoleArn") or settings.TUNEBOARD_SAGEMAKER_ROLE_ARN)
+    output = definition.setdefault("OutputDataConfig", {})
+    output.setdefault(
+        "S3OutputPath",
+        tuning_job.s3_output_path or algorithm.get("S3OutputPath") or settings.TUNEBOARD_SAGEMAKER_OUTPUT_PATH,
+    )
+    output.setdefault("KmsKeyId", "")
+    resources = definition.setdefault("ResourceConfig", {})
+    if "InstanceGroups" not in resources:
+        resources.setdefault("InstanceType", algorithm.get("InstanceType") or DEFAULT_INSTANCE_TYPE)
+        resources.setdefault("InstanceCount", algorithm.get("InstanceCount") or 1)
+    resources.setdefault("VolumeSizeInGB", algorithm.get("VolumeSizeInGB") or DEFAULT_VOLUME_SIZE_IN_GB)
 
 
 def tuning_job_summary(tuning_job: TuningJob, counters: StatusCounters) -> dict:
@@ -488,7 +517,6 @@ def training_job_list_summary(training_job: TrainingJob) -> dict:
 def describe_training_job(training_job: TrainingJob, final_metrics: list[MetricSample]) -> dict:
     """DescribeTrainingJob's response; `final_metrics` is each metric's last sample."""
     tuning_job = training_job.tuning_job
-    requested = _requested_definition(tuning_job)
     definition = training_job_definition(tuning_job)
     response = {
         "TrainingJobName": training_job.name,
@@ -499,8 +527,7 @@ def describe_training_job(training_job: TrainingJob, final_metrics: list[MetricS
         "SecondaryStatus": secondary_status(training_job),
         "HyperParameters": dict(training_job.hyperparameters),
         "AlgorithmSpecification": definition["AlgorithmSpecification"],
-        "StoppingCondition": definition.get("StoppingCondition")
-        or {"MaxRuntimeInSeconds": DEFAULT_TRAINING_MAX_RUNTIME_SECONDS},
+        "StoppingCondition": definition["StoppingCondition"],
         "CreationTime": training_job.created_at,
         "LastModifiedTime": training_job.updated_at,
         "FinalMetricDataList": [
@@ -521,8 +548,8 @@ def describe_training_job(training_job: TrainingJob, final_metrics: list[MetricS
         "RetryStrategy",
         "Environment",
     ):
-        if member in requested:
-            response[member] = requested[member]
+        if member in definition:
+            response[member] = definition[member]
     if training_job.failure_reason:
         response["FailureReason"] = training_job.failure_reason
     if training_job.started_at:

@@ -1,0 +1,99 @@
+"""Describe and List responses that every client can read, whoever created the job and wherever.
+
+botocore's output model and sagemaker-core's pydantic resources (what the
+SageMaker SDK v3 is built on) both require members that Tuneboard has no use
+for (RoleArn, OutputDataConfig, StoppingCondition, ResourceConfig); a job made
+in the browser, the REST API or the CLI never had them, so the endpoint fills
+them from settings. The jobs here are made through the service layer, as
+those entry points make them, and read only through boto3.
+"""
+
+import pytest
+from sagemaker_core.main.resources import HyperParameterTuningJob, TrainingJob
+from sagemaker_core.main.shapes import HyperParameterTrainingJobSummary, HyperParameterTuningJobSummary
+from sagemaker_core.main.utils import transform
+
+from jobs import services
+from jobs.models import Algorithm, TuningJob
+from tests.jobs.factories import register_algorithm, tuning_job_config
+from tests.jobs.sagemaker.api.conftest import create_request, register_image, sagemaker_client
+from tests.jobs.sagemaker.api.test_endpoint import assert_fits_output, play
+
+
+@pytest.fixture
+def alice(live_server, people):
+    register_algorithm()
+    register_image("quadratic")
+    return sagemaker_client(live_server.url, people[1]["alice"])
+
+
+def as_sagemaker_core(response: dict, shape: str) -> dict:
+    """What sagemaker-core's resources do with a boto3 response before building their model."""
+    return transform({key: value for key, value in response.items() if key != "ResponseMetadata"}, shape)
+
+
+def test_a_job_made_without_sagemaker_members_reads_as_sagemaker_core_needs(alice, settings):
+    settings.TUNEBOARD_SAGEMAKER_ROLE_ARN = "arn:aws:iam::111122223333:role/tuning"
+    settings.TUNEBOARD_SAGEMAKER_OUTPUT_PATH = "s3://models/tuneboard"
+    tuning_job = services.tuning_job_create(config=tuning_job_config(name="from-rest", team_name="vision"))
+    first, _ = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    play(first.id, [0.3, 0.6])
+
+    described = alice.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="from-rest")
+    assert_fits_output("DescribeHyperParameterTuningJob", described)
+    definition = described["TrainingJobDefinition"]
+    assert definition["RoleArn"] == "arn:aws:iam::111122223333:role/tuning"
+    assert definition["OutputDataConfig"] == {"S3OutputPath": "s3://models/tuneboard", "KmsKeyId": ""}
+    assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 86_400}
+    assert definition["ResourceConfig"]["InstanceCount"] == 1
+    resource = HyperParameterTuningJob(**as_sagemaker_core(described, "DescribeHyperParameterTuningJobResponse"))
+    assert resource.training_job_definition.role_arn == "arn:aws:iam::111122223333:role/tuning"
+    assert resource.best_training_job.training_job_name == first.name
+
+    training = alice.describe_training_job(TrainingJobName=first.name)
+    assert_fits_output("DescribeTrainingJob", training)
+    # The SDK v2's Estimator.attach and best_estimator() read OutputDataConfig["KmsKeyId"].
+    assert training["OutputDataConfig"] == {"S3OutputPath": "s3://models/tuneboard", "KmsKeyId": ""}
+    assert training["RoleArn"] == "arn:aws:iam::111122223333:role/tuning"
+    assert training["ResourceConfig"] == definition["ResourceConfig"]
+    job = TrainingJob(**as_sagemaker_core(training, "DescribeTrainingJobResponse"))
+    assert job.output_data_config.kms_key_id == ""
+
+    listed = alice.list_hyper_parameter_tuning_jobs()
+    assert_fits_output("ListHyperParameterTuningJobs", listed)
+    for summary in listed["HyperParameterTuningJobSummaries"]:
+        HyperParameterTuningJobSummary(**transform(summary, "HyperParameterTuningJobSummary"))
+    ranked = alice.list_training_jobs_for_hyper_parameter_tuning_job(HyperParameterTuningJobName="from-rest")
+    assert_fits_output("ListTrainingJobsForHyperParameterTuningJob", ranked)
+    for summary in ranked["TrainingJobSummaries"]:
+        HyperParameterTrainingJobSummary(**transform(summary, "HyperParameterTrainingJobSummary"))
+    assert_fits_output("ListTrainingJobs", alice.list_training_jobs())
+
+
+def test_what_the_client_sent_wins_and_a_kms_key_id_is_always_there(alice):
+    alice.create_hyper_parameter_tuning_job(**create_request("from-boto3"))
+    definition = alice.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="from-boto3")[
+        "TrainingJobDefinition"
+    ]
+    assert definition["RoleArn"] == "arn:aws:iam::123456789012:role/SageMakerRole"
+    assert definition["OutputDataConfig"] == {"S3OutputPath": "s3://bucket/output", "KmsKeyId": ""}
+    assert definition["StoppingCondition"] == {"MaxRuntimeInSeconds": 600}
+    assert definition["ResourceConfig"] == {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10}
+    first = services.tuning_job_advance(tuning_job_id=TuningJob.objects.get(name="from-boto3").id)[0]
+    training = alice.describe_training_job(TrainingJobName=first.name)
+    assert training["OutputDataConfig"] == {"S3OutputPath": "s3://bucket/output", "KmsKeyId": ""}
+    TrainingJob(**as_sagemaker_core(training, "DescribeTrainingJobResponse"))
+
+
+def test_an_algorithms_sagemaker_settings_come_before_tuneboards(alice):
+    tuning_job = services.tuning_job_create(config=tuning_job_config(name="on-aws", team_name="vision"))
+    Algorithm.objects.filter(name="quadratic").update(
+        sagemaker_config={"RoleArn": "arn:aws:iam::444455556666:role/Trainer", "InstanceType": "ml.g5.xlarge"}
+    )
+    TuningJob.objects.filter(id=tuning_job.id).update(s3_output_path="s3://team-bucket/runs")
+    definition = alice.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="on-aws")[
+        "TrainingJobDefinition"
+    ]
+    assert definition["RoleArn"] == "arn:aws:iam::444455556666:role/Trainer"
+    assert definition["OutputDataConfig"] == {"S3OutputPath": "s3://team-bucket/runs", "KmsKeyId": ""}
+    assert definition["ResourceConfig"] == {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
