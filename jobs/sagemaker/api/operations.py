@@ -4,7 +4,8 @@ Each takes the caller (the access key's user and team) and a request body
 already checked against botocore's model, reads through the visibility
 rules every page uses, changes state only through jobs.services, and returns
 the response as SageMaker shapes it. What a caller may not see does not
-exist for them (ResourceNotFound), as everywhere else in Tuneboard.
+exist for them: it is answered exactly as a missing one, as everywhere else
+in Tuneboard.
 """
 
 import dataclasses
@@ -128,9 +129,10 @@ def _time_filters(queryset, body: dict, created: str = "created_at", modified: s
 
 
 def _visible_tuning_job(caller: Caller, name: str) -> TuningJob:
+    """The tuning job, if the caller may see it; else ResourceNotFound, worded as SageMaker words it."""
     tuning_job = selectors.tuning_jobs_visible_to(user=caller.user).filter(name=name).first()
     if tuning_job is None:
-        raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
+        raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job called {name}. Type another name.")
     return tuning_job
 
 
@@ -282,7 +284,9 @@ def _visible_training_job(caller: Caller, name: str) -> TrainingJob:
         .first()
     )
     if training_job is None:
-        raise ResourceNotFound(f"Requested resource not found: training job {name} does not exist.")
+        # SageMaker answers a missing training job with a ValidationException, not the
+        # ResourceNotFound its model lists (aws/aws-sdk#165), and client code catches that.
+        raise ValidationException("Requested resource not found.")
     return training_job
 
 

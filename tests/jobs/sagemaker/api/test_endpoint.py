@@ -181,18 +181,36 @@ def test_other_teams_jobs_do_not_exist_for_a_key(live_server, algorithm, people)
     users, keys = people
     services.tuning_job_create(config=tuning_job_config(name="secret-audio", team_name="audio"))
     alice = sagemaker_client(live_server.url, keys["alice"])
-    code, message, status = error_of(
-        alice.describe_hyper_parameter_tuning_job, HyperParameterTuningJobName="secret-audio"
-    )
-    assert (code, status) == ("ResourceNotFound", 400)
-    assert message == "Amazon SageMaker can't find a tuning job with name secret-audio"
-    assert error_of(alice.stop_hyper_parameter_tuning_job, HyperParameterTuningJobName="secret-audio")[0] == (
-        "ResourceNotFound"
-    )
-    assert error_of(alice.describe_training_job, TrainingJobName="secret-audio-001")[0] == "ResourceNotFound"
     assert alice.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
+    assert alice.list_training_jobs()["TrainingJobSummaries"] == []
     carol = sagemaker_client(live_server.url, keys["carol"])
     assert len(carol.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]) == 1
+
+
+def test_not_found_as_aws_says_it_and_an_invisible_job_as_a_missing_one(live_server, algorithm, people):
+    tuning_job = services.tuning_job_create(config=tuning_job_config(name="secret-audio", team_name="audio"))
+    hidden = services.tuning_job_advance(tuning_job_id=tuning_job.id)[0].name
+    alice = sagemaker_client(live_server.url, people[1]["alice"])
+
+    def tuning_job_not_found(name):
+        return ("ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {name}. Type another name.", 400)
+
+    # SageMaker's own answers: a missing tuning job is ResourceNotFound, a missing training job a
+    # ValidationException; another team's job is answered the same, word for word.
+    for name in ("secret-audio", "no-such-job"):
+        assert error_of(alice.describe_hyper_parameter_tuning_job, HyperParameterTuningJobName=name) == (
+            tuning_job_not_found(name)
+        )
+        assert error_of(alice.stop_hyper_parameter_tuning_job, HyperParameterTuningJobName=name) == (
+            tuning_job_not_found(name)
+        )
+        assert error_of(
+            alice.list_training_jobs_for_hyper_parameter_tuning_job, HyperParameterTuningJobName=name
+        ) == tuning_job_not_found(name)
+    for name in (hidden, "no-such-job-001"):
+        not_found = ("ValidationException", "Requested resource not found.", 400)
+        assert error_of(alice.describe_training_job, TrainingJobName=name) == not_found
+        assert error_of(alice.stop_training_job, TrainingJobName=name) == not_found
 
 
 def test_a_viewers_key_reads_but_may_not_create_or_stop(live_server, algorithm, people):
