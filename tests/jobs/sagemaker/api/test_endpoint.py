@@ -6,6 +6,7 @@ the endpoint goes through boto3, which serializes, signs and parses exactly
 as it does against AWS.
 """
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -379,3 +380,33 @@ def test_bodies_boto3_would_never_send(live_server, people):
     assert signed_post(url, key, b"{}", content_type="text/plain").json()["__type"] == "SerializationException"
     response = requests.get(url)
     assert (response.status_code, response.json()["__type"]) == (400, "UnknownOperationException")
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object `depth` levels deep: {"a": {"a": ... 1}}."""
+    return ('{"a":' * depth + "1" + "}" * depth).encode()
+
+
+def test_body_size_and_nesting_limits_answer_as_aws_json(live_server, people, settings):
+    url, key = f"{live_server.url}/sagemaker", people[1]["alice"]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    fits = signed_post(url, key, json.dumps({"NameContains": "x" * 50, "MaxResults": 5}).encode().ljust(2000))
+    assert fits.json() == {"TrainingJobSummaries": []}
+    response = signed_post(url, key, b" " * 2001 + b"{}")
+    assert (response.status_code, response.headers["Content-Type"]) == (413, "application/x-amz-json-1.1")
+    assert response.json() == {
+        "__type": "SerializationException",
+        "message": "The request body is larger than the 2000 bytes this endpoint accepts.",
+    }
+    # Unsigned, it is refused for its size all the same: nothing reads it first.
+    unsigned = requests.post(url, data=b"{}" + b" " * 3000, headers={"X-Amz-Target": "SageMaker.ListTrainingJobs"})
+    assert (unsigned.status_code, unsigned.json()["__type"]) == (413, "SerializationException")
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+    too_deep = {"__type": "SerializationException", "message": "The request body nests JSON deeper than 64 levels."}
+    for depth in (65, 100_000):  # deep enough for Python's parser to give up, too
+        response = signed_post(url, key, nested(depth))
+        assert (response.status_code, response.json()) == (400, too_deep)
+    response = signed_post(url, key, nested(64))
+    assert (response.status_code, response.json()["__type"]) == (400, "ValidationException")
+    assert 'Value \'{"a":{"a":' in response.json()["message"]
