@@ -53,6 +53,7 @@ CONFIG_FIELD_PATHS = {
     ),
     "warm_start_type": "warmStartConfig.warmStartType",
     "warm_start_parents": "warmStartConfig.parentHyperParameterTuningJobs",
+    "tags": "tags",
 }
 
 
@@ -150,6 +151,18 @@ def create_tuning_job_violations(body: Any) -> list[Violation]:
         reason = "Member must not be null: name a registered algorithm (AlgorithmName)"
         found.append(Violation(None, CONFIG_FIELD_PATHS["algorithm_name"], reason))
     _parse_parameter_ranges(body["HyperParameterTuningJobConfig"].get("ParameterRanges") or {}, found)
+    found += duplicate_tag_keys(body.get("Tags") or [], "tags")
+    return found
+
+
+def duplicate_tag_keys(tags: list[dict], path: str) -> list[Violation]:
+    """A key given twice in one request: which value was meant is unknowable, so neither is taken."""
+    seen: set[str] = set()
+    found = []
+    for index, tag in enumerate(tags, start=1):
+        if tag["Key"] in seen:
+            found.append(Violation(tag["Key"], f"{path}.{index}.member.key", "Member must be unique among the keys"))
+        seen.add(tag["Key"])
     return found
 
 
@@ -206,7 +219,18 @@ def parse_create_tuning_job(body: Any) -> TuningJobConfig:
         warm_start_parents=[
             parent["HyperParameterTuningJobName"] for parent in warm_start.get("ParentHyperParameterTuningJobs") or []
         ],
+        tags=tags_from_shape(body.get("Tags") or []),
     )
+
+
+def tags_from_shape(tags: list[dict]) -> dict[str, str]:
+    """SageMaker's TagList -> key: value."""
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def tags_shape(tags) -> list[dict]:
+    """Tag rows -> SageMaker's TagList."""
+    return [{"Key": tag.key, "Value": tag.value} for tag in tags]
 
 
 _RANGE_KINDS = {

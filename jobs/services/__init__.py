@@ -15,6 +15,7 @@ importable from `jobs.services`, which is how callers use them:
 - `imports`: storing tuning jobs imported from SageMaker
 - `access_keys`: SigV4 keys of the SageMaker-compatible endpoint
 - `algorithms`: registering training programs
+- `tags`: SageMaker's tags of tuning jobs and training jobs
 - `dispatch` and `common`: the task hand-off and steps the others share
 
 Concurrency: the reconcile loop and the training workers run on many
@@ -38,6 +39,7 @@ from jobs.services.common import ImportedTuningJobReadOnly
 from jobs.services.imports import ImportOutcome, native_name_taken_message, tuning_job_import
 from jobs.services.metrics import auto_rule, training_job_record_metrics
 from jobs.services.reaper import SAGEMAKER_REATTACH_LIMIT, training_jobs_reap_stale, training_jobs_redispatch
+from jobs.services.tags import tags_add, tags_delete
 from jobs.services.training_jobs import (
     token_hash,
     training_job_claim_external,
@@ -73,6 +75,8 @@ __all__ = [
     "algorithm_register",
     "algorithm_validate",
     "native_name_taken_message",
+    "tags_add",
+    "tags_delete",
     "token_hash",
     "training_job_claim_external",
     "training_job_fail",
