@@ -8,7 +8,7 @@ after commit, and follow-up tasks are sent after commit by `dispatch`.
 The package is split by what changes (one module each); every public name is
 importable from `jobs.services`, which is how callers use them:
 
-- `tuning_jobs`: create, stop, and the reconcile step `tuning_job_advance`
+- `tuning_jobs`: create, stop, delete, and the reconcile step `tuning_job_advance`
 - `training_jobs`: a training job's claim, heartbeat, stop and ending
 - `metrics`: storing metric samples and deciding early stopping
 - `reaper`: the safety net for lost workers and lost task messages
@@ -58,6 +58,7 @@ from jobs.services.tuning_jobs import (
     tuning_job_advance,
     tuning_job_create,
     tuning_job_create_from_request,
+    tuning_job_delete,
     tuning_job_stop,
 )
 
@@ -94,6 +95,7 @@ __all__ = [
     "tuning_job_advance",
     "tuning_job_create",
     "tuning_job_create_from_request",
+    "tuning_job_delete",
     "tuning_job_import",
     "tuning_job_stop",
 ]

@@ -118,6 +118,22 @@ def tuning_job_stop(*, tuning_job_id: int) -> TuningJob:
 
 
 @transaction.atomic
+def tuning_job_delete(*, tuning_job_id: int) -> None:
+    """DeleteHyperParameterTuningJob: remove an ended tuning job, and with it its training jobs and their metrics.
+
+    SageMaker keeps the training jobs of a deleted tuning job; here a training
+    job cannot outlive its tuning job, so they go too. A tuning job still
+    running is refused; an imported one may go whatever its status, since
+    nothing runs it here.
+    """
+    # FOR UPDATE, not NO KEY: the row goes, so nothing may take a key share on it meanwhile.
+    tuning_job = TuningJob.objects.select_for_update().get(pk=tuning_job_id)
+    if tuning_job.is_active and not tuning_job.is_imported:
+        raise ValidationError({"status": [f"{tuning_job.name} is {tuning_job.status}: stop it first."]})
+    tuning_job.delete()
+
+
+@transaction.atomic
 def tuning_job_advance(*, tuning_job_id: int, now: datetime | None = None) -> list[TrainingJob]:
     """The reconcile step: launch what may run, stop what must stop, end what is done.
 

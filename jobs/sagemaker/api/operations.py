@@ -150,6 +150,15 @@ def _visible_tuning_job(caller: Caller, name: str) -> TuningJob:
     return tuning_job
 
 
+def _require_operator(caller: Caller, tuning_job: TuningJob, operation_name: str, target: str) -> None:
+    """Changing a job (stop, delete, tag) is for its team's operators; viewers may only look."""
+    if not selectors.can_operate(user=caller.user, tuning_job=tuning_job):
+        raise AccessDeniedException(
+            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:{operation_name} "
+            f"on {target} (viewers may only look)."
+        )
+
+
 def _algorithm_name(body: dict) -> str | None:
     """The registered algorithm AlgorithmSpecification.TrainingImage names, through Algorithm.image_uri."""
     specification = body["TrainingJobDefinition"].get("AlgorithmSpecification") or {}
@@ -239,11 +248,7 @@ def list_hyper_parameter_tuning_jobs(caller: Caller, body: dict) -> dict:
 @operation("StopHyperParameterTuningJob")
 def stop_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
     tuning_job = _visible_tuning_job(caller, body["HyperParameterTuningJobName"])
-    if not selectors.can_operate(user=caller.user, tuning_job=tuning_job):
-        raise AccessDeniedException(
-            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:StopHyperParameterTuningJob "
-            f"on {tuning_job.name} (viewers may only look)."
-        )
+    _require_operator(caller, tuning_job, "StopHyperParameterTuningJob", tuning_job.name)
     if tuning_job.is_imported:
         raise ValidationException(f"{tuning_job.name} was imported from SageMaker: Tuneboard only shows it.")
     if tuning_job.status not in (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING):
@@ -251,6 +256,23 @@ def stop_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
             f"The request was rejected because the hyperparameter tuning job is in status {tuning_job.status}."
         )
     services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    return {}
+
+
+@operation("DeleteHyperParameterTuningJob")
+def delete_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
+    tuning_job = _visible_tuning_job(caller, body["HyperParameterTuningJobName"])
+    _require_operator(caller, tuning_job, "DeleteHyperParameterTuningJob", tuning_job.name)
+    if tuning_job.is_active and not tuning_job.is_imported:
+        # Its model lists no error of its own (no ResourceInUse): SageMaker's common ValidationException.
+        raise ValidationException(
+            f"The request was rejected because the hyperparameter tuning job is in status {tuning_job.status}. "
+            "Stop it and wait until it has ended before deleting it."
+        )
+    try:
+        services.tuning_job_delete(tuning_job_id=tuning_job.id)
+    except ValidationError as exc:
+        raise ValidationException(" ".join(exc.messages)) from None
     return {}
 
 
@@ -333,11 +355,7 @@ def list_training_jobs_operation(caller: Caller, body: dict) -> dict:
 @operation("StopTrainingJob")
 def stop_training_job(caller: Caller, body: dict) -> dict:
     training_job = _visible_training_job(caller, body["TrainingJobName"])
-    if not selectors.can_operate(user=caller.user, tuning_job=training_job.tuning_job):
-        raise AccessDeniedException(
-            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:StopTrainingJob "
-            f"on {training_job.name} (viewers may only look)."
-        )
+    _require_operator(caller, training_job.tuning_job, "StopTrainingJob", training_job.name)
     if training_job.status == TrainingJobStatus.STOPPING:
         return {}
     if training_job.status != TrainingJobStatus.IN_PROGRESS or training_job.tuning_job.is_imported:
@@ -379,12 +397,7 @@ def _tagged_job(caller: Caller, arn: str) -> dict:
 def _tagged_ids(caller: Caller, arn: str, operation_name: str) -> dict:
     """The ids tags_add/tags_delete take, for an operator of the job's team."""
     job = _tagged_job(caller, arn)
-    tuning_job = job.get("tuning_job") or job["training_job"].tuning_job
-    if not selectors.can_operate(user=caller.user, tuning_job=tuning_job):
-        raise AccessDeniedException(
-            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:{operation_name} on {arn} "
-            "(viewers may only look)."
-        )
+    _require_operator(caller, job.get("tuning_job") or job["training_job"].tuning_job, operation_name, arn)
     if "tuning_job" in job:
         return {"tuning_job_id": job["tuning_job"].id}
     return {"training_job_id": job["training_job"].id}
