@@ -448,7 +448,12 @@ def training_job_definition(tuning_job: TuningJob) -> dict:
     definition = _requested_definition(tuning_job)
     algorithm = definition.get("AlgorithmSpecification") or {}
     if "TrainingImage" not in algorithm:
-        algorithm["AlgorithmName"] = tuning_job.algorithm.name
+        # A job made without a request names its algorithm by image when it has one: the SDK's
+        # Estimator.attach needs a TrainingImage (an AlgorithmName wants an AlgorithmEstimator).
+        if tuning_job.algorithm.image_uri and "AlgorithmName" not in algorithm:
+            algorithm["TrainingImage"] = tuning_job.algorithm.image_uri
+        else:
+            algorithm["AlgorithmName"] = tuning_job.algorithm.name
     algorithm.setdefault("TrainingInputMode", "File")
     algorithm["MetricDefinitions"] = list(tuning_job.algorithm.metric_definitions)
     definition["AlgorithmSpecification"] = algorithm

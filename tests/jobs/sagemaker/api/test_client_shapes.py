@@ -16,7 +16,13 @@ from sagemaker_core.main.utils import transform
 from jobs import services
 from jobs.models import Algorithm, TuningJob
 from tests.jobs.factories import register_algorithm, tuning_job_config
-from tests.jobs.sagemaker.api.conftest import create_request, register_image, sagemaker_client
+from tests.jobs.sagemaker.api.conftest import (
+    create_request,
+    register_image,
+    sagemaker_client,
+    sdk_environment,
+    sdk_session,
+)
 from tests.jobs.sagemaker.api.test_endpoint import assert_fits_output, play
 
 
@@ -97,3 +103,30 @@ def test_an_algorithms_sagemaker_settings_come_before_tuneboards(alice):
     assert definition["RoleArn"] == "arn:aws:iam::444455556666:role/Trainer"
     assert definition["OutputDataConfig"] == {"S3OutputPath": "s3://team-bucket/runs", "KmsKeyId": ""}
     assert definition["ResourceConfig"] == {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
+
+
+def test_the_sdk_v2_attaches_estimators_to_a_job_made_without_sagemaker_members(
+    live_server, alice, people, monkeypatch
+):
+    # Estimator.attach and tuner.best_estimator() read OutputDataConfig["KmsKeyId"], then ListTags.
+    key = people[1]["alice"]
+    tuning_job = services.tuning_job_create(
+        config=tuning_job_config(name="from-form", team_name="vision", tags={"project": "seed"})
+    )
+    first, second = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    play(first.id, [0.3, 0.9])
+    play(second.id, [0.2, 0.4])
+    sdk_environment(monkeypatch, live_server.url, key)
+    from sagemaker.estimator import Estimator
+    from sagemaker.tuner import HyperparameterTuner
+
+    session = sdk_session(alice, key)
+    estimator = Estimator.attach(first.name, sagemaker_session=session)
+    assert (estimator.role, estimator.output_path) == (
+        "arn:aws:iam::000000000000:role/tuneboard",
+        "s3://tuneboard/output",
+    )
+    assert (estimator.instance_type, estimator.instance_count, estimator.output_kms_key) == ("ml.m5.large", 1, "")
+    assert estimator.tags == [{"Key": "project", "Value": "seed"}]
+    tuner = HyperparameterTuner.attach("from-form", sagemaker_session=session)
+    assert tuner.best_estimator().latest_training_job.name == first.name
