@@ -14,7 +14,7 @@ from sagemaker_core.main.shapes import HyperParameterTrainingJobSummary, HyperPa
 from sagemaker_core.main.utils import transform
 
 from jobs import services
-from jobs.models import Algorithm, TuningJob
+from jobs.models import Algorithm, TuningJob, TuningJobSource
 from tests.jobs.factories import register_algorithm, tuning_job_config
 from tests.jobs.sagemaker.api.conftest import (
     create_request,
@@ -91,18 +91,23 @@ def test_what_the_client_sent_wins_and_a_kms_key_id_is_always_there(alice):
     TrainingJob(**as_sagemaker_core(training, "DescribeTrainingJobResponse"))
 
 
-def test_an_algorithms_sagemaker_settings_come_before_tuneboards(alice):
-    tuning_job = services.tuning_job_create(config=tuning_job_config(name="on-aws", team_name="vision"))
+def test_an_imported_job_reads_its_algorithms_sagemaker_settings_first(alice):
+    # What an import stores (jobs/services/imports.py): no request body, the SageMaker job's
+    # output path on the tuning job and its RoleArn and instances on the algorithm it registers.
+    tuning_job = services.tuning_job_create(config=tuning_job_config(name="imported", team_name="vision"))
     Algorithm.objects.filter(name="quadratic").update(
         sagemaker_config={"RoleArn": "arn:aws:iam::444455556666:role/Trainer", "InstanceType": "ml.g5.xlarge"}
     )
-    TuningJob.objects.filter(id=tuning_job.id).update(s3_output_path="s3://team-bucket/runs")
-    definition = alice.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="on-aws")[
-        "TrainingJobDefinition"
-    ]
+    TuningJob.objects.filter(id=tuning_job.id).update(
+        s3_output_path="s3://team-bucket/runs", source=TuningJobSource.SAGEMAKER_IMPORT, status="Completed"
+    )
+    described = alice.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="imported")
+    assert_fits_output("DescribeHyperParameterTuningJob", described)
+    definition = described["TrainingJobDefinition"]
     assert definition["RoleArn"] == "arn:aws:iam::444455556666:role/Trainer"
     assert definition["OutputDataConfig"] == {"S3OutputPath": "s3://team-bucket/runs", "KmsKeyId": ""}
     assert definition["ResourceConfig"] == {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30}
+    HyperParameterTuningJob(**as_sagemaker_core(described, "DescribeHyperParameterTuningJobResponse"))
 
 
 def test_the_sdk_v2_attaches_estimators_to_a_job_made_without_sagemaker_members(
