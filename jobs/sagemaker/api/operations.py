@@ -378,8 +378,8 @@ def _tagged_job(caller: Caller, arn: str) -> dict:
     """The visible job `arn` names, as the tags services take it; a ValidationException as SageMaker's otherwise.
 
     The region and account are not compared: a Tuneboard has one of each, and
-    a client may form the ARN with its own region. Names are unique in any
-    case, but an ARN lowercases them: the job of that exact name wins.
+    a client may form the ARN with its own region. An ARN lowercases the
+    name: a job of exactly that name wins over one that differs in case.
     """
     match = _TAGGABLE_ARN.fullmatch(arn)
     if match is not None:
@@ -388,9 +388,10 @@ def _tagged_job(caller: Caller, arn: str) -> dict:
             jobs = selectors.tuning_jobs_visible_to(user=caller.user)
         else:
             jobs = selectors.training_jobs_visible_to(user=caller.user).select_related("tuning_job")
-        found = sorted(jobs.filter(name__iexact=name), key=lambda job: (job.name.lower() != job.name, job.id))
-        if found:
-            return {"tuning_job": found[0]} if kind == "hyper-parameter-tuning-job" else {"training_job": found[0]}
+        # The exact name first: it is indexed, and an ARN of a lowercase name (most) needs no more.
+        job = jobs.filter(name=name).first() or jobs.filter(name__iexact=name).order_by("id").first()
+        if job is not None:
+            return {"tuning_job": job} if kind == "hyper-parameter-tuning-job" else {"training_job": job}
     raise ValidationException(f"Requested resource not found: {arn}.")
 
 
