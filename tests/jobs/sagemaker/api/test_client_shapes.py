@@ -8,10 +8,11 @@ them from settings. The jobs here are made through the service layer, as
 those entry points make them, and read only through boto3.
 """
 
+import boto3
 import pytest
 from sagemaker_core.main.resources import HyperParameterTuningJob, TrainingJob
 from sagemaker_core.main.shapes import HyperParameterTrainingJobSummary, HyperParameterTuningJobSummary
-from sagemaker_core.main.utils import transform
+from sagemaker_core.main.utils import SageMakerClient, SingletonMeta, transform
 
 from jobs import services
 from jobs.models import Algorithm, TuningJob, TuningJobSource
@@ -135,3 +136,36 @@ def test_the_sdk_v2_attaches_estimators_to_a_job_made_without_sagemaker_members(
     assert estimator.tags == [{"Key": "project", "Value": "seed"}]
     tuner = HyperparameterTuner.attach("from-form", sagemaker_session=session)
     assert tuner.best_estimator().latest_training_job.name == first.name
+
+
+@pytest.fixture
+def sagemaker_core_client():
+    """sagemaker-core keeps one client per process (a singleton): made afresh here, and forgotten after."""
+    SingletonMeta._instances.pop(SageMakerClient, None)
+    yield
+    SingletonMeta._instances.pop(SageMakerClient, None)
+
+
+def test_sagemaker_core_resources_get_and_list_jobs_made_anywhere(
+    live_server, alice, people, monkeypatch, sagemaker_core_client
+):
+    key = people[1]["alice"]
+    alice.create_hyper_parameter_tuning_job(**create_request("from-boto3"))
+    made_here = services.tuning_job_create(config=tuning_job_config(name="from-rest", team_name="vision"))
+    first, _ = services.tuning_job_advance(tuning_job_id=made_here.id)
+    play(first.id, [0.3, 0.6])
+    sdk_environment(monkeypatch, live_server.url, key)
+    session = boto3.Session(
+        aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret, region_name="us-east-1"
+    )
+
+    everything = list(HyperParameterTuningJob.get_all(session=session, region="us-east-1"))
+    assert sorted(job.hyper_parameter_tuning_job_name for job in everything) == ["from-boto3", "from-rest"]
+    got = HyperParameterTuningJob.get("from-rest", session=session, region="us-east-1")
+    assert got.training_job_definition.output_data_config.s3_output_path == "s3://tuneboard/output"
+    assert got.best_training_job.training_job_name == first.name
+    training = TrainingJob.get(first.name, session=session, region="us-east-1")
+    assert (training.training_job_status, training.role_arn) == (
+        "Completed",
+        "arn:aws:iam::000000000000:role/tuneboard",
+    )
