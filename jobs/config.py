@@ -9,6 +9,7 @@ its own vocabulary.
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Group
@@ -39,6 +40,13 @@ RANDOM_SEED_MAX = 2**31 - 1
 # SageMaker's bound on RetryStrategy.MaximumRetryAttempts.
 MAX_RETRY_ATTEMPTS = 30
 MAX_WARM_START_PARENTS = 5
+MAX_TAGS = 50
+TAG_KEY_MAX_LENGTH = 128
+TAG_VALUE_MAX_LENGTH = 256
+# SageMaker's Tag pattern, ([\p{L}\p{Z}\p{N}_.:/=+\-@]*): letters, separators (spaces), digits and _.:/=+-@.
+TAG_PUNCTUATION = set("_.:/=+-@")
+# AWS keeps tag keys that start with "aws:" for its own.
+RESERVED_TAG_PREFIX = "aws:"
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,8 @@ class TuningJobConfig:
     warm_start_type: str = ""
     warm_start_parents: list[str] = field(default_factory=list)
     team_name: str | None = None
+    # SageMaker's Tags, key -> value, in the order given.
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,27 @@ def _check_environment_passthrough(algorithm: Algorithm, errors: dict[str, list[
             fail(f"[{index}] {name!r} is named twice.")
 
 
+def _tag_text_ok(text: str) -> bool:
+    return all(unicodedata.category(char)[0] in "LZN" or char in TAG_PUNCTUATION for char in text)
+
+
+def tag_errors(tags: dict[str, str]) -> list[str]:
+    """What breaks SageMaker's rules for one resource's tags: at most 50, each key and value of SageMaker's form."""
+    errors = []
+    if len(tags) > MAX_TAGS:
+        errors.append(f"A resource has at most {MAX_TAGS} tags; these are {len(tags)}.")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= TAG_KEY_MAX_LENGTH or not _tag_text_ok(key):
+            errors.append(f"Tag key {key!r}: use 1 to {TAG_KEY_MAX_LENGTH} letters, digits, spaces and _.:/=+-@.")
+        elif key.lower().startswith(RESERVED_TAG_PREFIX):
+            errors.append(f"Tag key {key!r}: keys that start with {RESERVED_TAG_PREFIX!r} are reserved for AWS.")
+        if not isinstance(value, str) or len(value) > TAG_VALUE_MAX_LENGTH or not _tag_text_ok(value):
+            errors.append(
+                f"Tag {key!r}: its value takes up to {TAG_VALUE_MAX_LENGTH} letters, digits, spaces and _.:/=+-@."
+            )
+    return errors
+
+
 def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
     """Apply SageMaker's rules for CreateHyperParameterTuningJob to `config`.
 
@@ -223,6 +254,11 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
     hyperband = _check_hyperband(config, algorithm, fail)
     _check_completion_criteria(config, fail)
     parents = _check_warm_start(config, algorithm, space, fail)
+    if not isinstance(config.tags, dict):
+        fail("tags", "Give an object of key: value strings.")
+    else:
+        for message in tag_errors(config.tags):
+            fail("tags", message)
 
     if errors:
         raise ValidationError(errors)

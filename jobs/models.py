@@ -361,6 +361,40 @@ def elapsed_seconds(started_at, ended_at) -> float | None:
     return (ended_at - started_at).total_seconds()
 
 
+class Tag(models.Model):
+    """SageMaker's Tag, a key and a value, on a tuning job or on a training job (AddTags, ListTags).
+
+    A tuning job's tags are copied to each training job it launches from then
+    on, as SageMaker does, so every row belongs to exactly one job and a
+    training job keeps the tags it was launched with.
+    """
+
+    tuning_job = models.ForeignKey(TuningJob, null=True, blank=True, on_delete=models.CASCADE, related_name="tags")
+    training_job = models.ForeignKey(TrainingJob, null=True, blank=True, on_delete=models.CASCADE, related_name="tags")
+    key = models.CharField(max_length=128)
+    value = models.CharField(max_length=256, blank=True)
+
+    class Meta:
+        # ListTags answers in the order the keys were first added.
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(tuning_job__isnull=False, training_job__isnull=True)
+                    | models.Q(tuning_job__isnull=True, training_job__isnull=False)
+                ),
+                name="tag_on_one_job",
+            ),
+            models.UniqueConstraint(fields=["tuning_job", "key"], name="tuning_job_tag_key_unique"),
+            models.UniqueConstraint(fields=["training_job", "key"], name="training_job_tag_key_unique"),
+        ]
+        # Finding jobs by tag (the tuning jobs list's filter).
+        indexes = [models.Index(fields=["key", "value"], name="tag_key_value_idx")]
+
+    def __str__(self):
+        return f"{self.key}={self.value}"
+
+
 class MetricSample(models.Model):
     """One value of one metric at one epoch of a training job: the hot table.
 

@@ -6,6 +6,7 @@ DATABASE_URL, REDIS_URL (and optionally CELERY_BROKER_URL), SECRET_KEY and
 ALLOWED_HOSTS.
 """
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -265,6 +266,21 @@ TUNEBOARD_S3_ENDPOINT_URL = env_str("TUNEBOARD_S3_ENDPOINT_URL")
 # Attempts per AWS call (botocore's standard retry mode: throttling and
 # transient errors, with backoff) before the error reaches the job.
 TUNEBOARD_AWS_MAX_ATTEMPTS = env_int("TUNEBOARD_AWS_MAX_ATTEMPTS", 5, minimum=1)
+
+# The RoleArn and OutputDataConfig.S3OutputPath the /sagemaker endpoint reports for a
+# tuning job whose creator gave none (the browser, the REST API, the CLI): SageMaker's
+# clients require both. An algorithm's own sagemaker_config comes first.
+TUNEBOARD_SAGEMAKER_ROLE_ARN = env_str("TUNEBOARD_SAGEMAKER_ROLE_ARN", "arn:aws:iam::000000000000:role/tuneboard")
+if not re.fullmatch(r"arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+", TUNEBOARD_SAGEMAKER_ROLE_ARN):
+    raise ImproperlyConfigured(
+        f"TUNEBOARD_SAGEMAKER_ROLE_ARN={TUNEBOARD_SAGEMAKER_ROLE_ARN!r} is not an IAM role ARN "
+        "(arn:aws:iam::123456789012:role/name)"
+    )
+TUNEBOARD_SAGEMAKER_OUTPUT_PATH = env_str("TUNEBOARD_SAGEMAKER_OUTPUT_PATH", "s3://tuneboard/output")
+if not re.fullmatch(r"s3://[^/\s]+(/\S*)?", TUNEBOARD_SAGEMAKER_OUTPUT_PATH):
+    raise ImproperlyConfigured(
+        f"TUNEBOARD_SAGEMAKER_OUTPUT_PATH={TUNEBOARD_SAGEMAKER_OUTPUT_PATH!r} is not an s3://bucket/prefix URI"
+    )
 
 REST_FRAMEWORK = {
     # Token first: an unauthenticated program then gets 401 with a

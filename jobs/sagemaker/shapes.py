@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -53,6 +54,7 @@ CONFIG_FIELD_PATHS = {
     ),
     "warm_start_type": "warmStartConfig.warmStartType",
     "warm_start_parents": "warmStartConfig.parentHyperParameterTuningJobs",
+    "tags": "tags",
 }
 
 
@@ -150,6 +152,18 @@ def create_tuning_job_violations(body: Any) -> list[Violation]:
         reason = "Member must not be null: name a registered algorithm (AlgorithmName)"
         found.append(Violation(None, CONFIG_FIELD_PATHS["algorithm_name"], reason))
     _parse_parameter_ranges(body["HyperParameterTuningJobConfig"].get("ParameterRanges") or {}, found)
+    found += duplicate_tag_keys(body.get("Tags") or [], "tags")
+    return found
+
+
+def duplicate_tag_keys(tags: list[dict], path: str) -> list[Violation]:
+    """A key given twice in one request: which value was meant is unknowable, so neither is taken."""
+    seen: set[str] = set()
+    found = []
+    for index, tag in enumerate(tags, start=1):
+        if tag["Key"] in seen:
+            found.append(Violation(tag["Key"], f"{path}.{index}.member.key", "Member must be unique among the keys"))
+        seen.add(tag["Key"])
     return found
 
 
@@ -207,7 +221,18 @@ def parse_create_tuning_job(body: Any) -> TuningJobConfig:
         warm_start_parents=[
             parent["HyperParameterTuningJobName"] for parent in warm_start.get("ParentHyperParameterTuningJobs") or []
         ],
+        tags=tags_from_shape(body.get("Tags") or []),
     )
+
+
+def tags_from_shape(tags: list[dict]) -> dict[str, str]:
+    """SageMaker's TagList -> key: value."""
+    return {tag["Key"]: tag["Value"] for tag in tags}
+
+
+def tags_shape(tags) -> list[dict]:
+    """Tag rows -> SageMaker's TagList."""
+    return [{"Key": tag.key, "Value": tag.value} for tag in tags]
 
 
 _RANGE_KINDS = {
@@ -405,6 +430,9 @@ def list_training_jobs(tuning_job: TuningJob, training_jobs) -> dict:
 
 # SageMaker's default StoppingCondition.MaxRuntimeInSeconds: one day.
 DEFAULT_TRAINING_MAX_RUNTIME_SECONDS = 86_400
+# The SageMaker SDK's defaults for an estimator's instance type and volume.
+DEFAULT_INSTANCE_TYPE = "ml.m5.large"
+DEFAULT_VOLUME_SIZE_IN_GB = 30
 
 
 def _requested_definition(tuning_job: TuningJob) -> dict:
@@ -422,7 +450,12 @@ def training_job_definition(tuning_job: TuningJob) -> dict:
     definition = _requested_definition(tuning_job)
     algorithm = definition.get("AlgorithmSpecification") or {}
     if "TrainingImage" not in algorithm:
-        algorithm["AlgorithmName"] = tuning_job.algorithm.name
+        # A job made without a request names its algorithm by image when it has one: the SDK's
+        # Estimator.attach needs a TrainingImage (an AlgorithmName wants an AlgorithmEstimator).
+        if tuning_job.algorithm.image_uri and "AlgorithmName" not in algorithm:
+            algorithm["TrainingImage"] = tuning_job.algorithm.image_uri
+        else:
+            algorithm["AlgorithmName"] = tuning_job.algorithm.name
     algorithm.setdefault("TrainingInputMode", "File")
     algorithm["MetricDefinitions"] = list(tuning_job.algorithm.metric_definitions)
     definition["AlgorithmSpecification"] = algorithm
@@ -433,11 +466,36 @@ def training_job_definition(tuning_job: TuningJob) -> dict:
     stopping = definition.get("StoppingCondition") or {}
     if tuning_job.training_max_runtime_seconds:
         stopping["MaxRuntimeInSeconds"] = tuning_job.training_max_runtime_seconds
-    if stopping:
-        definition["StoppingCondition"] = stopping
+    stopping.setdefault("MaxRuntimeInSeconds", DEFAULT_TRAINING_MAX_RUNTIME_SECONDS)
+    definition["StoppingCondition"] = stopping
     if tuning_job.max_retry_attempts:
         definition["RetryStrategy"] = {"MaximumRetryAttempts": tuning_job.max_retry_attempts}
+    _fill_required_members(definition, tuning_job)
     return definition
+
+
+def _fill_required_members(definition: dict, tuning_job: TuningJob) -> None:
+    """RoleArn, OutputDataConfig and ResourceConfig for a job whose creator never gave them.
+
+    botocore's output model and sagemaker-core's resources require them, and
+    the SDK v2's Estimator.attach reads OutputDataConfig["KmsKeyId"] and
+    ResourceConfig's instance members without a default; a job made in the
+    browser, the REST API or the CLI has none. They come from the algorithm's
+    SageMaker settings, else from Tuneboard's (docs/configuration.md).
+    """
+    algorithm = tuning_job.algorithm.sagemaker_config or {}
+    definition.setdefault("RoleArn", algorithm.get("RoleArn") or settings.TUNEBOARD_SAGEMAKER_ROLE_ARN)
+    output = definition.setdefault("OutputDataConfig", {})
+    output.setdefault(
+        "S3OutputPath",
+        tuning_job.s3_output_path or algorithm.get("S3OutputPath") or settings.TUNEBOARD_SAGEMAKER_OUTPUT_PATH,
+    )
+    output.setdefault("KmsKeyId", "")
+    resources = definition.setdefault("ResourceConfig", {})
+    if "InstanceGroups" not in resources:
+        resources.setdefault("InstanceType", algorithm.get("InstanceType") or DEFAULT_INSTANCE_TYPE)
+        resources.setdefault("InstanceCount", algorithm.get("InstanceCount") or 1)
+    resources.setdefault("VolumeSizeInGB", algorithm.get("VolumeSizeInGB") or DEFAULT_VOLUME_SIZE_IN_GB)
 
 
 def tuning_job_summary(tuning_job: TuningJob, counters: StatusCounters) -> dict:
@@ -492,7 +550,6 @@ def training_job_list_summary(training_job: TrainingJob) -> dict:
 def describe_training_job(training_job: TrainingJob, final_metrics: list[MetricSample]) -> dict:
     """DescribeTrainingJob's response; `final_metrics` is each metric's last sample."""
     tuning_job = training_job.tuning_job
-    requested = _requested_definition(tuning_job)
     definition = training_job_definition(tuning_job)
     response = {
         "TrainingJobName": training_job.name,
@@ -503,8 +560,7 @@ def describe_training_job(training_job: TrainingJob, final_metrics: list[MetricS
         "SecondaryStatus": secondary_status(training_job),
         "HyperParameters": dict(training_job.hyperparameters),
         "AlgorithmSpecification": definition["AlgorithmSpecification"],
-        "StoppingCondition": definition.get("StoppingCondition")
-        or {"MaxRuntimeInSeconds": DEFAULT_TRAINING_MAX_RUNTIME_SECONDS},
+        "StoppingCondition": definition["StoppingCondition"],
         "CreationTime": training_job.created_at,
         "LastModifiedTime": training_job.updated_at,
         "FinalMetricDataList": [
@@ -525,8 +581,8 @@ def describe_training_job(training_job: TrainingJob, final_metrics: list[MetricS
         "RetryStrategy",
         "Environment",
     ):
-        if member in requested:
-            response[member] = requested[member]
+        if member in definition:
+            response[member] = definition[member]
     if training_job.failure_reason:
         response["FailureReason"] = training_job.failure_reason
     if training_job.started_at:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import botocore.session
+import re2
 from botocore.model import ServiceModel, Shape
 
 MAX_REPORTED_ERRORS = 10
@@ -202,11 +203,16 @@ def _check_pattern(shape: Shape, value: str, path: str, collector: _Collector) -
 
 
 @functools.cache
-def _compile(pattern: str) -> re.Pattern | None:
-    """The model's Java regex in Python, or None for the few Python cannot read (those go unchecked)."""
+def _compile(pattern: str):
+    """The model's Java regex in Python; RE2 for Unicode classes such as \\p{L} (Tag keys), which Python's
+    re cannot read; None for what neither reads (those go unchecked)."""
     try:
         return re.compile(pattern)
     except re.error:
+        pass
+    try:
+        return re2.compile(pattern)
+    except re2.error:
         return None
 
 

@@ -8,13 +8,14 @@ after commit, and follow-up tasks are sent after commit by `dispatch`.
 The package is split by what changes (one module each); every public name is
 importable from `jobs.services`, which is how callers use them:
 
-- `tuning_jobs`: create, stop, and the reconcile step `tuning_job_advance`
+- `tuning_jobs`: create, stop, delete, and the reconcile step `tuning_job_advance`
 - `training_jobs`: a training job's claim, heartbeat, stop and ending
 - `metrics`: storing metric samples and deciding early stopping
 - `reaper`: the safety net for lost workers and lost task messages
 - `imports`: storing tuning jobs imported from SageMaker
 - `access_keys`: SigV4 keys of the SageMaker-compatible endpoint
 - `algorithms`: registering training programs
+- `tags`: SageMaker's tags of tuning jobs and training jobs
 - `dispatch` and `common`: the task hand-off and steps the others share
 
 Concurrency: the reconcile loop and the training workers run on many
@@ -43,6 +44,7 @@ from jobs.services.reaper import (
     training_jobs_reap_stale,
     training_jobs_redispatch,
 )
+from jobs.services.tags import tags_add, tags_delete
 from jobs.services.training_jobs import (
     token_hash,
     training_job_claim_external,
@@ -61,6 +63,7 @@ from jobs.services.tuning_jobs import (
     tuning_job_advance,
     tuning_job_create,
     tuning_job_create_from_request,
+    tuning_job_delete,
     tuning_job_stop,
 )
 
@@ -78,6 +81,8 @@ __all__ = [
     "algorithm_register",
     "algorithm_validate",
     "native_name_taken_message",
+    "tags_add",
+    "tags_delete",
     "token_hash",
     "training_job_claim_external",
     "training_job_fail",
@@ -96,6 +101,7 @@ __all__ = [
     "tuning_job_advance",
     "tuning_job_create",
     "tuning_job_create_from_request",
+    "tuning_job_delete",
     "tuning_job_import",
     "tuning_job_stop",
 ]

@@ -16,6 +16,7 @@ from jobs.models import (
     Backend,
     ObjectiveStatus,
     StopReason,
+    Tag,
     TrainingJob,
     TrainingJobStatus,
     TuningJob,
@@ -53,6 +54,7 @@ def tuning_job_create(*, config: TuningJobConfig, owner=None, check_team_role: b
         # Another request created the same name between the check and the insert.
         raise ValidationError({"name": [f"A tuning job named {config.name!r} already exists."]}) from None
     tuning_job.warm_start_parents.set(validated.parents)
+    Tag.objects.bulk_create(Tag(tuning_job=tuning_job, key=key, value=value) for key, value in config.tags.items())
     realtime.publish(realtime.Event(realtime.TUNING_JOB_CREATED, tuning_job.id, {"name": tuning_job.name}))
     dispatch.enqueue_advance(tuning_job.id)
     return tuning_job
@@ -114,6 +116,22 @@ def tuning_job_stop(*, tuning_job_id: int) -> TuningJob:
         common.request_training_job_stop(training_job, StopReason.USER_REQUEST)
     dispatch.enqueue_advance(tuning_job.id)
     return tuning_job
+
+
+@transaction.atomic
+def tuning_job_delete(*, tuning_job_id: int) -> None:
+    """DeleteHyperParameterTuningJob: remove an ended tuning job, and with it its training jobs and their metrics.
+
+    SageMaker keeps the training jobs of a deleted tuning job; here a training
+    job cannot outlive its tuning job, so they go too. A tuning job still
+    running is refused; an imported one may go whatever its status, since
+    nothing runs it here.
+    """
+    # FOR UPDATE, not NO KEY: the row goes, so nothing may take a key share on it meanwhile.
+    tuning_job = TuningJob.objects.select_for_update().get(pk=tuning_job_id)
+    if tuning_job.is_active and not tuning_job.is_imported:
+        raise ValidationError({"status": [f"{tuning_job.name} is {tuning_job.status}: stop it first."]})
+    tuning_job.delete()
 
 
 @transaction.atomic
@@ -193,6 +211,8 @@ def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob
     observations = _warm_start_observations(tuning_job, space) + [_observation(job, space) for job in training_jobs]
     proposals = strategy.suggest(observations, capacity)
     statics = {**tuning_job.algorithm.static_hyperparameters, **tuning_job.static_hyperparameters}
+    # As SageMaker: a training job gets the tags its tuning job has when it is launched.
+    tags = list(tuning_job.tags.values_list("key", "value")) if proposals else []
     created = []
     for offset, proposal in enumerate(proposals, start=1):
         sequence = len(training_jobs) + offset
@@ -205,6 +225,7 @@ def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob
             tuned_hyperparameters=tuned,
         )
         created.append(training_job)
+        Tag.objects.bulk_create(Tag(training_job=training_job, key=key, value=value) for key, value in tags)
         common.publish_training_job(realtime.TRAINING_JOB_CREATED, training_job)
         if tuning_job.algorithm.backend != Backend.EXTERNAL:
             # An external job waits for a trainer to claim it instead.

@@ -202,6 +202,7 @@ def tuning_job_detail(request, name):
             "tuning_job": tuning_job,
             "counters": counters,
             "can_operate": can_operate,
+            "tags": list(tuning_job.tags.all()),
             **_table_context(request, tuning_job),
             "page_config": {
                 "name": tuning_job.name,

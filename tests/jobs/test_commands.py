@@ -115,6 +115,11 @@ def test_create_prints_the_arn_and_stores_the_tuning_job(algorithm, write_spec, 
     assert tuning_job.status == TuningJobStatus.IN_PROGRESS
 
 
+def test_create_stores_the_bodys_tags(algorithm, write_spec, no_tasks):
+    command("create_tuning_job", str(write_spec({**BODY, "Tags": [{"Key": "project", "Value": "seed"}]})))
+    assert list(TuningJob.objects.get().tags.values_list("key", "value")) == [("project", "seed")]
+
+
 def test_create_without_an_owner(algorithm, write_spec, no_tasks):
     command("create_tuning_job", str(write_spec(BODY)))
     assert TuningJob.objects.get().owner is None

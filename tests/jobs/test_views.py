@@ -349,6 +349,21 @@ def test_user_data_on_the_detail_page_is_escaped(alice_client, no_tasks, team):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in content
 
 
+def test_the_detail_page_lists_the_tuning_jobs_tags(alice_client, no_tasks, team):
+    register_algorithm()
+    services.tuning_job_create(
+        config=tuning_job_config(name="tagged", team_name="vision", tags={"project": "seed", "reviewed": ""})
+    )
+    content = alice_client.get(reverse("tuning-job-detail", args=["tagged"])).content.decode()
+    tags = content.split('data-testid="tags">', 1)[1].split("</dd>", 1)[0]
+    assert tags == '<span class="badge">project: seed</span> <span class="badge">reviewed</span> '
+    services.tuning_job_create(config=tuning_job_config(name="untagged", team_name="vision"))
+    assert (
+        'data-testid="tags">–</dd>'
+        in alice_client.get(reverse("tuning-job-detail", args=["untagged"])).content.decode()
+    )
+
+
 def test_an_ended_tuning_job_offers_no_stop_button(alice_client, tuning_job, no_tasks):
     services.tuning_job_stop(tuning_job_id=tuning_job.id)
     services.tuning_job_advance(tuning_job_id=tuning_job.id)

@@ -24,6 +24,9 @@ ResourceLimitExceeded = _error("ResourceLimitExceeded", 400)
 AccessDeniedException = _error("AccessDeniedException", 400)
 UnknownOperationException = _error("UnknownOperationException", 400)
 SerializationException = _error("SerializationException", 400)
+# A body over the size the server reads: refused before it is read, with the status
+# AWS's front end sends for one, and the JSON error a client can parse.
+RequestTooLarge = type("SerializationException", (SerializationException,), {"status": 413})
 # Authentication, as SageMaker's front end answers: a request without a
 # signature or with a wrong one is Forbidden; a malformed Authorization header
 # or an access key it does not know is a Bad Request.

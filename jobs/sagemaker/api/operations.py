@@ -4,13 +4,15 @@ Each takes the caller (the access key's user and team) and a request body
 already checked against botocore's model, reads through the visibility
 rules every page uses, changes state only through jobs.services, and returns
 the response as SageMaker shapes it. What a caller may not see does not
-exist for them (ResourceNotFound), as everywhere else in Tuneboard.
+exist for them: it is answered exactly as a missing one, as everywhere else
+in Tuneboard.
 """
 
 import dataclasses
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,8 +23,8 @@ from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 
 from jobs import selectors, services
-from jobs.config import MAX_PARALLEL_LIMIT, MAX_TRAINING_JOBS_LIMIT
-from jobs.models import Algorithm, MetricSample, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
+from jobs.config import MAX_PARALLEL_LIMIT, MAX_TAGS, MAX_TRAINING_JOBS_LIMIT
+from jobs.models import Algorithm, MetricSample, Tag, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.sagemaker.api.errors import (
     AccessDeniedException,
     ResourceInUse,
@@ -34,8 +36,11 @@ from jobs.sagemaker.shapes import (
     ShapeError,
     describe_training_job,
     describe_tuning_job,
+    duplicate_tag_keys,
     parse_create_tuning_job,
     rename_validation_error,
+    tags_from_shape,
+    tags_shape,
     training_job_list_summary,
     training_job_summary,
     tuning_job_arn,
@@ -72,7 +77,9 @@ def operation(name: str):
 # --- paging -----------------------------------------------------------------------------
 
 
-def _page(body: dict, operation_name: str, queryset, summarize) -> tuple[list[dict], str | None]:
+def _page(
+    body: dict, operation_name: str, queryset, summarize, default_limit: int = DEFAULT_MAX_RESULTS
+) -> tuple[list[dict], str | None]:
     """One page of `queryset` and the NextToken of the next, if any.
 
     A NextToken is signed and bound to the operation and its filters, so a
@@ -95,13 +102,21 @@ def _page(body: dict, operation_name: str, queryset, summarize) -> tuple[list[di
                 "Invalid pagination token: it was not returned by this operation with these parameters."
             )
         offset = token["o"]
-    limit = body.get("MaxResults", DEFAULT_MAX_RESULTS)
+    limit = body.get("MaxResults", default_limit)
     rows = list(queryset[offset : offset + limit + 1])
     next_token = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_token = signing.dumps({"f": fingerprint, "o": offset + limit}, salt=_NEXT_TOKEN_SALT)
     return [summarize(row) for row in rows], next_token
+
+
+def _listing(member: str, items: list, next_token: str | None) -> dict:
+    """A List response: the page's items under `member`, and NextToken when another page follows."""
+    response = {member: items}
+    if next_token:
+        response["NextToken"] = next_token
+    return response
 
 
 def _ordered(queryset, body: dict, fields: dict[str, str], default: str):
@@ -128,10 +143,20 @@ def _time_filters(queryset, body: dict, created: str = "created_at", modified: s
 
 
 def _visible_tuning_job(caller: Caller, name: str) -> TuningJob:
+    """The tuning job, if the caller may see it; else ResourceNotFound, worded as SageMaker words it."""
     tuning_job = selectors.tuning_jobs_visible_to(user=caller.user).filter(name=name).first()
     if tuning_job is None:
-        raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job with name {name}")
+        raise ResourceNotFound(f"Amazon SageMaker can't find a tuning job called {name}. Type another name.")
     return tuning_job
+
+
+def _require_operator(caller: Caller, tuning_job: TuningJob, operation_name: str, target: str) -> None:
+    """Changing a job (stop, delete, tag) is for its team's operators; viewers may only look."""
+    if not selectors.can_operate(user=caller.user, tuning_job=tuning_job):
+        raise AccessDeniedException(
+            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:{operation_name} "
+            f"on {target} (viewers may only look)."
+        )
 
 
 def _algorithm_name(body: dict) -> str | None:
@@ -213,24 +238,17 @@ def list_hyper_parameter_tuning_jobs(caller: Caller, body: dict) -> dict:
     page, next_token = _page(body, "ListHyperParameterTuningJobs", queryset, lambda job: job)
     totals = selectors.tuning_job_totals(tuning_job_ids=[job.id for job in page], now=timezone.now())
     empty = selectors.StatusCounters()
-    response = {
-        "HyperParameterTuningJobSummaries": [
-            tuning_job_summary(job, totals[job.id].counters if job.id in totals else empty) for job in page
-        ]
-    }
-    if next_token:
-        response["NextToken"] = next_token
-    return response
+    return _listing(
+        "HyperParameterTuningJobSummaries",
+        [tuning_job_summary(job, totals[job.id].counters if job.id in totals else empty) for job in page],
+        next_token,
+    )
 
 
 @operation("StopHyperParameterTuningJob")
 def stop_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
     tuning_job = _visible_tuning_job(caller, body["HyperParameterTuningJobName"])
-    if not selectors.can_operate(user=caller.user, tuning_job=tuning_job):
-        raise AccessDeniedException(
-            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:StopHyperParameterTuningJob "
-            f"on {tuning_job.name} (viewers may only look)."
-        )
+    _require_operator(caller, tuning_job, "StopHyperParameterTuningJob", tuning_job.name)
     if tuning_job.is_imported:
         raise ValidationException(f"{tuning_job.name} was imported from SageMaker: Tuneboard only shows it.")
     if tuning_job.status not in (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING):
@@ -238,6 +256,23 @@ def stop_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
             f"The request was rejected because the hyperparameter tuning job is in status {tuning_job.status}."
         )
     services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    return {}
+
+
+@operation("DeleteHyperParameterTuningJob")
+def delete_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
+    tuning_job = _visible_tuning_job(caller, body["HyperParameterTuningJobName"])
+    _require_operator(caller, tuning_job, "DeleteHyperParameterTuningJob", tuning_job.name)
+    if tuning_job.is_active and not tuning_job.is_imported:
+        # Its model lists no error of its own (no ResourceInUse): SageMaker's common ValidationException.
+        raise ValidationException(
+            f"The request was rejected because the hyperparameter tuning job is in status {tuning_job.status}. "
+            "Stop it and wait until it has ended before deleting it."
+        )
+    try:
+        services.tuning_job_delete(tuning_job_id=tuning_job.id)
+    except ValidationError as exc:
+        raise ValidationException(" ".join(exc.messages)) from None
     return {}
 
 
@@ -265,10 +300,7 @@ def list_training_jobs_for_hyper_parameter_tuning_job(caller: Caller, body: dict
         queryset,
         lambda job: training_job_summary(job, tuning_job),
     )
-    response = {"TrainingJobSummaries": page}
-    if next_token:
-        response["NextToken"] = next_token
-    return response
+    return _listing("TrainingJobSummaries", page, next_token)
 
 
 # --- training jobs -------------------------------------------------------------------------
@@ -282,7 +314,9 @@ def _visible_training_job(caller: Caller, name: str) -> TrainingJob:
         .first()
     )
     if training_job is None:
-        raise ResourceNotFound(f"Requested resource not found: training job {name} does not exist.")
+        # SageMaker answers a missing training job with a ValidationException, not the
+        # ResourceNotFound its model lists (aws/aws-sdk#165), and client code catches that.
+        raise ValidationException("Requested resource not found.")
     return training_job
 
 
@@ -315,20 +349,13 @@ def list_training_jobs_operation(caller: Caller, body: dict) -> dict:
         queryset, body, {"Name": "name", "CreationTime": "created_at", "Status": "status"}, "CreationTime"
     )
     page, next_token = _page(body, "ListTrainingJobs", queryset, training_job_list_summary)
-    response = {"TrainingJobSummaries": page}
-    if next_token:
-        response["NextToken"] = next_token
-    return response
+    return _listing("TrainingJobSummaries", page, next_token)
 
 
 @operation("StopTrainingJob")
 def stop_training_job(caller: Caller, body: dict) -> dict:
     training_job = _visible_training_job(caller, body["TrainingJobName"])
-    if not selectors.can_operate(user=caller.user, tuning_job=training_job.tuning_job):
-        raise AccessDeniedException(
-            f"User {caller.user.get_username()} is not authorized to perform: sagemaker:StopTrainingJob "
-            f"on {training_job.name} (viewers may only look)."
-        )
+    _require_operator(caller, training_job.tuning_job, "StopTrainingJob", training_job.name)
     if training_job.status == TrainingJobStatus.STOPPING:
         return {}
     if training_job.status != TrainingJobStatus.IN_PROGRESS or training_job.tuning_job.is_imported:
@@ -336,4 +363,70 @@ def stop_training_job(caller: Caller, body: dict) -> dict:
             f"The request was rejected because the training job is in status {training_job.status}."
         )
     services.training_job_stop(training_job_id=training_job.id)
+    return {}
+
+
+# --- tags ------------------------------------------------------------------------------------
+
+# The ARNs tuning_job_arn and training_job_arn form (names lowercased, as SageMaker's are).
+_TAGGABLE_ARN = re.compile(
+    r"arn:aws[a-z-]*:sagemaker:[a-z0-9-]*:[0-9]{12}:(hyper-parameter-tuning-job|training-job)/(.+)"
+)
+
+
+def _tagged_job(caller: Caller, arn: str) -> dict:
+    """The visible job `arn` names, as the tags services take it; a ValidationException as SageMaker's otherwise.
+
+    The region and account are not compared: a Tuneboard has one of each, and
+    a client may form the ARN with its own region. An ARN lowercases the
+    name: a job of exactly that name wins over one that differs in case.
+    """
+    match = _TAGGABLE_ARN.fullmatch(arn)
+    if match is not None:
+        kind, name = match.groups()
+        if kind == "hyper-parameter-tuning-job":
+            jobs = selectors.tuning_jobs_visible_to(user=caller.user)
+        else:
+            jobs = selectors.training_jobs_visible_to(user=caller.user).select_related("tuning_job")
+        # The exact name first: it is indexed, and an ARN of a lowercase name (most) needs no more.
+        job = jobs.filter(name=name).first() or jobs.filter(name__iexact=name).order_by("id").first()
+        if job is not None:
+            return {"tuning_job": job} if kind == "hyper-parameter-tuning-job" else {"training_job": job}
+    raise ValidationException(f"Requested resource not found: {arn}.")
+
+
+def _tagged_ids(caller: Caller, arn: str, operation_name: str) -> dict:
+    """The ids tags_add/tags_delete take, for an operator of the job's team."""
+    job = _tagged_job(caller, arn)
+    _require_operator(caller, job.get("tuning_job") or job["training_job"].tuning_job, operation_name, arn)
+    if "tuning_job" in job:
+        return {"tuning_job_id": job["tuning_job"].id}
+    return {"training_job_id": job["training_job"].id}
+
+
+@operation("AddTags")
+def add_tags(caller: Caller, body: dict) -> dict:
+    duplicates = duplicate_tag_keys(body["Tags"], "tags")
+    if duplicates:
+        raise ValidationException(error_message([str(found) for found in duplicates]))
+    owner = _tagged_ids(caller, body["ResourceArn"], "AddTags")
+    try:
+        tags = services.tags_add(tags=tags_from_shape(body["Tags"]), **owner)
+    except ValidationError as exc:
+        raise ValidationException(" ".join(exc.message_dict["tags"])) from None
+    return {"Tags": tags_shape(tags)}
+
+
+@operation("ListTags")
+def list_tags(caller: Caller, body: dict) -> dict:
+    job = _tagged_job(caller, body["ResourceArn"])
+    queryset = Tag.objects.filter(**job).order_by("id")
+    # A resource has at most MAX_TAGS tags, so by default one page holds them all.
+    page, next_token = _page(body, "ListTags", queryset, lambda tag: tags_shape([tag])[0], default_limit=MAX_TAGS)
+    return _listing("Tags", page, next_token)
+
+
+@operation("DeleteTags")
+def delete_tags(caller: Caller, body: dict) -> dict:
+    services.tags_delete(keys=body["TagKeys"], **_tagged_ids(caller, body["ResourceArn"], "DeleteTags"))
     return {}

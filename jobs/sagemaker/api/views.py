@@ -10,6 +10,8 @@ import uuid
 from datetime import datetime
 from urllib.parse import quote
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
@@ -17,6 +19,7 @@ from jobs import services
 from jobs.models import AccessKey
 from jobs.sagemaker.api import sigv4
 from jobs.sagemaker.api.errors import (
+    RequestTooLarge,
     SageMakerError,
     SerializationException,
     UnknownOperationException,
@@ -28,6 +31,9 @@ from jobs.services.access_keys import decrypt_secret
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
+# No SageMaker request nests deeper than a dozen levels; deeper JSON is refused before
+# anything walks it (Python's parser would otherwise recurse until it fails).
+MAX_JSON_DEPTH = 64
 
 
 def _wire(value):
@@ -101,13 +107,42 @@ def _body(request: HttpRequest) -> dict:
         raise SerializationException(f"Expected Content-Type {CONTENT_TYPE}, got {content_type or 'none'}.")
     if not request.body:
         return {}
+    too_deep = SerializationException(f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
     try:
         body = json.loads(request.body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SerializationException(f"The request body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise too_deep from None
     if not isinstance(body, dict):
         raise SerializationException("The request body must be a JSON object.")
+    if _depth(body) > MAX_JSON_DEPTH:
+        raise too_deep
     return body
+
+
+def _depth(value) -> int:
+    """How deep objects and arrays nest in `value` (an object of scalars is 1), without recursion."""
+    deepest = 0
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, depth)
+        pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _read_body(request: HttpRequest) -> None:
+    """Read the body once, here, so that one over DATA_UPLOAD_MAX_MEMORY_SIZE is an AWS error, not Django's page."""
+    try:
+        request.body  # noqa: B018 (reading it is the point: Django refuses one too large here)
+    except RequestDataTooBig:
+        raise RequestTooLarge(
+            f"The request body is larger than the {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes this endpoint accepts."
+        ) from None
 
 
 @csrf_exempt
@@ -115,6 +150,7 @@ def endpoint(request: HttpRequest) -> HttpResponse:
     try:
         if request.method != "POST":
             raise UnknownOperationException("The SageMaker API takes POST requests.")
+        _read_body(request)
         caller = _authenticate(request)
         name = _operation_name(request)
         body = _body(request)

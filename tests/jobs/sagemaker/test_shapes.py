@@ -173,10 +173,18 @@ def test_aws_infrastructure_members_are_accepted_and_ignored():
             "TrainingJobDefinition.EnableManagedSpotTraining": True,
             "TrainingJobDefinition.StoppingCondition.MaxWaitTimeInSeconds": 1200,
             "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions": [{"Name": "x", "Regex": "x=(.*)"}],
-            "Tags": [{"Key": "team", "Value": "vision"}],
         }
     )  # fmt: skip
     assert parse_create_tuning_job(body) == EXPECTED
+
+
+def test_tags_are_read_in_order_and_a_key_given_twice_is_refused():
+    body = body_with({"Tags": [{"Key": "team", "Value": "vision"}, {"Key": "stage", "Value": ""}]})
+    assert parse_create_tuning_job(body).tags == {"team": "vision", "stage": ""}
+    body = body_with({"Tags": [{"Key": "team", "Value": "vision"}, {"Key": "team", "Value": "audio"}]})
+    with pytest.raises(ShapeError) as caught:
+        parse_create_tuning_job(body)
+    assert caught.value.errors == {"tags.2.member.key": ["Member must be unique among the keys"]}
 
 
 # Member paths as AWS writes them in a ValidationException.

@@ -42,6 +42,35 @@ def _session() -> boto3.Session:
     return boto3.Session(botocore_session=botocore.session.get_session(), region_name="us-east-1")
 
 
+def sdk_environment(monkeypatch, url: str, key: Key) -> None:
+    """The environment of a notebook written for SageMaker, pointed at Tuneboard, with AWS out of reach.
+
+    The SDK's estimator makes a default boto3 client of its own, so the key is
+    in the environment too. Anything sent anywhere but Tuneboard (STS, S3 for a
+    default bucket, the EC2 metadata service for credentials) hits a dead proxy.
+    """
+    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key.secret)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", f"{url}/sagemaker")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9")
+    for variable in ("NO_PROXY", "no_proxy"):
+        monkeypatch.setenv(variable, "127.0.0.1,localhost")
+
+
+def sdk_session(client, key: Key):
+    """A SageMaker SDK v2 session whose SageMaker client is `client`."""
+    import sagemaker
+
+    boto_session = boto3.Session(
+        aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret, region_name="us-east-1"
+    )
+    return sagemaker.Session(boto_session=boto_session, sagemaker_client=client)
+
+
 @pytest.fixture
 def people(django_user_model):
     """alice operates team vision, bob only views it, carol operates team audio."""

@@ -1,14 +1,19 @@
 """Access keys: the page and the admin that make and revoke them, and how their secrets are kept."""
 
+import json
 import re
+from io import StringIO
 
 import pytest
 from django.contrib.auth.models import Group
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.urls import reverse
 
 from jobs import services
 from jobs.models import AccessKey, TeamMember, TeamRole
 from jobs.services.access_keys import decrypt_secret
+from tests.jobs.sagemaker.api.conftest import Key, sagemaker_client
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +107,54 @@ def test_secrets_survive_a_secret_key_rotation_through_the_fallbacks(settings, a
     assert decrypt_secret(key.encrypted_secret) is None
     settings.SECRET_KEY_FALLBACKS = [old]
     assert decrypt_secret(key.encrypted_secret) == secret
+
+
+def create_access_key(*args, **options) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("create_access_key", *args, stdout=out, stderr=err, **options)
+    assert err.getvalue().strip() == "The secret is shown this once: Tuneboard cannot show it again."
+    return out.getvalue(), err.getvalue()
+
+
+def test_the_command_prints_a_key_that_signs_requests(live_server, alice):
+    out, _ = create_access_key("alice", description="CI")
+    printed = json.loads(out)["AccessKey"]
+    assert set(printed) == {"UserName", "AccessKeyId", "Status", "SecretAccessKey", "CreateDate"}
+    assert (printed["UserName"], printed["Status"]) == ("alice", "Active")
+    key = AccessKey.objects.get(access_key_id=printed["AccessKeyId"])
+    assert (key.user, key.team.name, key.description) == (alice, "vision", "CI")
+    assert decrypt_secret(key.encrypted_secret) == printed["SecretAccessKey"]
+    client = sagemaker_client(live_server.url, Key(printed["AccessKeyId"], printed["SecretAccessKey"]))
+    assert client.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
+
+    out, _ = create_access_key("alice", env=True)
+    lines = dict(line.split("=", 1) for line in out.splitlines())
+    assert set(lines) == {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
+    key = AccessKey.objects.get(access_key_id=lines["AWS_ACCESS_KEY_ID"])
+    assert decrypt_secret(key.encrypted_secret) == lines["AWS_SECRET_ACCESS_KEY"]
+
+
+def command_error(*args, **options) -> str:
+    with pytest.raises(CommandError) as caught:
+        call_command("create_access_key", *args, stdout=StringIO(), stderr=StringIO(), **options)
+    return str(caught.value)
+
+
+def test_the_command_says_what_is_wrong(alice, django_user_model):
+    assert command_error("nobody") == "No user named 'nobody'."
+    assert command_error("alice", team="audio") == "--team: no team named 'audio'."
+    audio = Group.objects.create(name="audio")
+    assert command_error("alice", team="audio") == "alice is not a member of audio."
+    TeamMember.objects.create(team=audio, user=alice, role=TeamRole.OPERATOR)
+    assert command_error("alice") == "alice is in several teams (audio, vision): choose one with --team."
+    django_user_model.objects.create_user("dave")
+    assert command_error("dave") == "dave is in no team: add them to one first (a key acts in one of its user's teams)."
+    django_user_model.objects.create_user("erin", is_active=False)
+    assert command_error("erin") == "erin is inactive: the endpoint refuses the keys of inactive users."
+    assert not AccessKey.objects.exists()
+
+    create_access_key("alice", team="audio")
+    assert AccessKey.objects.get().team == audio
+    staff = django_user_model.objects.create_user("root", is_staff=True)
+    create_access_key("root")
+    assert (AccessKey.objects.get(user=staff).team, AccessKey.objects.count()) == (None, 2)

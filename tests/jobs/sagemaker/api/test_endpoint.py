@@ -6,6 +6,7 @@ the endpoint goes through boto3, which serializes, signs and parses exactly
 as it does against AWS.
 """
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -181,18 +182,36 @@ def test_other_teams_jobs_do_not_exist_for_a_key(live_server, algorithm, people)
     users, keys = people
     services.tuning_job_create(config=tuning_job_config(name="secret-audio", team_name="audio"))
     alice = sagemaker_client(live_server.url, keys["alice"])
-    code, message, status = error_of(
-        alice.describe_hyper_parameter_tuning_job, HyperParameterTuningJobName="secret-audio"
-    )
-    assert (code, status) == ("ResourceNotFound", 400)
-    assert message == "Amazon SageMaker can't find a tuning job with name secret-audio"
-    assert error_of(alice.stop_hyper_parameter_tuning_job, HyperParameterTuningJobName="secret-audio")[0] == (
-        "ResourceNotFound"
-    )
-    assert error_of(alice.describe_training_job, TrainingJobName="secret-audio-001")[0] == "ResourceNotFound"
     assert alice.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"] == []
+    assert alice.list_training_jobs()["TrainingJobSummaries"] == []
     carol = sagemaker_client(live_server.url, keys["carol"])
     assert len(carol.list_hyper_parameter_tuning_jobs()["HyperParameterTuningJobSummaries"]) == 1
+
+
+def test_not_found_as_aws_says_it_and_an_invisible_job_as_a_missing_one(live_server, algorithm, people):
+    tuning_job = services.tuning_job_create(config=tuning_job_config(name="secret-audio", team_name="audio"))
+    hidden = services.tuning_job_advance(tuning_job_id=tuning_job.id)[0].name
+    alice = sagemaker_client(live_server.url, people[1]["alice"])
+
+    def tuning_job_not_found(name):
+        return ("ResourceNotFound", f"Amazon SageMaker can't find a tuning job called {name}. Type another name.", 400)
+
+    # SageMaker's own answers: a missing tuning job is ResourceNotFound, a missing training job a
+    # ValidationException; another team's job is answered the same, word for word.
+    for name in ("secret-audio", "no-such-job"):
+        assert error_of(alice.describe_hyper_parameter_tuning_job, HyperParameterTuningJobName=name) == (
+            tuning_job_not_found(name)
+        )
+        assert error_of(alice.stop_hyper_parameter_tuning_job, HyperParameterTuningJobName=name) == (
+            tuning_job_not_found(name)
+        )
+        assert error_of(
+            alice.list_training_jobs_for_hyper_parameter_tuning_job, HyperParameterTuningJobName=name
+        ) == tuning_job_not_found(name)
+    for name in (hidden, "no-such-job-001"):
+        not_found = ("ValidationException", "Requested resource not found.", 400)
+        assert error_of(alice.describe_training_job, TrainingJobName=name) == not_found
+        assert error_of(alice.stop_training_job, TrainingJobName=name) == not_found
 
 
 def test_a_viewers_key_reads_but_may_not_create_or_stop(live_server, algorithm, people):
@@ -370,3 +389,33 @@ def test_a_retry_strategy_is_kept_and_described(alice, algorithm):
     assert TuningJob.objects.get(name="retried").max_retry_attempts == 3
     described = alice.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="retried")
     assert described["TrainingJobDefinition"]["RetryStrategy"] == {"MaximumRetryAttempts": 3}
+
+
+def nested(depth: int) -> bytes:
+    """A JSON object `depth` levels deep: {"a": {"a": ... 1}}."""
+    return ('{"a":' * depth + "1" + "}" * depth).encode()
+
+
+def test_body_size_and_nesting_limits_answer_as_aws_json(live_server, people, settings):
+    url, key = f"{live_server.url}/sagemaker", people[1]["alice"]
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2000
+    fits = signed_post(url, key, json.dumps({"NameContains": "x" * 50, "MaxResults": 5}).encode().ljust(2000))
+    assert fits.json() == {"TrainingJobSummaries": []}
+    response = signed_post(url, key, b" " * 2001 + b"{}")
+    assert (response.status_code, response.headers["Content-Type"]) == (413, "application/x-amz-json-1.1")
+    assert response.json() == {
+        "__type": "SerializationException",
+        "message": "The request body is larger than the 2000 bytes this endpoint accepts.",
+    }
+    # Unsigned, it is refused for its size all the same: nothing reads it first.
+    unsigned = requests.post(url, data=b"{}" + b" " * 3000, headers={"X-Amz-Target": "SageMaker.ListTrainingJobs"})
+    assert (unsigned.status_code, unsigned.json()["__type"]) == (413, "SerializationException")
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+    too_deep = {"__type": "SerializationException", "message": "The request body nests JSON deeper than 64 levels."}
+    for depth in (65, 100_000):  # deep enough for Python's parser to give up, too
+        response = signed_post(url, key, nested(depth))
+        assert (response.status_code, response.json()) == (400, too_deep)
+    response = signed_post(url, key, nested(64))
+    assert (response.status_code, response.json()["__type"]) == (400, "ValidationException")
+    assert 'Value \'{"a":{"a":' in response.json()["message"]

@@ -6,11 +6,17 @@ test only talks to the endpoint, as a notebook written for SageMaker would.
 
 import time
 
-import boto3
 import pytest
 
 from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, write_program
-from tests.jobs.sagemaker.api.conftest import IMAGE, create_request, register_image, sagemaker_client
+from tests.jobs.sagemaker.api.conftest import (
+    IMAGE,
+    create_request,
+    register_image,
+    sagemaker_client,
+    sdk_environment,
+    sdk_session,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -52,31 +58,12 @@ def test_boto3_and_the_sagemaker_sdk_against_a_live_tuneboard(workers, static_ro
     assert training["FinalMetricDataList"][0]["Value"] == values[0]
     assert training["HyperParameters"]["epochs"] == "3"
 
-    # The seed's analysis, unchanged but for the session's client. Anything the
-    # SDK sent anywhere but Tuneboard (STS, S3 for a default bucket, the EC2
-    # metadata service for credentials) would hit a dead proxy and fail the
-    # test. The SDK's estimator makes a default boto3 client of its own, so the
-    # key is in the environment too, as a notebook would have it.
-    monkeypatch.setenv("SAGEMAKER_SUPPRESS_V2_WARNING", "1")
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key.access_key_id)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key.secret)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_SAGEMAKER", f"{url}/sagemaker")
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    for variable in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
-        monkeypatch.setenv(variable, "http://127.0.0.1:9")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-    import sagemaker
+    # The seed's analysis, unchanged but for the session's client, behind a dead proxy.
+    sdk_environment(monkeypatch, url, key)
     from sagemaker.analytics import HyperparameterTuningJobAnalytics
     from sagemaker.tuner import HyperparameterTuner
 
-    session = sagemaker.Session(
-        boto_session=boto3.Session(
-            aws_access_key_id=key.access_key_id, aws_secret_access_key=key.secret, region_name="us-east-1"
-        ),
-        sagemaker_client=client,
-    )
+    session = sdk_session(client, key)
     frame = HyperparameterTuningJobAnalytics("live-1", sagemaker_session=session).dataframe()
     assert len(frame) == 6
     assert {
