@@ -395,6 +395,28 @@ class Tag(models.Model):
         return f"{self.key}={self.value}"
 
 
+class TrainingJobLogChunk(models.Model):
+    """A piece of a training job's log, shipped from its worker as it is written.
+
+    The log is served from here, not from the worker's disk: a second worker
+    on another host (no shared disk) runs jobs whose logs the web server must
+    still show. `start` is the chunk's byte offset in the whole log, so a
+    reader can ask for "everything after byte N" as it follows a running job.
+    """
+
+    training_job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="log_chunks")
+    start = models.BigIntegerField()
+    size = models.PositiveIntegerField(help_text="Its length in bytes (UTF-8).")
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["training_job", "start"]
+        constraints = [models.UniqueConstraint(fields=["training_job", "start"], name="log_chunk_start_unique")]
+
+    def __str__(self):
+        return f"{self.training_job_id}@{self.start}"
+
+
 class MetricSample(models.Model):
     """One value of one metric at one epoch of a training job: the hot table.
 

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -90,6 +91,81 @@ def _close_connection() -> None:
         pass  # closing a connection to a server that has gone can fail too; it is closed either way
 
 
+# A shipped piece of a log is at most this long (one row, one INSERT); a running job ships
+# at most LOG_SHIP_CHUNKS of them per LOG_SHIP_INTERVAL, so a flood cannot hold up its stop checks.
+LOG_CHUNK_BYTES = 64 * 1024
+LOG_SHIP_CHUNKS = 16
+LOG_SHIP_INTERVAL = 1.0
+
+
+class LogShipper:
+    """Ships what a run adds to its log file into the database (jobs.services.logs).
+
+    The backend writes the log on the worker's disk; the pages read the
+    database's copy, from any host. While the job runs only whole lines go
+    (a line's end may still be on its way); at the end, everything. Lines an
+    earlier attempt left in the file (a retried job run again on this worker)
+    were that attempt's: the new ones go after the stored log's end.
+    """
+
+    def __init__(self, training_job_id: int, path: Path, clock: Callable[[], float] = time.monotonic):
+        self._training_job_id = training_job_id
+        self._path = path
+        self._clock = clock
+        self._file_offset = path.stat().st_size if path.is_file() else 0
+        self._log_offset: int | None = None
+        self._next_ship = 0.0
+
+    def ship(self, backoff: DatabaseOutageBackoff, *, final: bool = False) -> bool:
+        """Send what the file has gained since the last call; True once nothing is left to send.
+
+        Between finals, at most every LOG_SHIP_INTERVAL; what the database
+        does not take is sent again on a later call, from the same byte.
+        """
+        if not final:
+            if self._clock() < self._next_ship:
+                return False
+            self._next_ship = self._clock() + LOG_SHIP_INTERVAL
+        try:
+            if self._log_offset is None:
+                self._log_offset = backoff.call(services.training_job_log_end, training_job_id=self._training_job_id)
+            shipped = 0
+            while final or shipped < LOG_SHIP_CHUNKS:
+                piece = self._next_piece(final)
+                if not piece:
+                    return True
+                self._log_offset += backoff.call(
+                    services.training_job_append_log,
+                    training_job_id=self._training_job_id,
+                    start=self._log_offset,
+                    text=piece.decode("utf-8", errors="replace"),
+                )
+                self._file_offset += len(piece)
+                shipped += 1
+        except DatabaseAway:
+            return False
+        return False
+
+    def _next_piece(self, final: bool) -> bytes:
+        try:
+            with open(self._path, "rb") as log:
+                # Up to the file's length as it is now: nothing endless (a device where the
+                # log should be) can keep the last ship going.
+                size = os.fstat(log.fileno()).st_size
+                log.seek(self._file_offset)
+                data = log.read(min(LOG_CHUNK_BYTES, max(0, size - self._file_offset)))
+        except OSError:
+            return b""
+        if final and self._file_offset + len(data) >= size:
+            return data  # the very end, whatever it is
+        if b"\n" in data:
+            return data[: data.rfind(b"\n") + 1]
+        if len(data) == LOG_CHUNK_BYTES:
+            # A line longer than a chunk: cut it between characters, not inside one.
+            return data[: len(data.decode("utf-8", errors="ignore").encode())]
+        return b""  # a line whose end is still to come
+
+
 class ServiceRunMonitor:
     """The backend's view of the database: it reports through the service layer.
 
@@ -102,9 +178,10 @@ class ServiceRunMonitor:
     be read is taken as none (fail open: the job goes on rather than dies).
     """
 
-    def __init__(self, training_job_id: int, backoff: DatabaseOutageBackoff | None = None):
+    def __init__(self, training_job_id: int, log: LogShipper | None = None):
         self.training_job_id = training_job_id
-        self._backoff = backoff or DatabaseOutageBackoff()
+        self._backoff = DatabaseOutageBackoff()
+        self._log = log
         self._unsent: list[MetricRecord] = []
 
     def on_metrics(self, records: list[MetricRecord]) -> None:
@@ -126,6 +203,8 @@ class ServiceRunMonitor:
 
     def should_stop(self) -> bool:
         self.send_metrics()
+        if self._log:
+            self._log.ship(self._backoff)
         try:
             status = self._backoff.call(selectors.training_job_status, training_job_id=self.training_job_id)
         except DatabaseAway:
@@ -147,13 +226,13 @@ class ServiceRunMonitor:
             pass  # the next change, or the ending, carries it
 
     def wait_for_database(self, function: Callable, **kwargs):
-        """Send what is unsent, then `function(**kwargs)`, waiting out an outage of up to
+        """Send what is unsent (samples, the log), then `function(**kwargs)`, waiting out an outage of up to
         TUNEBOARD_DATABASE_OUTAGE_TOLERANCE seconds; past it, the outage's error is raised."""
         tolerance = settings.TUNEBOARD_DATABASE_OUTAGE_TOLERANCE
         gives_up_at = time.monotonic() + tolerance
         while True:
             try:
-                if self.send_metrics():
+                if self.send_metrics() and (self._log is None or self._log.ship(self._backoff, final=True)):
                     return self._backoff.call(function, **kwargs)
             except DatabaseAway:
                 pass
@@ -224,7 +303,7 @@ def execute_training_job(training_job_id: int, worker_node: str) -> TrainingJob 
         if training_job is None:
             return None
         reattaching = True
-    monitor = ServiceRunMonitor(training_job.id)
+    monitor = ServiceRunMonitor(training_job.id, LogShipper(training_job.id, job_dir / LOG_NAME))
     heartbeat = HeartbeatThread(training_job.id, settings.TUNEBOARD_HEARTBEAT_INTERVAL)
     heartbeat.start()
     try:

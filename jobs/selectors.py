@@ -18,6 +18,7 @@ from jobs.models import (
     TeamMember,
     TeamRole,
     TrainingJob,
+    TrainingJobLogChunk,
     TrainingJobStatus,
     TuningJob,
     TuningJobSource,
@@ -499,3 +500,38 @@ def training_job_recorded_epochs(*, training_job: TrainingJob) -> dict[str, tupl
         metric_name: (epoch, timestamp)
         for metric_name, epoch, timestamp in samples.filter(matching).values_list("metric_name", "epoch", "timestamp")
     }
+
+
+def training_job_log(*, training_job_id: int, offset: int | None, tail_bytes: int, max_bytes: int) -> dict | None:
+    """The stored log from byte `offset` on (at most `max_bytes`, ending at a line end), or its tail.
+
+    Returns {"start", "offset", "size", "text"}, the next read starting at
+    "offset"; without `offset`, the last `tail_bytes` from a line start.
+    None when nothing of this job's log was shipped to the database.
+    """
+    chunks = TrainingJobLogChunk.objects.filter(training_job_id=training_job_id)
+    size = chunks.aggregate(end=Max(F("start") + F("size")))["end"]
+    if size is None:
+        return None
+    start = max(0, size - tail_bytes) if offset is None else min(offset, size)
+    pieces, end = [], start
+    covering = chunks.annotate(end=F("start") + F("size")).filter(end__gt=start).order_by("start")
+    for chunk in covering.values_list("start", "text").iterator():
+        pieces.append(chunk[1].encode()[max(0, start - chunk[0]) :])
+        end = chunk[0] + len(chunk[1].encode())
+        if end - start >= max_bytes:
+            break
+    data = b"".join(pieces)[:max_bytes]
+    if offset is None and start and b"\n" in data:
+        skipped = data.index(b"\n") + 1  # from the first whole line
+        data, start = data[skipped:], start + skipped
+    if start + len(data) < size and b"\n" in data:
+        # More follows: stop at a line end, so no line (or UTF-8 character) is cut in two.
+        data = data[: data.rindex(b"\n") + 1]
+    return {"start": start, "offset": start + len(data), "size": size, "text": data.decode("utf-8", errors="replace")}
+
+
+def training_job_log_pieces(*, training_job_id: int):
+    """The stored log's text, chunk by chunk in order: for a download of any length."""
+    chunks = TrainingJobLogChunk.objects.filter(training_job_id=training_job_id).order_by("start")
+    return chunks.values_list("text", flat=True).iterator()

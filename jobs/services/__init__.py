@@ -11,6 +11,7 @@ importable from `jobs.services`, which is how callers use them:
 - `tuning_jobs`: create, stop, delete, and the reconcile step `tuning_job_advance`
 - `training_jobs`: a training job's claim, heartbeat, stop and ending
 - `metrics`: storing metric samples and deciding early stopping
+- `logs`: a training job's log, shipped in chunks from its worker
 - `reaper`: the safety net for lost workers and lost task messages
 - `imports`: storing tuning jobs imported from SageMaker
 - `access_keys`: SigV4 keys of the SageMaker-compatible endpoint
@@ -37,6 +38,7 @@ from jobs.services.access_keys import (
 from jobs.services.algorithms import algorithm_register, algorithm_validate
 from jobs.services.common import ImportedTuningJobReadOnly
 from jobs.services.imports import ImportOutcome, native_name_taken_message, tuning_job_import
+from jobs.services.logs import training_job_append_log, training_job_log_end
 from jobs.services.metrics import auto_rule, training_job_record_metrics
 from jobs.services.reaper import (
     SAGEMAKER_REATTACH_LIMIT,
@@ -97,6 +99,8 @@ __all__ = [
     "training_jobs_interrupt",
     "training_job_worker_lost",
     "training_jobs_reap_stale",
+    "training_job_append_log",
+    "training_job_log_end",
     "training_jobs_redispatch",
     "tuning_job_advance",
     "tuning_job_create",

@@ -1,9 +1,10 @@
 """A training job's page and what it polls: its metrics and its log."""
 
+import itertools
 import os
 
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -51,7 +52,7 @@ def _job_state(job: TrainingJob) -> dict:
 def training_job_detail(request, name):
     training_job = visible_training_job(request, name)
     tuning_job = training_job.tuning_job
-    log = _read_log(training_job.log_path, offset=None)
+    log = _read_log(training_job, offset=None)
     tuned = training_job.tuned_hyperparameters
     return render(
         request,
@@ -112,12 +113,21 @@ def training_job_metrics(request, name):
     )
 
 
-def _read_log(path: str, offset: int | None) -> dict:
+def _read_log(training_job: TrainingJob, offset: int | None) -> dict:
     """The log from byte `offset` on (at most LOG_CHUNK_BYTES, ending at a line end), or its tail.
 
     Returns {"start", "offset", "size", "text"}: the next read starts at
-    "offset". Without `offset`, the last LOG_TAIL_BYTES from a line start.
+    "offset". From the database, where workers ship it as it is written; a
+    job that ran before logs were shipped is read from its file, if this
+    host has it.
     """
+    stored = selectors.training_job_log(
+        training_job_id=training_job.id, offset=offset, tail_bytes=LOG_TAIL_BYTES, max_bytes=LOG_CHUNK_BYTES
+    )
+    return stored if stored is not None else _read_log_file(training_job.log_path, offset)
+
+
+def _read_log_file(path: str, offset: int | None) -> dict:
     empty = {"start": 0, "offset": 0, "size": 0, "text": ""}
     if not path:
         return empty
@@ -155,19 +165,31 @@ def training_job_log(request, name):
         offset = _int_param(request, "offset", None)
     except ValueError:
         return JsonResponse({"detail": "offset must be a byte offset (a whole number >= 0)."}, status=400)
-    return JsonResponse({**_read_log(training_job.log_path, offset), "active": training_job.status in ACTIVE_STATUSES})
+    return JsonResponse({**_read_log(training_job, offset), "active": training_job.status in ACTIVE_STATUSES})
 
 
 @login_required
 @require_GET
 def training_job_log_download(request, name):
     training_job = visible_training_job(request, name)
+    pieces = selectors.training_job_log_pieces(training_job_id=training_job.id)
+    first = next(pieces, None)
+    if first is not None:
+        response = StreamingHttpResponse(
+            (piece.encode() for piece in itertools.chain([first], pieces)), content_type="text/plain; charset=utf-8"
+        )
+    else:
+        response = _log_file_response(training_job)
+    response["Content-Disposition"] = f'inline; filename="{training_job.name}.log"'
+    return response
+
+
+def _log_file_response(training_job: TrainingJob) -> FileResponse:
+    """A job that ran before logs were shipped to the database: its file, if this host has it."""
     if not training_job.log_path:
         raise Http404("This training job has no log yet.")
     try:
         log = open(training_job.log_path, "rb")  # FileResponse closes it
     except OSError:
         raise Http404("The log file is gone.") from None
-    response = FileResponse(log, content_type="text/plain; charset=utf-8")
-    response["Content-Disposition"] = f'inline; filename="{training_job.name}.log"'
-    return response
+    return FileResponse(log, content_type="text/plain; charset=utf-8")

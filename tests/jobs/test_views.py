@@ -7,6 +7,7 @@ everywhere, a viewer looks but never acts. The create form has its own file
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib import admin
@@ -21,7 +22,17 @@ from django.utils import timezone
 from jobs import selectors, services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import Algorithm, MetricSample, TeamMember, TeamRole, TrainingJob, TuningJob, TuningJobStatus
+from jobs.models import (
+    Algorithm,
+    MetricSample,
+    TeamMember,
+    TeamRole,
+    TrainingJob,
+    TrainingJobLogChunk,
+    TuningJob,
+    TuningJobStatus,
+)
+from jobs.runner import DatabaseOutageBackoff, LogShipper
 from jobs.views import training_jobs, tuning_job_detail, tuning_jobs
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
@@ -94,6 +105,33 @@ def tuning_job(no_tasks, team, tmp_path):
     run(first, [0.5, 0.875], log_path=str(log))
     tuning_job.refresh_from_db()
     return tuning_job
+
+
+def ship_log(training_job, text):
+    """What a worker does as its program prints: the lines go to the log file and from there to the database."""
+    path = Path(training_job.log_path)
+    path.unlink(missing_ok=True)
+    shipper = LogShipper(training_job.id, path)
+    path.write_text(text)
+    assert shipper.ship(DatabaseOutageBackoff(), final=True)
+
+
+@pytest.fixture(params=["database", "file"])
+def write_log(request, tuning_job):
+    """tj-1-001's log as the pages read it: shipped to the database (the worker's disk is elsewhere:
+    the file is gone), or only a file (a job that ran before logs were shipped)."""
+    job = TrainingJob.objects.get(name="tj-1-001")
+
+    def write(text):
+        if request.param == "database":
+            TrainingJobLogChunk.objects.filter(training_job=job).delete()
+            ship_log(job, text)
+            Path(job.log_path).unlink()
+        else:
+            Path(job.log_path).write_text(text)
+
+    write(LOG_TEXT)
+    return write
 
 
 PAGES = [
@@ -615,7 +653,7 @@ def test_get_on_the_stop_url_is_405_and_stops_nothing(alice_client, tuning_job):
 # --- the training job page ---------------------------------------------------------------------------
 
 
-def test_the_training_job_page_shows_hyperparameters_history_and_log(alice_client, tuning_job):
+def test_the_training_job_page_shows_hyperparameters_history_and_log(alice_client, tuning_job, write_log):
     response = alice_client.get(reverse("training-job-detail", args=["tj-1-001"]))
     assert response.status_code == 200
     training_job = response.context["training_job"]
@@ -659,7 +697,7 @@ def log_at(client, **params):
     return response.json()
 
 
-def test_the_log_endpoint_reads_from_an_offset(alice_client, tuning_job):
+def test_the_log_endpoint_reads_from_an_offset(alice_client, tuning_job, write_log):
     whole = log_at(alice_client, offset=0)
     assert whole == {"start": 0, "offset": len(LOG_TEXT), "size": len(LOG_TEXT), "text": LOG_TEXT, "active": False}
     rest = log_at(alice_client, offset=len("epoch=1 validation:accuracy=0.5\n"))
@@ -679,11 +717,10 @@ def test_the_log_endpoint_refuses_a_bad_offset(alice_client, tuning_job, offset)
     assert response.status_code == 400
 
 
-def test_a_long_log_comes_in_chunks_of_whole_lines(alice_client, tuning_job):
+def test_a_long_log_comes_in_chunks_of_whole_lines(alice_client, tuning_job, write_log):
     line = "x" * 99 + "\n"
     lines = (3 * training_jobs.LOG_CHUNK_BYTES) // len(line) + 7
-    with open(TrainingJob.objects.get(name="tj-1-001").log_path, "w") as log:
-        log.write(line * lines)
+    write_log(line * lines)
     total = len(line) * lines
 
     tail = log_at(alice_client)
@@ -707,7 +744,7 @@ def test_a_training_job_without_a_log_has_an_empty_one(alice_client, tuning_job)
     assert alice_client.get(reverse("training-job-log-download", args=["tj-1-002"])).status_code == 404
 
 
-def test_the_whole_log_downloads_as_text(alice_client, tuning_job):
+def test_the_whole_log_downloads_as_text(alice_client, tuning_job, write_log):
     response = alice_client.get(reverse("training-job-log-download", args=["tj-1-001"]))
     assert response.status_code == 200
     assert response["Content-Type"] == "text/plain; charset=utf-8"
