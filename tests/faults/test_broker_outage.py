@@ -12,9 +12,9 @@ import time
 
 import pytest
 
+from bench.stack import OwnRedis, create_tuning_job
 from jobs.models import TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from tests.conftest import Workers
-from tests.faults.servers import OwnRedis, create_tuning_job
 from tests.jobs.factories import CONVERGING_PROGRAM, write_program
 from tests.jobs.waiting import wait_for
 

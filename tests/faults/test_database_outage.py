@@ -12,8 +12,8 @@ import time
 import pytest
 import redis
 
+from bench.stack import OwnPostgres, create_tuning_job, manage, postgres_bin
 from tests.conftest import Workers
-from tests.faults.servers import OwnPostgres, create_tuning_job, manage, postgres_bin
 from tests.jobs.factories import CONVERGING_PROGRAM, write_program
 from tests.jobs.waiting import wait_for
 

@@ -5,6 +5,9 @@ import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 
+# Re-exported (the redundant aliases say so): many tests take them from here.
+from bench.stack import CONVERGING_PROGRAM as CONVERGING_PROGRAM
+from bench.stack import write_program as write_program
 from jobs import services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
@@ -14,13 +17,6 @@ from jobs.models import Backend, TuningJob
 LEARNING_RATE = {"name": "learning_rate", "type": "Continuous", "min_value": 1e-4, "max_value": 1.0,
                  "scaling_type": "Logarithmic"}  # fmt: skip
 OPTIMIZER = {"name": "optimizer", "type": "Categorical", "values": ["sgd", "adam"]}
-
-
-def write_program(directory: Path, name: str, source: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / name
-    path.write_text(textwrap.dedent(source))
-    return path
 
 
 def register_algorithm(name="quadratic", program: Path | None = None, metrics=("validation:accuracy",), **kwargs):
@@ -82,8 +78,6 @@ def tuning_job_config(**overrides) -> TuningJobConfig:
     return TuningJobConfig(**values)
 
 
-# A training program whose accuracy rises each epoch toward a ceiling set by
-# its learning rate, so the best job is predictable from its hyperparameters.
 def descendants_spawner(pids_path: str) -> str:
     """Source of a program that starts a helper and a daemon, the way daemons are made: a
     child that starts a setsid() grandchild (out of the job's process group) and exits, so
@@ -102,18 +96,3 @@ def descendants_spawner(pids_path: str) -> str:
             json.dump([os.getpid(), helper.pid, daemon], f)
         os.rename(pids_path + ".tmp", pids_path)
     """)
-
-
-CONVERGING_PROGRAM = """
-    import argparse, json, time
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--learning_rate", type=float)
-    parser.add_argument("--optimizer")
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--epoch_seconds", type=float, default=0.05)
-    args, _ = parser.parse_known_args()
-    ceiling = 1.0 - abs(args.learning_rate - 0.1)
-    for epoch in range(1, args.epochs + 1):
-        time.sleep(args.epoch_seconds)
-        print(f"epoch={epoch} validation:accuracy={ceiling * epoch / args.epochs:.6f}", flush=True)
-"""
