@@ -173,6 +173,35 @@ def test_other_teams_jobs_are_404(django_user_model, tuning_job):
     assert client.get(f"{BASE}/tuning-jobs/").json()["results"] == []
 
 
+def test_another_teams_tuning_job_is_no_warm_start_parent(django_user_model, algorithm, team, no_tasks):
+    """An operator of audio naming vision's ended job as a parent gets the answer a missing name gets."""
+    parent = services.tuning_job_create(config=tuning_job_config(name="vision-done", team_name="vision"))
+    services.tuning_job_stop(tuning_job_id=parent.id)
+    services.tuning_job_advance(tuning_job_id=parent.id)
+    client = APIClient()
+    client.force_authenticate(member(django_user_model, "carol", Group.objects.create(name="audio")))
+
+    def create_warm(parent_name: str):
+        warm = body(name="audio-warm", team="audio", warm_start_type="TransferLearning",
+                    warm_start_parents=[parent_name])  # fmt: skip
+        return client.post(f"{BASE}/tuning-jobs/", warm, format="json")
+
+    hidden, missing = create_warm("vision-done"), create_warm("no-such-job")
+    assert hidden.status_code == missing.status_code == 400
+    assert error(hidden)["fields"] == {"warm_start_parents": ["No tuning job named 'vision-done'."]}
+    assert error(missing)["fields"] == {"warm_start_parents": ["No tuning job named 'no-such-job'."]}
+    assert not TuningJob.objects.filter(name="audio-warm").exists()
+
+
+def test_another_teams_name_is_no_team(django_user_model, algorithm, team, no_tasks):
+    client = APIClient()
+    client.force_authenticate(member(django_user_model, "carol", Group.objects.create(name="audio")))
+    hidden = client.post(f"{BASE}/tuning-jobs/", body(team="vision"), format="json")
+    missing = client.post(f"{BASE}/tuning-jobs/", body(team="nowhere"), format="json")
+    assert error(hidden)["fields"] == {"team": ["No team named 'vision'."]}
+    assert error(missing)["fields"] == {"team": ["No team named 'nowhere'."]}
+
+
 def test_retrieve_is_describe_like(api, tuning_job):
     data = api.get(f"{BASE}/tuning-jobs/tj-1/").json()
     assert data["counters"] == {"Completed": 2, "InProgress": 1, "Stopped": 0, "Failed": 0}

@@ -334,6 +334,38 @@ def test_stopping_an_ended_tuning_job_is_refused(alice, algorithm):
     )
 
 
+def test_another_teams_tuning_job_is_no_warm_start_parent(live_server, algorithm, people):
+    """carol (audio) names vision's ended job as a parent: answered as a name nobody used, and nothing is created."""
+    parent = services.tuning_job_create(config=tuning_job_config(name="vision-done", team_name="vision"))
+    services.tuning_job_stop(tuning_job_id=parent.id)
+    services.tuning_job_advance(tuning_job_id=parent.id)
+    carol = sagemaker_client(live_server.url, people[1]["carol"])
+
+    def warm_request(parent_name: str) -> dict:
+        return {
+            **create_request("audio-warm"),
+            "WarmStartConfig": {
+                "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent_name}],
+                "WarmStartType": "TransferLearning",
+            },
+        }
+
+    code, message, status = error_of(carol.create_hyper_parameter_tuning_job, **warm_request("vision-done"))
+    missing = error_of(carol.create_hyper_parameter_tuning_job, **warm_request("no-such-job"))
+    assert (code, status) == ("ValidationException", 400)
+    assert (code, message.replace("vision-done", "NAME"), status) == (
+        missing[0], missing[1].replace("no-such-job", "NAME"), missing[2]
+    )  # fmt: skip
+    assert "Maximize" not in message and "learning_rate" not in message
+    assert not TuningJob.objects.filter(name="audio-warm").exists()
+    # Her own team's ended job is a parent she may name.
+    own = services.tuning_job_create(config=tuning_job_config(name="audio-done", team_name="audio"))
+    services.tuning_job_stop(tuning_job_id=own.id)
+    services.tuning_job_advance(tuning_job_id=own.id)
+    carol.create_hyper_parameter_tuning_job(**warm_request("audio-done"))
+    assert [job.name for job in TuningJob.objects.get(name="audio-warm").warm_start_parents.all()] == ["audio-done"]
+
+
 def signed_post(url: str, key: Key, body: bytes, content_type="application/x-amz-json-1.1") -> requests.Response:
     """A request signed by botocore's own signer but with a body boto3 would never send."""
     request = AWSRequest(
