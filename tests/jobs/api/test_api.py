@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.serializers import ModelSerializer
@@ -13,7 +13,7 @@ from jobs import services
 from jobs.api import serializers
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import TeamMember, TeamRole, TrainingJob, TuningJob
+from jobs.models import Algorithm, TeamMember, TeamRole, TrainingJob, TuningJob
 from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
@@ -261,6 +261,68 @@ def test_algorithms_are_read_by_all_and_written_by_staff(api, algorithm, django_
     assert response.status_code == 400 and "metric_definitions" in error(response)["fields"]
 
 
+def staff_with(django_user_model, name, *codenames):
+    """A staff user holding only the given jobs permissions: staff status alone grants nothing here."""
+    user = django_user_model.objects.create_user(name, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="jobs", codename__in=codenames))
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+NEW_ALGORITHM = {
+    "name": "new-algo",
+    "command": ["/bin/true"],
+    "metric_definitions": [{"Name": "m", "Regex": "m=(\\S+)"}],
+}
+
+
+def test_staff_status_alone_may_not_register_or_change_an_algorithm(algorithm, django_user_model):
+    staff = staff_with(django_user_model, "stan")
+    assert staff.post(f"{BASE}/algorithms/", NEW_ALGORITHM, format="json").status_code == 403
+    changed = {**NEW_ALGORITHM, "name": "quadratic", "command": ["/bin/sh", "-c", "id"]}
+    assert staff.put(f"{BASE}/algorithms/quadratic/", changed, format="json").status_code == 403
+    assert staff.patch(f"{BASE}/algorithms/quadratic/", {"backend": "external"}, format="json").status_code == 403
+    assert Algorithm.objects.get(name="quadratic").command == algorithm.command
+    assert not Algorithm.objects.filter(name="new-algo").exists()
+
+
+def test_the_add_and_change_permissions_register_and_change_algorithms(algorithm, django_user_model):
+    adder = staff_with(django_user_model, "ada", "add_algorithm")
+    assert adder.post(f"{BASE}/algorithms/", NEW_ALGORITHM, format="json").status_code == 201
+    assert adder.patch(f"{BASE}/algorithms/new-algo/", {"description": "x"}, format="json").status_code == 403
+    changer = staff_with(django_user_model, "cid", "change_algorithm")
+    response = changer.patch(f"{BASE}/algorithms/new-algo/", {"command": ["/bin/false"]}, format="json")
+    assert response.status_code == 200 and response.json()["command"] == ["/bin/false"]
+    assert Algorithm.objects.get(name="new-algo").command == ["/bin/false"]
+
+
+def test_an_algorithm_a_running_tuning_job_uses_cannot_change(algorithm, team, django_user_model, no_tasks):
+    tuning_job = services.tuning_job_create(config=tuning_job_config(team_name="vision"))
+    changer = staff_with(django_user_model, "cid", "change_algorithm")
+    response = changer.patch(f"{BASE}/algorithms/quadratic/", {"command": ["/bin/sh", "-c", "id"]}, format="json")
+    assert response.status_code == 400
+    message = error(response)["fields"]["name"][0]
+    assert "tj-1" in message and "command" in message and "register a new version" in message
+    assert Algorithm.objects.get(name="quadratic").command == algorithm.command
+    # Its description may change; once the tuning job has ended, so may the rest.
+    assert changer.patch(f"{BASE}/algorithms/quadratic/", {"description": "v1"}, format="json").status_code == 200
+    services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    response = changer.patch(f"{BASE}/algorithms/quadratic/", {"command": ["/bin/true"]}, format="json")
+    assert response.status_code == 200
+
+
+def test_the_command_is_shown_only_to_those_who_may_change_algorithms(algorithm, django_user_model):
+    nobody = APIClient()
+    nobody.force_authenticate(django_user_model.objects.create_user("nobody"))
+    for response in (nobody.get(f"{BASE}/algorithms/"), nobody.get(f"{BASE}/algorithms/quadratic/")):
+        assert response.status_code == 200
+        assert "command" not in str(response.json()) and algorithm.command[0] not in str(response.json())
+    changer = staff_with(django_user_model, "cid", "change_algorithm")
+    assert changer.get(f"{BASE}/algorithms/quadratic/").json()["command"] == algorithm.command
+
+
 def test_an_algorithm_whose_regex_re2_cannot_run_is_refused_on_create_and_update(api, django_user_model):
     staff = APIClient()
     staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
@@ -317,7 +379,9 @@ def test_analytics_as_json_and_csv(api, tuning_job):
     assert by_accept.content.decode().splitlines() == lines
 
 
-def test_list_endpoints_take_a_fixed_number_of_queries(api, algorithm, team, no_tasks, django_assert_num_queries):
+def test_list_endpoints_take_a_fixed_number_of_queries(
+    api, algorithm, team, no_tasks, django_assert_num_queries, django_user_model
+):
     """No N+1: a page costs the same queries with 1 tuning job as with 6, and with 3 training jobs as with 8."""
 
     def fill(tuning_jobs: int, training_jobs: int) -> None:
@@ -335,7 +399,9 @@ def test_list_endpoints_take_a_fixed_number_of_queries(api, algorithm, team, no_
         with django_assert_num_queries(3):  # the tuning job, count, page
             page = api.get(f"{BASE}/tuning-jobs/q-0/training-jobs/").json()["results"]
             assert len(page) == training_jobs
-        with django_assert_num_queries(2):
+        # A fresh user object, as each real request loads: its permissions are not cached yet.
+        api.force_authenticate(django_user_model.objects.get(username="alice"))
+        with django_assert_num_queries(4):  # count, page, the reader's own and group permissions (once)
             assert len(api.get(f"{BASE}/algorithms/").json()["results"]) == 1
 
 
