@@ -164,6 +164,8 @@ class TuningJobViewSet(
         tuning_job = self.get_object()
         if not selectors.can_operate(user=request.user, tuning_job=tuning_job):
             raise exceptions.PermissionDenied("Viewers cannot stop tuning jobs.")
+        if not tuning_job.is_active:
+            raise trainer.Conflict(f"{tuning_job.name} has ended ({tuning_job.status}); there is nothing to stop.")
         services.tuning_job_stop(tuning_job_id=tuning_job.id)
         return Response(serializers.TuningJobSerializer(self.get_object()).data)
 
@@ -240,6 +242,8 @@ class TrainingJobViewSet(NulCheckMixin, mixins.RetrieveModelMixin, viewsets.Gene
         training_job = self.get_object()
         if not selectors.can_operate(user=request.user, tuning_job=training_job.tuning_job):
             raise exceptions.PermissionDenied("Viewers cannot stop training jobs.")
+        if not training_job.is_active:
+            raise trainer.Conflict(f"{training_job.name} has ended ({training_job.status}); there is nothing to stop.")
         services.training_job_stop(training_job_id=training_job.id)
         return Response(self.get_serializer(self.get_queryset().get(pk=training_job.pk)).data)
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from jobs import services
+from jobs import jsonbody, services
 from jobs.models import AccessKey
 from jobs.sagemaker.api import sigv4
 from jobs.sagemaker.api.errors import (
@@ -102,9 +102,9 @@ def _body(request: HttpRequest) -> dict:
     if not request.body:
         return {}
     try:
-        body = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SerializationException(f"The request body is not valid JSON: {exc}.") from None
+        body = jsonbody.loads(request.body)
+    except jsonbody.JSONBodyError as exc:
+        raise SerializationException(str(exc)) from None
     if not isinstance(body, dict):
         raise SerializationException("The request body must be a JSON object.")
     return body

@@ -202,6 +202,46 @@ def test_another_teams_name_is_no_team(django_user_model, algorithm, team, no_ta
     assert error(missing)["fields"] == {"team": ["No team named 'nowhere'."]}
 
 
+def test_a_body_nested_too_deeply_is_a_400_and_creates_nothing(api, algorithm, team, no_tasks):
+    for depth in (100, 100_000):
+        nested = '{"name": "deep", "static_hyperparameters": ' + "[" * depth + "]" * depth + "}"
+        response = api.post(f"{BASE}/tuning-jobs/", nested, content_type="application/json")
+        assert response.status_code == 400, depth
+        assert error(response)["message"] == "The JSON body nests more than 64 levels deep."
+    assert not TuningJob.objects.exists()
+
+
+def test_format_suffixes_are_no_routes(api, tuning_job, django_user_model):
+    """`.json` after a route is a 404 (it was a TypeError, a 500), for the team and for others alike."""
+    outsider = APIClient()
+    outsider.force_authenticate(django_user_model.objects.create_user("bob"))
+    training_job = tuning_job.training_jobs.first().name
+    for client in (api, outsider):
+        for url in (
+            f"{BASE}/tuning-jobs/tj-1/training-jobs.json/",
+            f"{BASE}/tuning-jobs/tj-1/training-jobs.json",
+            f"{BASE}/tuning-jobs/tj-1.json/",
+            f"{BASE}/tuning-jobs.json",
+            f"{BASE}/training-jobs/{training_job}/metrics.json/",
+        ):
+            assert client.get(url).status_code == 404, url
+    assert api.get(f"{BASE}/tuning-jobs/tj-1/training-jobs/").status_code == 200
+
+
+def test_stopping_an_ended_job_is_a_409(api, tuning_job):
+    assert api.post(f"{BASE}/training-jobs/tj-1-001/stop/").status_code == 409
+    assert "tj-1-001 has ended (Completed)" in error(api.post(f"{BASE}/training-jobs/tj-1-001/stop/"))["message"]
+    # Stopping, with tj-1-003 still to end: stopping again is harmless.
+    assert api.post(f"{BASE}/tuning-jobs/tj-1/stop/").json()["status"] == "Stopping"
+    assert api.post(f"{BASE}/tuning-jobs/tj-1/stop/").status_code == 200
+    services.tuning_job_create(config=tuning_job_config(name="tj-2", team_name="vision"))
+    assert api.post(f"{BASE}/tuning-jobs/tj-2/stop/").status_code == 200
+    services.tuning_job_advance(tuning_job_id=TuningJob.objects.get(name="tj-2").id)
+    response = api.post(f"{BASE}/tuning-jobs/tj-2/stop/")
+    assert response.status_code == 409 and error(response)["code"] == "conflict"
+    assert error(response)["message"] == "tj-2 has ended (Stopped); there is nothing to stop."
+
+
 def test_retrieve_is_describe_like(api, tuning_job):
     data = api.get(f"{BASE}/tuning-jobs/tj-1/").json()
     assert data["counters"] == {"Completed": 2, "InProgress": 1, "Stopped": 0, "Failed": 0}

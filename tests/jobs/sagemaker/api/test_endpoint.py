@@ -393,6 +393,10 @@ def test_bodies_boto3_would_never_send(live_server, people):
     assert signed_post(url, key, b"{}", content_type="text/plain").json()["__type"] == "SerializationException"
     response = requests.get(url)
     assert (response.status_code, response.json()["__type"]) == (400, "UnknownOperationException")
+    for depth in (100, 100_000):
+        response = signed_post(url, key, b'{"NameContains": ' + b"[" * depth + b"]" * depth + b"}")
+        assert (response.status_code, response.json()["__type"]) == (400, "SerializationException"), depth
+        assert response.json()["message"] == "The JSON body nests more than 64 levels deep."
 
 
 def test_a_retry_strategy_is_kept_and_described(alice, algorithm):
