@@ -206,6 +206,8 @@ def test_a_viewers_key_reads_but_may_not_create_or_stop(live_server, algorithm, 
     assert (code, status) == ("AccessDeniedException", 400)
     assert "bob" in message
     assert not TuningJob.objects.filter(name="by-bob").exists()
+    # A taken name tells a key that may not create nothing either: it is refused first.
+    assert error_of(bob.create_hyper_parameter_tuning_job, **create_request("watched"))[0] == "AccessDeniedException"
 
 
 def test_every_create_error_code(alice, algorithm):
