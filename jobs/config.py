@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
 
+from jobs import selectors
 from jobs.backends.metrics import MetricDefinition, MetricDefinitionError, compile_metric_definitions
 from jobs.models import (
     TUNING_JOB_NAME_PATTERN,
@@ -180,11 +182,14 @@ def tag_errors(tags: dict[str, str]) -> list[str]:
     return errors
 
 
-def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
-    """Apply SageMaker's rules for CreateHyperParameterTuningJob to `config`.
+def validate_tuning_job_config(config: TuningJobConfig, *, user) -> ValidatedConfig:
+    """Apply SageMaker's rules for CreateHyperParameterTuningJob to `config`, on behalf of `user`.
 
     Collects every problem it can find instead of stopping at the first, so
-    a form shows all its field errors at once.
+    a form shows all its field errors at once. The teams and warm-start
+    parents it names resolve among those `user` may see (None: a trusted
+    caller, such as a management command), so naming another team's work
+    answers exactly as naming none.
     """
     errors: dict[str, list[str]] = {}
 
@@ -247,13 +252,13 @@ def validate_tuning_job_config(config: TuningJobConfig) -> ValidatedConfig:
 
     team = None
     if config.team_name:
-        team = Group.objects.filter(name=config.team_name).first()
+        team = selectors.teams_visible_to(user=user).filter(name=config.team_name).first()
         if team is None:
             fail("team_name", f"No team named {config.team_name!r}.")
 
     hyperband = _check_hyperband(config, algorithm, fail)
     _check_completion_criteria(config, fail)
-    parents = _check_warm_start(config, algorithm, space, fail)
+    parents = _check_warm_start(config, algorithm, space, selectors.tuning_jobs_named_for(user=user), fail)
     if not isinstance(config.tags, dict):
         fail("tags", "Give an object of key: value strings.")
     else:
@@ -314,8 +319,10 @@ def _check_completion_criteria(config: TuningJobConfig, fail) -> None:
         fail("complete_on_convergence", "Must be true or false.")
 
 
-def _check_warm_start(config: TuningJobConfig, algorithm: Algorithm | None, space: SearchSpace | None, fail):
-    """WarmStartConfig: 1 to 5 ended parents with the same objective and tuned hyperparameter names."""
+def _check_warm_start(
+    config: TuningJobConfig, algorithm: Algorithm | None, space: SearchSpace | None, candidates: QuerySet, fail
+):
+    """WarmStartConfig: 1 to 5 ended parents among `candidates`, with the same objective and tuned names."""
     names = list(config.warm_start_parents or [])
     if not config.warm_start_type:
         if names:
@@ -330,7 +337,7 @@ def _check_warm_start(config: TuningJobConfig, algorithm: Algorithm | None, spac
         fail("warm_start_parents", "A parent tuning job is named twice.")
     parents = []
     for name in names:
-        parent = TuningJob.objects.select_related("algorithm").filter(name=name).first()
+        parent = candidates.filter(name=name).first()
         if parent is None:
             fail("warm_start_parents", f"No tuning job named {name!r}.")
             continue

@@ -210,6 +210,7 @@ class TuningJobCreationForm:
 
     def __init__(self, data=None, *, user):
         self.algorithms = list(Algorithm.objects.order_by("name"))
+        self.user = user
         self.form = TuningJobForm(data, user=user, algorithms=self.algorithms)
         self.ranges = ParameterRangeFormSet(data, prefix="ranges")
         self.statics = StaticHyperparameterFormSet(data, prefix="statics")
@@ -222,7 +223,7 @@ class TuningJobCreationForm:
         if form_valid and not rows_valid:
             # Show the config's other problems now, not after the rows are fixed.
             try:
-                validate_tuning_job_config(self.config())
+                validate_tuning_job_config(self.config(), user=self.user)
             except ValidationError as error:
                 self.add_errors(error, skip=ROW_DEPENDENT_ERRORS)
         return form_valid and rows_valid

@@ -111,7 +111,8 @@ class TuningJobSource(models.TextChoices):
 class Algorithm(models.Model):
     """A registered training program: SageMaker's training image.
 
-    Only staff register algorithms, so users choose among known programs and
+    Registering or changing one takes the add/change_algorithm permissions (its
+    command runs on the workers), so users choose among known programs and
     never submit a command line.
     """
 

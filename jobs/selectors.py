@@ -107,6 +107,22 @@ def training_jobs_visible_to(*, user):
     return TrainingJob.objects.filter(tuning_job__in=tuning_jobs_visible_to(user=user).values("id"))
 
 
+def tuning_jobs_named_for(*, user):
+    """The tuning jobs a name may resolve to for `user`; None is a trusted caller (a management command).
+
+    Every lookup by name on behalf of someone (warm-start parents included)
+    goes through here, so another team's job answers exactly as a missing one.
+    """
+    return TuningJob.objects.select_related("algorithm") if user is None else tuning_jobs_visible_to(user=user)
+
+
+def teams_visible_to(*, user):
+    """The teams `user` may name: staff every one, others those they belong to; None is a trusted caller."""
+    if user is None or user.is_staff:
+        return Group.objects.all()
+    return Group.objects.filter(members__user=user).distinct()
+
+
 def can_operate(*, user, tuning_job: TuningJob) -> bool:
     """Whether `user` may stop `tuning_job` (viewers may only look)."""
     if user.is_staff:

@@ -39,14 +39,14 @@ def _statuses(path: str, method: str) -> dict[str, str]:
     statuses = {
         "400": "Invalid input; `fields` names each bad field and why.",
         "401": "No credentials, or credentials that are not valid.",
-        "403": "Authenticated, but not allowed (a viewer writing, a job token on another job, a non-staff write).",
+        "403": "Authenticated, but not allowed (a viewer writing, a job token on another job, no permission to write).",
         "429": "Throttled; retry after the `Retry-After` header's seconds.",
     }
     statuses["404"] = "No such object, one the caller may not see, or a page past the last."
     if method in ("post", "put", "patch"):
         statuses["415"] = "A body in a media type the endpoint does not take."
     if "/trainer/" in path or path.endswith("/stop/"):
-        statuses["409"] = "The job has ended; nothing more is accepted."
+        statuses["409"] = "The job has ended; nothing more is accepted, nothing is left to stop."
     if path.endswith("/metrics/") and method == "post":
         statuses["413"] = "Too many samples in one batch; the message says the limit."
     return statuses

@@ -70,9 +70,12 @@ class FiniteFloatField(serializers.FloatField):
 
 
 class AlgorithmSerializer(serializers.ModelSerializer):
+    """An algorithm; its `command` (the worker's paths) only for those who may change algorithms."""
+
     # Typed here rather than as the model's free JSON, so that the schema says what to send and
     # a null is refused; the rules (argv shape, regexes) are jobs.config.validate_algorithm's.
-    command = serializers.ListField(child=serializers.CharField(allow_blank=True))
+    # Not required: an external algorithm has none, and a local one without it is refused by those rules.
+    command = serializers.ListField(child=serializers.CharField(allow_blank=True), required=False)
     metric_definitions = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
     static_hyperparameters = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     environment_passthrough = serializers.ListField(child=serializers.CharField(), required=False)
@@ -82,6 +85,16 @@ class AlgorithmSerializer(serializers.ModelSerializer):
         fields = ["name", "description", "backend", "command", "metric_definitions", "static_hyperparameters",
                   "environment_passthrough", "created_at", "updated_at"]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
+
+    WRITABLE = ("command", "metric_definitions", "static_hyperparameters", "description", "backend",
+                "environment_passthrough")  # fmt: skip
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is None or not request.user.has_perm("jobs.change_algorithm"):
+            data.pop("command")
+        return data
 
 
 class ParameterRangeSerializer(serializers.Serializer):

@@ -11,16 +11,18 @@ posts metrics still learns about early stopping at once.
 
 import math
 import sys
+from datetime import UTC, datetime, timedelta
 
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import extend_schema
-from rest_framework import authentication, exceptions, parsers, permissions, serializers, status
+from rest_framework import authentication, exceptions, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from jobs import services
+from jobs.api.parsers import JSONParser
 from jobs.api.serializers import parse_moment
 from jobs.backends.base import Outcome, RunResult, StopCause
 from jobs.backends.metrics import MetricRecord
@@ -29,6 +31,10 @@ from jobs.models import TrainingJob, TrainingJobStatus, TrainingJobToken
 MAX_BATCH = 10_000
 # The epoch column is a 32-bit integer.
 MAX_EPOCH = 2**31 - 1
+# A sample's time is when the trainer measured it: a clock a little ahead is tolerated, a
+# year 9999 is no measurement (and would break every time axis and duration computed from it).
+EARLIEST_SAMPLE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+SAMPLE_CLOCK_SKEW = timedelta(days=1)
 
 
 class TrainingJobTokenAuthentication(authentication.TokenAuthentication):
@@ -136,8 +142,10 @@ def read_samples(data, metric_names) -> list[MetricRecord]:
         timestamp = now
         if sample.get("timestamp") is not None:
             timestamp = parse_moment(sample["timestamp"])
-            if timestamp is None:
-                errors[f"{path}.timestamp"] = ["An ISO 8601 date and time."]
+            if timestamp is None or not EARLIEST_SAMPLE_TIME <= timestamp <= now + SAMPLE_CLOCK_SKEW:
+                errors[f"{path}.timestamp"] = [
+                    f"An ISO 8601 date and time from {EARLIEST_SAMPLE_TIME:%Y-%m-%d} to a day from now."
+                ]
         unknown = set(sample) - {"metric", "epoch", "value", "timestamp"}
         if unknown:
             errors[f"{path}.{sorted(unknown)[0]}"] = ["Unknown field."]
@@ -168,7 +176,7 @@ class StopSerializer(serializers.Serializer):
 class TrainerView(APIView):
     authentication_classes = [TrainingJobTokenAuthentication]
     # Trainers send JSON; other bodies are a clear 415 rather than a form parser's guess.
-    parser_classes = [parsers.JSONParser]
+    parser_classes = [JSONParser]
     permission_classes = [IsTrainer]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "ingest"

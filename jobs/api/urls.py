@@ -5,6 +5,9 @@ from analytics.api import TuningJobAnalyticsView
 from jobs.api import trainer, views
 
 router = DefaultRouter()
+# No `.json` suffix routes: the API speaks JSON only (CSV by `?format=`), and a suffix on an
+# action's route reached the view with an argument it does not take, a 500.
+router.include_format_suffixes = False
 router.register("algorithms", views.AlgorithmViewSet, basename="algorithm")
 router.register("tuning-jobs", views.TuningJobViewSet, basename="tuning-job")
 router.register("training-jobs", views.TrainingJobViewSet, basename="training-job")

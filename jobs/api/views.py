@@ -34,20 +34,15 @@ class NulCheckMixin:
                 raise exceptions.ValidationError({field: ["Text may not contain NUL characters."]})
 
 
-class IsStaffOrReadOnly(permissions.BasePermission):
-    """Only staff register algorithms: users never submit a command line."""
-
-    def has_permission(self, request, view):
-        return request.method in permissions.SAFE_METHODS or request.user.is_staff
-
-
 class AlgorithmViewSet(
     NulCheckMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):  # fmt: skip
     queryset = Algorithm.objects.all()
     serializer_class = serializers.AlgorithmSerializer
-    permission_classes = [permissions.IsAuthenticated, IsStaffOrReadOnly]
+    # An algorithm's command runs on the workers: registering one (jobs.add_algorithm) or changing
+    # one (jobs.change_algorithm) is a permission given on purpose, not a side effect of is_staff.
+    permission_classes = [permissions.DjangoModelPermissions]
     lookup_field = "name"
     pagination_class = Pagination
 
@@ -55,8 +50,11 @@ class AlgorithmViewSet(
         serializer.instance = services.algorithm_register(**serializer.validated_data)
 
     def perform_update(self, serializer):
-        data = {**serializers.AlgorithmSerializer(serializer.instance).data, **serializer.validated_data}
         algorithm = serializer.instance
+        data = {
+            **{field: getattr(algorithm, field) for field in serializers.AlgorithmSerializer.WRITABLE},
+            **serializer.validated_data,
+        }
         serializer.instance = services.algorithm_register(
             name=algorithm.name,
             command=data["command"],
@@ -166,6 +164,8 @@ class TuningJobViewSet(
         tuning_job = self.get_object()
         if not selectors.can_operate(user=request.user, tuning_job=tuning_job):
             raise exceptions.PermissionDenied("Viewers cannot stop tuning jobs.")
+        if not tuning_job.is_active:
+            raise trainer.Conflict(f"{tuning_job.name} has ended ({tuning_job.status}); there is nothing to stop.")
         services.tuning_job_stop(tuning_job_id=tuning_job.id)
         return Response(serializers.TuningJobSerializer(self.get_object()).data)
 
@@ -242,6 +242,8 @@ class TrainingJobViewSet(NulCheckMixin, mixins.RetrieveModelMixin, viewsets.Gene
         training_job = self.get_object()
         if not selectors.can_operate(user=request.user, tuning_job=training_job.tuning_job):
             raise exceptions.PermissionDenied("Viewers cannot stop training jobs.")
+        if not training_job.is_active:
+            raise trainer.Conflict(f"{training_job.name} has ended ({training_job.status}); there is nothing to stop.")
         services.training_job_stop(training_job_id=training_job.id)
         return Response(self.get_serializer(self.get_queryset().get(pk=training_job.pk)).data)
 

@@ -11,7 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from jobs.config import validate_algorithm
-from jobs.models import Algorithm, Backend
+from jobs.models import Algorithm, Backend, TuningJob, TuningJobStatus
+
+# What a training job's run depends on; the name and description may change under a running tuning job.
+RUN_FIELDS = ("command", "metric_definitions", "static_hyperparameters", "backend", "image_uri", "input_channels",
+              "sagemaker_config", "environment_passthrough")  # fmt: skip
+ACTIVE_TUNING_JOB_STATUSES = (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING)
 
 EMPTY = {"command": [], "metric_definitions": [], "static_hyperparameters": {}, "description": "", "backend": "",
          "input_channels": {}, "sagemaker_config": {}, "environment_passthrough": []}  # fmt: skip
@@ -28,12 +33,15 @@ def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) 
         Algorithm.objects.filter(pk=algorithm_id) if algorithm_id is not None else Algorithm.objects.filter(name=name)
     )
     candidate = stored.first() or Algorithm()
+    before = {field: getattr(candidate, field) for field in RUN_FIELDS}
     candidate.name = name
     for field, value in fields.items():
         # None means "none": the JSON columns are NOT NULL, and an empty image URI is no image.
         setattr(candidate, field, value if value is not None or field == "image_uri" else EMPTY[field])
     candidate.image_uri = candidate.image_uri or None
     errors: dict[str, list[str]] = {}
+    if candidate.pk is not None:
+        _refuse_change_in_use(candidate, [field for field in RUN_FIELDS if getattr(candidate, field) != before[field]])
     for check in (candidate.full_clean, lambda: validate_algorithm(candidate)):
         try:
             check()
@@ -45,11 +53,31 @@ def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) 
     return candidate
 
 
+def _refuse_change_in_use(algorithm: Algorithm, changed: list[str]) -> None:
+    """A tuning job that has not ended keeps the program it started with: its training jobs must be comparable."""
+    if not changed:
+        return
+    running = list(
+        TuningJob.objects.filter(algorithm=algorithm, status__in=ACTIVE_TUNING_JOB_STATUSES)
+        .order_by("name")
+        .values_list("name", flat=True)[:5]
+    )
+    if running:
+        raise ValidationError(
+            {
+                "name": [
+                    f"{algorithm.name} is used by tuning jobs that have not ended ({', '.join(running)}), so its "
+                    f"{', '.join(changed)} cannot change; register a new version under another name instead."
+                ]
+            }
+        )
+
+
 @transaction.atomic
 def algorithm_register(
     *,
     name: str,
-    command: list[str],
+    command: list[str] | None = None,
     metric_definitions: list[dict],
     static_hyperparameters: dict | None = None,
     description: str = "",

@@ -41,7 +41,7 @@ def tuning_job_create(*, config: TuningJobConfig, owner=None, check_team_role: b
     trusted like staff (`check_team_role=False`: management commands, run by
     whoever administers the machine).
     """
-    validated = validate_tuning_job_config(config)
+    validated = validate_tuning_job_config(config, user=owner if check_team_role else None)
     if check_team_role and owner is not None and not selectors.can_create_in(user=owner, team=validated.team):
         raise ValidationError({"team_name": ["You can only create tuning jobs in a team where you are an operator."]})
     seed = config.random_seed

@@ -62,6 +62,9 @@ def test_an_admin_add_is_an_algorithm_register_with_every_field(staff_client):
 def test_an_admin_change_goes_through_the_service_and_may_rename(staff_client, no_tasks):
     algorithm = register_algorithm(name="quadratic")
     tuning_job = services.tuning_job_create(config=tuning_job_config())
+    # Ended: a tuning job that has not ended keeps the program it started with.
+    services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    services.tuning_job_advance(tuning_job_id=tuning_job.id)
     url = reverse("admin:jobs_algorithm_change", args=[algorithm.pk])
     data = form(name="quadratic-v2", backend="local", command=json.dumps(["python", "train.py"]), image_uri="",
                 input_channels="", sagemaker_config="")  # fmt: skip
@@ -76,6 +79,19 @@ def test_an_admin_change_goes_through_the_service_and_may_rename(staff_client, n
     assert Algorithm.objects.count() == 1
     tuning_job.refresh_from_db()
     assert tuning_job.algorithm_id == algorithm.pk
+
+
+def test_an_algorithm_a_running_tuning_job_uses_keeps_its_command_in_the_admin(staff_client, no_tasks):
+    algorithm = register_algorithm(name="quadratic")
+    services.tuning_job_create(config=tuning_job_config())
+    url = reverse("admin:jobs_algorithm_change", args=[algorithm.pk])
+    data = form(name="quadratic", backend="local", command=json.dumps(["/bin/sh", "-c", "id"]), image_uri="",
+                input_channels="", sagemaker_config="")  # fmt: skip
+    response = staff_client.post(url, data)
+    assert response.status_code == 200
+    assert "register a new version" in response.content.decode()
+    algorithm.refresh_from_db()
+    assert algorithm.command != ["/bin/sh", "-c", "id"]
 
 
 def test_an_admin_change_the_service_refuses_is_a_form_error_and_changes_nothing(staff_client):

@@ -23,7 +23,7 @@ def algorithm():
 def errors_of(**overrides) -> dict[str, list[str]]:
     """The message_dict of validating the default config with `overrides`; fails if it validates."""
     with pytest.raises(ValidationError) as error:
-        validate_tuning_job_config(tuning_job_config(**overrides))
+        validate_tuning_job_config(tuning_job_config(**overrides), user=None)
     return error.value.message_dict
 
 
@@ -44,7 +44,7 @@ def continuous_range(name, low, high, scaling="Auto"):
 
 
 def test_a_valid_config_returns_the_algorithm_and_the_space(algorithm):
-    validated = validate_tuning_job_config(tuning_job_config())
+    validated = validate_tuning_job_config(tuning_job_config(), user=None)
     assert isinstance(validated, ValidatedConfig)
     assert validated.algorithm == algorithm
     assert validated.space.names == ("learning_rate", "optimizer")
@@ -56,7 +56,7 @@ def test_a_valid_config_returns_the_algorithm_and_the_space(algorithm):
 
 @pytest.mark.parametrize("name", ["a", "A1", "a--b", "tj-1", "a" * 32, "0" + "-9" * 15 + "x"])
 def test_names_within_the_pattern_pass(algorithm, name):
-    assert validate_tuning_job_config(tuning_job_config(name=name)).config.name == name
+    assert validate_tuning_job_config(tuning_job_config(name=name), user=None).config.name == name
 
 
 @pytest.mark.parametrize(
@@ -100,7 +100,7 @@ def test_the_objective_metric_must_be_one_of_the_algorithms_metric_definitions(a
 
 
 def test_any_of_the_algorithms_metrics_may_be_the_objective(algorithm):
-    validated = validate_tuning_job_config(tuning_job_config(objective_metric_name="train:loss"))
+    validated = validate_tuning_job_config(tuning_job_config(objective_metric_name="train:loss"), user=None)
     assert validated.config.objective_metric_name == "train:loss"
 
 
@@ -146,7 +146,9 @@ def test_counts_must_be_whole_numbers_not_floats_strings_or_booleans(algorithm, 
 
 
 def test_the_counts_at_sagemakers_limits_pass(algorithm):
-    validated = validate_tuning_job_config(tuning_job_config(max_training_jobs=10_000, max_parallel_training_jobs=100))
+    validated = validate_tuning_job_config(
+        tuning_job_config(max_training_jobs=10_000, max_parallel_training_jobs=100), user=None
+    )
     assert validated.config.max_parallel_training_jobs == 100
 
 
@@ -159,7 +161,9 @@ def test_runtimes_must_be_positive_whole_numbers(algorithm, field_name):
 def test_retry_attempts_are_within_sagemakers_bounds(algorithm):
     assert only_error("max_retry_attempts", max_retry_attempts=31) == "Must be between 0 and 30 (got 31)."
     assert only_error("max_retry_attempts", max_retry_attempts="2") == "Must be a whole number."
-    assert validate_tuning_job_config(tuning_job_config(max_retry_attempts=30)).config.max_retry_attempts == 30
+    assert (
+        validate_tuning_job_config(tuning_job_config(max_retry_attempts=30), user=None).config.max_retry_attempts == 30
+    )
 
 
 def test_the_random_seed_must_be_a_non_negative_whole_number(algorithm):
@@ -200,12 +204,14 @@ def test_reverse_logarithmic_scaling_stays_within_zero_to_one(algorithm, low, hi
 
 def test_reverse_logarithmic_accepts_the_closed_lower_bound(algorithm):
     ranges = [continuous_range("momentum", 0.0, 0.999, "ReverseLogarithmic")]
-    assert validate_tuning_job_config(tuning_job_config(parameter_ranges=ranges)).space.names == ("momentum",)
+    assert validate_tuning_job_config(tuning_job_config(parameter_ranges=ranges), user=None).space.names == (
+        "momentum",
+    )
 
 
 def test_at_most_thirty_ranges(algorithm):
     thirty = [integer_range(f"p{i}", 1, 2) for i in range(30)]
-    assert len(validate_tuning_job_config(tuning_job_config(parameter_ranges=thirty)).space.names) == 30
+    assert len(validate_tuning_job_config(tuning_job_config(parameter_ranges=thirty), user=None).space.names) == 30
     message = only_error("parameter_ranges", parameter_ranges=[*thirty, integer_range("p30", 1, 2)])
     assert message == "a search space has at most 30 parameter ranges (got 31)"
 
@@ -229,7 +235,7 @@ def test_grid_refuses_a_continuous_range(algorithm):
 
 def test_grid_accepts_integer_and_categorical_ranges(algorithm):
     ranges = [integer_range("batch", 16, 18), OPTIMIZER]
-    assert validate_tuning_job_config(tuning_job_config(strategy="Grid", parameter_ranges=ranges)).space
+    assert validate_tuning_job_config(tuning_job_config(strategy="Grid", parameter_ranges=ranges), user=None).space
 
 
 # --- static hyperparameters --------------------------------------------------------------

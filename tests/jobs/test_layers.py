@@ -20,6 +20,7 @@ LAYERS = [
         [
             "jobs.fields",
             "jobs.formatting",
+            "jobs.jsonbody",
             "jobs.models",
             "jobs.backends",
             "jobs.aws",

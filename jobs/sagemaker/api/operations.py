@@ -188,15 +188,16 @@ def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
         config = dataclasses.replace(config, algorithm_name=algorithm_name)
     if caller.team is not None:
         config = dataclasses.replace(config, team_name=caller.team.name)
-    if TuningJob.objects.filter(name=config.name).exists():
-        raise ResourceInUse(f"Hyperparameter tuning job with name {config.name} already exists.")
-    _check_limits(config)
+    # Authorised first: a key that may not create learns nothing, not even which names are taken.
     if not selectors.can_create_in(user=caller.user, team=caller.team):
         raise AccessDeniedException(
             f"User {caller.user.get_username()} is not authorized to perform: sagemaker:CreateHyperParameterTuningJob"
             f" (access key {caller.access_key_id} is not an operator's key in team "
             f"{caller.team.name if caller.team else '(none)'})."
         )
+    if TuningJob.objects.filter(name=config.name).exists():
+        raise ResourceInUse(f"Hyperparameter tuning job with name {config.name} already exists.")
+    _check_limits(config)
     try:
         tuning_job = services.tuning_job_create_from_request(config=config, request_body=body, owner=caller.user)
     except ValidationError as exc:

@@ -15,7 +15,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from jobs import services
+from jobs import jsonbody, services
 from jobs.models import AccessKey
 from jobs.sagemaker.api import sigv4
 from jobs.sagemaker.api.errors import (
@@ -31,9 +31,6 @@ from jobs.services.access_keys import decrypt_secret
 
 CONTENT_TYPE = "application/x-amz-json-1.1"
 TARGET_PREFIX = "SageMaker."
-# No SageMaker request nests deeper than a dozen levels; deeper JSON is refused before
-# anything walks it (Python's parser would otherwise recurse until it fails).
-MAX_JSON_DEPTH = 64
 
 
 def _wire(value):
@@ -107,32 +104,13 @@ def _body(request: HttpRequest) -> dict:
         raise SerializationException(f"Expected Content-Type {CONTENT_TYPE}, got {content_type or 'none'}.")
     if not request.body:
         return {}
-    too_deep = SerializationException(f"The request body nests JSON deeper than {MAX_JSON_DEPTH} levels.")
     try:
-        body = json.loads(request.body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SerializationException(f"The request body is not valid JSON: {exc}.") from None
-    except RecursionError:
-        raise too_deep from None
+        body = jsonbody.loads(request.body)
+    except jsonbody.JSONBodyError as exc:
+        raise SerializationException(str(exc)) from None
     if not isinstance(body, dict):
         raise SerializationException("The request body must be a JSON object.")
-    if _depth(body) > MAX_JSON_DEPTH:
-        raise too_deep
     return body
-
-
-def _depth(value) -> int:
-    """How deep objects and arrays nest in `value` (an object of scalars is 1), without recursion."""
-    deepest = 0
-    pending = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
-            continue
-        deepest = max(deepest, depth)
-        pending.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def _read_body(request: HttpRequest) -> None:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Group
+from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.serializers import ModelSerializer
@@ -13,7 +13,7 @@ from jobs import services
 from jobs.api import serializers
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import TeamMember, TeamRole, TrainingJob, TuningJob
+from jobs.models import Algorithm, TeamMember, TeamRole, TrainingJob, TuningJob
 from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
@@ -173,6 +173,75 @@ def test_other_teams_jobs_are_404(django_user_model, tuning_job):
     assert client.get(f"{BASE}/tuning-jobs/").json()["results"] == []
 
 
+def test_another_teams_tuning_job_is_no_warm_start_parent(django_user_model, algorithm, team, no_tasks):
+    """An operator of audio naming vision's ended job as a parent gets the answer a missing name gets."""
+    parent = services.tuning_job_create(config=tuning_job_config(name="vision-done", team_name="vision"))
+    services.tuning_job_stop(tuning_job_id=parent.id)
+    services.tuning_job_advance(tuning_job_id=parent.id)
+    client = APIClient()
+    client.force_authenticate(member(django_user_model, "carol", Group.objects.create(name="audio")))
+
+    def create_warm(parent_name: str):
+        warm = body(name="audio-warm", team="audio", warm_start_type="TransferLearning",
+                    warm_start_parents=[parent_name])  # fmt: skip
+        return client.post(f"{BASE}/tuning-jobs/", warm, format="json")
+
+    hidden, missing = create_warm("vision-done"), create_warm("no-such-job")
+    assert hidden.status_code == missing.status_code == 400
+    assert error(hidden)["fields"] == {"warm_start_parents": ["No tuning job named 'vision-done'."]}
+    assert error(missing)["fields"] == {"warm_start_parents": ["No tuning job named 'no-such-job'."]}
+    assert not TuningJob.objects.filter(name="audio-warm").exists()
+
+
+def test_another_teams_name_is_no_team(django_user_model, algorithm, team, no_tasks):
+    client = APIClient()
+    client.force_authenticate(member(django_user_model, "carol", Group.objects.create(name="audio")))
+    hidden = client.post(f"{BASE}/tuning-jobs/", body(team="vision"), format="json")
+    missing = client.post(f"{BASE}/tuning-jobs/", body(team="nowhere"), format="json")
+    assert error(hidden)["fields"] == {"team": ["No team named 'vision'."]}
+    assert error(missing)["fields"] == {"team": ["No team named 'nowhere'."]}
+
+
+def test_a_body_nested_too_deeply_is_a_400_and_creates_nothing(api, algorithm, team, no_tasks):
+    for depth in (100, 100_000):
+        nested = '{"name": "deep", "static_hyperparameters": ' + "[" * depth + "]" * depth + "}"
+        response = api.post(f"{BASE}/tuning-jobs/", nested, content_type="application/json")
+        assert response.status_code == 400, depth
+        assert error(response)["message"] == "The JSON body nests more than 64 levels deep."
+    assert not TuningJob.objects.exists()
+
+
+def test_format_suffixes_are_no_routes(api, tuning_job, django_user_model):
+    """`.json` after a route is a 404 (it was a TypeError, a 500), for the team and for others alike."""
+    outsider = APIClient()
+    outsider.force_authenticate(django_user_model.objects.create_user("bob"))
+    training_job = tuning_job.training_jobs.first().name
+    for client in (api, outsider):
+        for url in (
+            f"{BASE}/tuning-jobs/tj-1/training-jobs.json/",
+            f"{BASE}/tuning-jobs/tj-1/training-jobs.json",
+            f"{BASE}/tuning-jobs/tj-1.json/",
+            f"{BASE}/tuning-jobs.json",
+            f"{BASE}/training-jobs/{training_job}/metrics.json/",
+        ):
+            assert client.get(url).status_code == 404, url
+    assert api.get(f"{BASE}/tuning-jobs/tj-1/training-jobs/").status_code == 200
+
+
+def test_stopping_an_ended_job_is_a_409(api, tuning_job):
+    assert api.post(f"{BASE}/training-jobs/tj-1-001/stop/").status_code == 409
+    assert "tj-1-001 has ended (Completed)" in error(api.post(f"{BASE}/training-jobs/tj-1-001/stop/"))["message"]
+    # Stopping, with tj-1-003 still to end: stopping again is harmless.
+    assert api.post(f"{BASE}/tuning-jobs/tj-1/stop/").json()["status"] == "Stopping"
+    assert api.post(f"{BASE}/tuning-jobs/tj-1/stop/").status_code == 200
+    services.tuning_job_create(config=tuning_job_config(name="tj-2", team_name="vision"))
+    assert api.post(f"{BASE}/tuning-jobs/tj-2/stop/").status_code == 200
+    services.tuning_job_advance(tuning_job_id=TuningJob.objects.get(name="tj-2").id)
+    response = api.post(f"{BASE}/tuning-jobs/tj-2/stop/")
+    assert response.status_code == 409 and error(response)["code"] == "conflict"
+    assert error(response)["message"] == "tj-2 has ended (Stopped); there is nothing to stop."
+
+
 def test_retrieve_is_describe_like(api, tuning_job):
     data = api.get(f"{BASE}/tuning-jobs/tj-1/").json()
     assert data["counters"] == {"Completed": 2, "InProgress": 1, "Stopped": 0, "Failed": 0}
@@ -232,6 +301,68 @@ def test_algorithms_are_read_by_all_and_written_by_staff(api, algorithm, django_
     assert response.status_code == 400 and "metric_definitions" in error(response)["fields"]
 
 
+def staff_with(django_user_model, name, *codenames):
+    """A staff user holding only the given jobs permissions: staff status alone grants nothing here."""
+    user = django_user_model.objects.create_user(name, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="jobs", codename__in=codenames))
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+NEW_ALGORITHM = {
+    "name": "new-algo",
+    "command": ["/bin/true"],
+    "metric_definitions": [{"Name": "m", "Regex": "m=(\\S+)"}],
+}
+
+
+def test_staff_status_alone_may_not_register_or_change_an_algorithm(algorithm, django_user_model):
+    staff = staff_with(django_user_model, "stan")
+    assert staff.post(f"{BASE}/algorithms/", NEW_ALGORITHM, format="json").status_code == 403
+    changed = {**NEW_ALGORITHM, "name": "quadratic", "command": ["/bin/sh", "-c", "id"]}
+    assert staff.put(f"{BASE}/algorithms/quadratic/", changed, format="json").status_code == 403
+    assert staff.patch(f"{BASE}/algorithms/quadratic/", {"backend": "external"}, format="json").status_code == 403
+    assert Algorithm.objects.get(name="quadratic").command == algorithm.command
+    assert not Algorithm.objects.filter(name="new-algo").exists()
+
+
+def test_the_add_and_change_permissions_register_and_change_algorithms(algorithm, django_user_model):
+    adder = staff_with(django_user_model, "ada", "add_algorithm")
+    assert adder.post(f"{BASE}/algorithms/", NEW_ALGORITHM, format="json").status_code == 201
+    assert adder.patch(f"{BASE}/algorithms/new-algo/", {"description": "x"}, format="json").status_code == 403
+    changer = staff_with(django_user_model, "cid", "change_algorithm")
+    response = changer.patch(f"{BASE}/algorithms/new-algo/", {"command": ["/bin/false"]}, format="json")
+    assert response.status_code == 200 and response.json()["command"] == ["/bin/false"]
+    assert Algorithm.objects.get(name="new-algo").command == ["/bin/false"]
+
+
+def test_an_algorithm_a_running_tuning_job_uses_cannot_change(algorithm, team, django_user_model, no_tasks):
+    tuning_job = services.tuning_job_create(config=tuning_job_config(team_name="vision"))
+    changer = staff_with(django_user_model, "cid", "change_algorithm")
+    response = changer.patch(f"{BASE}/algorithms/quadratic/", {"command": ["/bin/sh", "-c", "id"]}, format="json")
+    assert response.status_code == 400
+    message = error(response)["fields"]["name"][0]
+    assert "tj-1" in message and "command" in message and "register a new version" in message
+    assert Algorithm.objects.get(name="quadratic").command == algorithm.command
+    # Its description may change; once the tuning job has ended, so may the rest.
+    assert changer.patch(f"{BASE}/algorithms/quadratic/", {"description": "v1"}, format="json").status_code == 200
+    services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    response = changer.patch(f"{BASE}/algorithms/quadratic/", {"command": ["/bin/true"]}, format="json")
+    assert response.status_code == 200
+
+
+def test_the_command_is_shown_only_to_those_who_may_change_algorithms(algorithm, django_user_model):
+    nobody = APIClient()
+    nobody.force_authenticate(django_user_model.objects.create_user("nobody"))
+    for response in (nobody.get(f"{BASE}/algorithms/"), nobody.get(f"{BASE}/algorithms/quadratic/")):
+        assert response.status_code == 200
+        assert "command" not in str(response.json()) and algorithm.command[0] not in str(response.json())
+    changer = staff_with(django_user_model, "cid", "change_algorithm")
+    assert changer.get(f"{BASE}/algorithms/quadratic/").json()["command"] == algorithm.command
+
+
 def test_an_algorithm_whose_regex_re2_cannot_run_is_refused_on_create_and_update(api, django_user_model):
     staff = APIClient()
     staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
@@ -288,7 +419,9 @@ def test_analytics_as_json_and_csv(api, tuning_job):
     assert by_accept.content.decode().splitlines() == lines
 
 
-def test_list_endpoints_take_a_fixed_number_of_queries(api, algorithm, team, no_tasks, django_assert_num_queries):
+def test_list_endpoints_take_a_fixed_number_of_queries(
+    api, algorithm, team, no_tasks, django_assert_num_queries, django_user_model
+):
     """No N+1: a page costs the same queries with 1 tuning job as with 6, and with 3 training jobs as with 8."""
 
     def fill(tuning_jobs: int, training_jobs: int) -> None:
@@ -306,7 +439,9 @@ def test_list_endpoints_take_a_fixed_number_of_queries(api, algorithm, team, no_
         with django_assert_num_queries(3):  # the tuning job, count, page
             page = api.get(f"{BASE}/tuning-jobs/q-0/training-jobs/").json()["results"]
             assert len(page) == training_jobs
-        with django_assert_num_queries(2):
+        # A fresh user object, as each real request loads: its permissions are not cached yet.
+        api.force_authenticate(django_user_model.objects.get(username="alice"))
+        with django_assert_num_queries(4):  # count, page, the reader's own and group permissions (once)
             assert len(api.get(f"{BASE}/algorithms/").json()["results"]) == 1
 
 

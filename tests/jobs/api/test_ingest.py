@@ -73,6 +73,16 @@ def test_an_oversized_batch_is_413_naming_the_limit(trainer):
         ({"metric": OBJECTIVE, "epoch": 1, "value": "0.5"}, "value", "A number"),
         ({"metric": OBJECTIVE, "epoch": 1, "value": 0.5, "timestamp": "2026-02-30T00:00:00Z"}, "timestamp", "ISO"),
         ({"metric": OBJECTIVE, "epoch": 1, "value": 0.5, "timestamp": "0001-01-01T00:00:00+01:00"}, "timestamp", "ISO"),
+        (
+            {"metric": OBJECTIVE, "epoch": 1, "value": 0.5, "timestamp": "9999-12-31T23:59:59Z"},
+            "timestamp",
+            "from 2000-01-01 to a day from now",
+        ),
+        (
+            {"metric": OBJECTIVE, "epoch": 1, "value": 0.5, "timestamp": "1970-01-01T00:00:00Z"},
+            "timestamp",
+            "from 2000-01-01",
+        ),
         ({"metric": OBJECTIVE, "epoch": 1, "value": 0.5, "step": 3}, "step", "Unknown field"),
     ],
 )
@@ -81,6 +91,16 @@ def test_a_bad_sample_is_400_naming_it(trainer, sample, field, fragment):
     assert response.status_code == 400
     assert fragment in " ".join(fields(response)[f"samples[1].{field}"])
     assert not MetricSample.objects.exists()
+
+
+def test_a_batch_nested_too_deeply_is_a_400_not_a_recursion_error(trainer):
+    for depth in (100, 100_000):
+        body = '{"samples": [' + "[" * depth + "]" * depth + "]}"
+        response = trainer.post(
+            f"{BASE}/trainer/{trainer.training_job.name}/metrics/", body, content_type="application/json"
+        )
+        assert response.status_code == 400, depth
+        assert response.json()["error"]["message"] == "The JSON body nests more than 64 levels deep."
 
 
 def test_a_timestamp_offset_beyond_postgresqls_range_is_stored_in_utc(trainer):

@@ -130,7 +130,7 @@ def test_a_local_algorithm_takes_s3_channels_and_an_output_path_only():
 def test_a_tuning_job_name_sagemaker_would_reject_is_a_field_error(name):
     register_algorithm()
     with pytest.raises(ValidationError) as error:
-        validate_tuning_job_config(tuning_job_config(name=name))
+        validate_tuning_job_config(tuning_job_config(name=name), user=None)
     assert error.value.message_dict["name"] == [
         "Use 1 to 32 letters, digits and hyphens, starting and ending with a letter or digit."
     ]

@@ -128,7 +128,7 @@ def test_the_blog_example_parses_to_its_config():
 @pytest.mark.django_db
 def test_the_parsed_example_passes_validation():
     register_algorithm(name="image-classifier", metrics=("train:loss", "validation:accuracy"))
-    validated = validate_tuning_job_config(parse_create_tuning_job(copy.deepcopy(BODY)))
+    validated = validate_tuning_job_config(parse_create_tuning_job(copy.deepcopy(BODY)), user=None)
     assert validated.space.names == ("learning_rate", "mini_batch_size", "optimizer")
 
 
@@ -425,7 +425,7 @@ def test_a_validation_error_of_a_parsed_body_names_sagemaker_members():
         }
     )
     with pytest.raises(ValidationError) as error:
-        validate_tuning_job_config(parse_create_tuning_job(body))
+        validate_tuning_job_config(parse_create_tuning_job(body), user=None)
     renamed = rename_validation_error(error.value, body)
     assert set(renamed.errors) == {f"{A_LIMITS}.maxNumberOfTrainingJobs", f"{A_OBJECTIVE}.metricName"}
     assert f"Value 'validation:f1' at '{A_OBJECTIVE}.metricName' failed to satisfy constraint: " in renamed.message()

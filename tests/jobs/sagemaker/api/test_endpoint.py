@@ -225,6 +225,8 @@ def test_a_viewers_key_reads_but_may_not_create_or_stop(live_server, algorithm, 
     assert (code, status) == ("AccessDeniedException", 400)
     assert "bob" in message
     assert not TuningJob.objects.filter(name="by-bob").exists()
+    # A taken name tells a key that may not create nothing either: it is refused first.
+    assert error_of(bob.create_hyper_parameter_tuning_job, **create_request("watched"))[0] == "AccessDeniedException"
 
 
 def test_every_create_error_code(alice, algorithm):
@@ -353,6 +355,38 @@ def test_stopping_an_ended_tuning_job_is_refused(alice, algorithm):
     )
 
 
+def test_another_teams_tuning_job_is_no_warm_start_parent(live_server, algorithm, people):
+    """carol (audio) names vision's ended job as a parent: answered as a name nobody used, and nothing is created."""
+    parent = services.tuning_job_create(config=tuning_job_config(name="vision-done", team_name="vision"))
+    services.tuning_job_stop(tuning_job_id=parent.id)
+    services.tuning_job_advance(tuning_job_id=parent.id)
+    carol = sagemaker_client(live_server.url, people[1]["carol"])
+
+    def warm_request(parent_name: str) -> dict:
+        return {
+            **create_request("audio-warm"),
+            "WarmStartConfig": {
+                "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": parent_name}],
+                "WarmStartType": "TransferLearning",
+            },
+        }
+
+    code, message, status = error_of(carol.create_hyper_parameter_tuning_job, **warm_request("vision-done"))
+    missing = error_of(carol.create_hyper_parameter_tuning_job, **warm_request("no-such-job"))
+    assert (code, status) == ("ValidationException", 400)
+    assert (code, message.replace("vision-done", "NAME"), status) == (
+        missing[0], missing[1].replace("no-such-job", "NAME"), missing[2]
+    )  # fmt: skip
+    assert "Maximize" not in message and "learning_rate" not in message
+    assert not TuningJob.objects.filter(name="audio-warm").exists()
+    # Her own team's ended job is a parent she may name.
+    own = services.tuning_job_create(config=tuning_job_config(name="audio-done", team_name="audio"))
+    services.tuning_job_stop(tuning_job_id=own.id)
+    services.tuning_job_advance(tuning_job_id=own.id)
+    carol.create_hyper_parameter_tuning_job(**warm_request("audio-done"))
+    assert [job.name for job in TuningJob.objects.get(name="audio-warm").warm_start_parents.all()] == ["audio-done"]
+
+
 def signed_post(url: str, key: Key, body: bytes, content_type="application/x-amz-json-1.1") -> requests.Response:
     """A request signed by botocore's own signer but with a body boto3 would never send."""
     request = AWSRequest(
@@ -380,6 +414,10 @@ def test_bodies_boto3_would_never_send(live_server, people):
     assert signed_post(url, key, b"{}", content_type="text/plain").json()["__type"] == "SerializationException"
     response = requests.get(url)
     assert (response.status_code, response.json()["__type"]) == (400, "UnknownOperationException")
+    for depth in (100, 100_000):
+        response = signed_post(url, key, b'{"NameContains": ' + b"[" * depth + b"]" * depth + b"}")
+        assert (response.status_code, response.json()["__type"]) == (400, "SerializationException"), depth
+        assert response.json()["message"] == "The JSON body nests more than 64 levels deep."
 
 
 def test_a_retry_strategy_is_kept_and_described(alice, algorithm):
@@ -412,7 +450,7 @@ def test_body_size_and_nesting_limits_answer_as_aws_json(live_server, people, se
     assert (unsigned.status_code, unsigned.json()["__type"]) == (413, "SerializationException")
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-    too_deep = {"__type": "SerializationException", "message": "The request body nests JSON deeper than 64 levels."}
+    too_deep = {"__type": "SerializationException", "message": "The JSON body nests more than 64 levels deep."}
     for depth in (65, 100_000):  # deep enough for Python's parser to give up, too
         response = signed_post(url, key, nested(depth))
         assert (response.status_code, response.json()) == (400, too_deep)
