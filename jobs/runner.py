@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError, connection
 
 from jobs import aws, selectors, services
 from jobs.backends import s3
-from jobs.backends.base import Outcome, RunMonitor, RunResult, TrainingRunSpec
+from jobs.backends.base import Outcome, RunMonitor, RunResult, TrainingRunSpec, infrastructure_failure
 from jobs.backends.local import LOG_NAME, LocalBackend
 from jobs.backends.metrics import MetricRecord
 from jobs.backends.sagemaker import SageMakerBackend, SageMakerTrainingConfig, remote_job_name
@@ -358,8 +358,10 @@ def _run_locally(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunM
         except s3.S3Error as exc:
             return RunResult(Outcome.FAILED, None, f"ClientError: input channel {channel!r}: {exc}")
     result = LocalBackend().run(spec, monitor)
-    if not output_path or result.outcome == Outcome.FAILED:
+    if result.outcome == Outcome.FAILED:
         return result
+    if not output_path:
+        return _keep_model_locally(training_job, spec, result)
     uri = s3.model_artifact_uri(output_path, tuning_job.name, training_job.name)
     try:
         s3.upload_model(client, spec.job_dir / "model", uri)
@@ -367,6 +369,24 @@ def _run_locally(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunM
         # As on SageMaker: a job whose model could not be saved has failed.
         return replace(result, outcome=Outcome.FAILED, stop_cause=None, failure_reason=f"ClientError: {exc}")
     return replace(result, model_artifact_uri=uri)
+
+
+def _keep_model_locally(training_job: TrainingJob, spec: TrainingRunSpec, result: RunResult) -> RunResult:
+    """model.tar.gz under TUNEBOARD_ARTIFACTS_DIR, where no S3 output path is set: the layout SageMaker
+    uses in S3, <tuning job>/<training job>/output/model.tar.gz, as a file:// URI the page links."""
+    archive = (
+        Path(settings.TUNEBOARD_ARTIFACTS_DIR)
+        / training_job.tuning_job.name
+        / training_job.name
+        / "output"
+        / s3.MODEL_ARCHIVE_NAME
+    )
+    try:
+        s3.pack_model(spec.job_dir / "model", archive)
+    except OSError as exc:
+        reason = infrastructure_failure(f"cannot keep the model in {archive}: {exc.strerror or exc}")
+        return replace(result, outcome=Outcome.FAILED, stop_cause=None, failure_reason=reason)
+    return replace(result, model_artifact_uri=archive.resolve().as_uri())
 
 
 def _run_on_sagemaker(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunMonitor) -> RunResult:

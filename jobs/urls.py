@@ -20,5 +20,10 @@ urlpatterns = [
     path("training-jobs/<str:name>/metrics.json", training_jobs.training_job_metrics, name="training-job-metrics"),
     path("training-jobs/<str:name>/log", training_jobs.training_job_log, name="training-job-log"),
     path("training-jobs/<str:name>/log.txt", training_jobs.training_job_log_download, name="training-job-log-download"),
+    path(
+        "training-jobs/<str:name>/model.tar.gz",
+        training_jobs.training_job_model_download,
+        name="training-job-model-download",
+    ),
     path("access-keys/", access_keys.access_keys, name="access-keys"),
 ]

@@ -265,6 +265,9 @@ TUNEBOARD_MIN_FREE_DISK_MB = env_int("TUNEBOARD_MIN_FREE_DISK_MB", 512, minimum=
 # An ended job's model, input and output files are removed from its worker's disk
 # this long after it ended (0: never); its log stays, for the job's page.
 TUNEBOARD_JOB_DIR_RETENTION_HOURS = env_float("TUNEBOARD_JOB_DIR_RETENTION_HOURS", 168.0, minimum=0.0)
+# Where a local job's model.tar.gz is kept when no S3 output path is set (the tuning job's
+# or its algorithm's): a directory the web server reads too (a shared one across hosts).
+TUNEBOARD_ARTIFACTS_DIR = Path(env_str("TUNEBOARD_ARTIFACTS_DIR", str(VAR_DIR / "artifacts")))
 # The rule of early stopping type "Auto": "auto" (the benchmarked default, docs/tuning.md) or a
 # name from jobs.tuning.early_stopping.RULES, e.g. "sagemaker_median" (SageMaker's documented rule).
 TUNEBOARD_EARLY_STOPPING_RULE = env_str("TUNEBOARD_EARLY_STOPPING_RULE", "auto")

@@ -89,15 +89,21 @@ def model_artifact_uri(output_path: str, *parts: str) -> str:
     return "/".join([output_path.rstrip("/"), *parts, "output", MODEL_ARCHIVE_NAME])
 
 
+def pack_model(model_dir: Path, archive: Path) -> Path:
+    """`model_dir`'s contents as the gzipped tar `archive`, at its root, as SageMaker packs /opt/ml/model."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in sorted(model_dir.iterdir()) if model_dir.is_dir() else []:
+            tar.add(path, arcname=path.name)
+    return archive
+
+
 def upload_model(client, model_dir: Path, uri: str) -> str:
     """Pack `model_dir` into model.tar.gz (its contents at the archive's root, as SageMaker
     packs /opt/ml/model) and upload it to `uri`; returns `uri`."""
     bucket, key = parse_s3_uri(uri)
     with tempfile.TemporaryDirectory(prefix="model-") as scratch:
-        archive = Path(scratch) / MODEL_ARCHIVE_NAME
-        with tarfile.open(archive, "w:gz") as tar:
-            for path in sorted(model_dir.iterdir()) if model_dir.is_dir() else []:
-                tar.add(path, arcname=path.name)
+        archive = pack_model(model_dir, Path(scratch) / MODEL_ARCHIVE_NAME)
         try:
             client.upload_file(str(archive), bucket, key)
         except S3UploadFailedError as exc:

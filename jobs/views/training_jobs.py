@@ -2,19 +2,26 @@
 
 import itertools
 import os
+from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, Http404, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponseRedirect, JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from jobs import formatting, selectors
+from jobs import aws, formatting, selectors
+from jobs.backends import s3
 from jobs.models import ACTIVE_STATUSES, StopReason, TrainingJob
 from jobs.views.base import json_login_required, training_job_seconds, visible_training_job
 
 LOG_TAIL_BYTES = 16 * 1024
+# How long a link to a model in S3 works: long enough to start the download.
+MODEL_LINK_SECONDS = 300
 LOG_CHUNK_BYTES = 64 * 1024
 
 
@@ -193,3 +200,23 @@ def _log_file_response(training_job: TrainingJob) -> FileResponse:
     except OSError:
         raise Http404("The log file is gone.") from None
     return FileResponse(log, content_type="text/plain; charset=utf-8")
+
+
+@login_required
+@require_GET
+def training_job_model_download(request, name):
+    """The job's model.tar.gz: from TUNEBOARD_ARTIFACTS_DIR, or a short-lived link to it in S3."""
+    training_job = visible_training_job(request, name)
+    uri = training_job.model_artifact_uri
+    if uri.startswith("s3://"):
+        bucket, key = s3.parse_s3_uri(uri)
+        link = aws.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=MODEL_LINK_SECONDS
+        )
+        return HttpResponseRedirect(link)
+    if uri.startswith("file://"):
+        path = Path(url2pathname(urlparse(uri).path)).resolve()
+        # Only what a worker put there: a row naming another file gets nothing.
+        if path.is_relative_to(Path(settings.TUNEBOARD_ARTIFACTS_DIR).resolve()) and path.is_file():
+            return FileResponse(open(path, "rb"), as_attachment=True, filename=f"{training_job.name}-model.tar.gz")
+    raise Http404("This training job has no model to download here.")

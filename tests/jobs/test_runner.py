@@ -1,11 +1,14 @@
 """The runner glues a real training process to the service layer, here without Celery."""
 
+import io
 import json
+import tarfile
 
 import pytest
+from django.urls import reverse
 
 from jobs import runner, services
-from jobs.models import MetricSample, ObjectiveStatus, TrainingJobStatus, TuningJobStatus
+from jobs.models import MetricSample, ObjectiveStatus, TrainingJob, TrainingJobStatus, TuningJobStatus
 from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
 
 pytestmark = pytest.mark.django_db
@@ -166,3 +169,41 @@ def test_a_second_delivery_does_nothing(tmp_path, jobs_dir, django_capture_on_co
     job = first_training_job(django_capture_on_commit_callbacks)
     assert execute(job, django_capture_on_commit_callbacks).status == TrainingJobStatus.COMPLETED
     assert execute(job, django_capture_on_commit_callbacks) is None
+
+
+MODEL_WRITING_PROGRAM = """
+    import os
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "weights.txt"), "w") as f:
+        f.write("w=0.5")
+    print("epoch=1 validation:accuracy=0.5")
+"""
+
+
+def test_without_an_s3_output_path_the_model_is_kept_in_the_artifacts_directory_and_downloads(
+    tmp_path, jobs_dir, settings, django_capture_on_commit_callbacks, admin_client
+):
+    settings.TUNEBOARD_ARTIFACTS_DIR = tmp_path / "artifacts"
+    register_algorithm(program=write_program(tmp_path, "model.py", MODEL_WRITING_PROGRAM))
+    job = execute(first_training_job(django_capture_on_commit_callbacks), django_capture_on_commit_callbacks)
+    archive = tmp_path / "artifacts" / "tj-1" / job.name / "output" / "model.tar.gz"
+    assert job.model_artifact_uri == archive.resolve().as_uri()
+
+    response = admin_client.get(reverse("training-job-model-download", args=[job.name]))
+    assert response.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(b"".join(response.streaming_content))) as tar:
+        assert tar.extractfile("weights.txt").read() == b"w=0.5"
+    page = admin_client.get(reverse("training-job-detail", args=[job.name])).content.decode()
+    assert reverse("training-job-model-download", args=[job.name]) in page
+
+
+def test_a_model_uri_outside_the_artifacts_directory_is_not_served(
+    tmp_path, jobs_dir, settings, django_capture_on_commit_callbacks, admin_client
+):
+    settings.TUNEBOARD_ARTIFACTS_DIR = tmp_path / "artifacts"
+    register_algorithm()
+    job = first_training_job(django_capture_on_commit_callbacks)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not a model")
+    for uri in (secret.as_uri(), (tmp_path / "artifacts" / ".." / "secret.txt").as_uri(), ""):
+        TrainingJob.objects.filter(pk=job.pk).update(model_artifact_uri=uri)
+        assert admin_client.get(reverse("training-job-model-download", args=[job.name])).status_code == 404

@@ -2,6 +2,7 @@
 
 import io
 import tarfile
+import urllib.request
 
 import pytest
 from django.urls import reverse
@@ -179,3 +180,18 @@ def test_the_training_job_page_shows_where_the_model_went(
     page = admin_client.get(reverse("training-job-detail", args=[job.name])).content.decode()
 
     assert f"<code>{job.model_artifact_uri}</code>" in page
+
+
+def test_the_model_downloads_from_s3_through_a_short_lived_link(
+    data, tmp_path, jobs_dir, django_capture_on_commit_callbacks, admin_client
+):
+    training_job = local_training_job(tmp_path, django_capture_on_commit_callbacks, {"train": "s3://data/train"})
+    job = execute(training_job, django_capture_on_commit_callbacks)
+
+    response = admin_client.get(reverse("training-job-model-download", args=[job.name]))
+
+    assert response.status_code == 302
+    link = response["Location"]
+    assert f"/models/runs/tj-1/{job.name}/output/model.tar.gz?" in link and "Signature=" in link
+    with urllib.request.urlopen(link, timeout=10) as answer:
+        assert answer.read() == object_bytes(data, job.model_artifact_uri)
