@@ -199,6 +199,11 @@ def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
         )
     try:
         tuning_job = services.tuning_job_create_from_request(config=config, request_body=body, owner=caller.user)
+    except services.TeamLimitExceeded as exc:
+        raise ResourceLimitExceeded(
+            _limit_message(exc.quota, exc.limit, exc.utilization, exc.delta, "Jobs")
+            + f" Tuneboard applies this limit to team {caller.team.name}."
+        ) from None
     except ValidationError as exc:
         if TuningJob.objects.filter(name=config.name).exists():
             raise ResourceInUse(f"Hyperparameter tuning job with name {config.name} already exists.") from None
@@ -206,8 +211,22 @@ def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
     return {"HyperParameterTuningJobArn": tuning_job_arn(tuning_job)}
 
 
+def _limit_message(quota: str, limit: int, utilization: int, delta: int, unit: str) -> str:
+    """ResourceLimitExceeded as SageMaker words it."""
+    return (
+        f"The account-level service limit '{quota}' is {limit} {unit}, with current utilization of "
+        f"{utilization} {unit} and a request delta of {delta} {unit}. Please contact AWS support to request "
+        "an increase for this limit."
+    )
+
+
 def _check_limits(config) -> None:
-    """SageMaker's per-account quotas are a ResourceLimitExceeded, not a ValidationException."""
+    """SageMaker's per-tuning-job quotas, on the request alone: a ResourceLimitExceeded, not a ValidationException.
+
+    The request is the whole of what these count, so the utilization is
+    always none; the per-team quotas on concurrent jobs are counted in the
+    service (services.TeamLimitExceeded).
+    """
     quotas = (
         ("Maximum number of training jobs per tuning job", config.max_training_jobs, MAX_TRAINING_JOBS_LIMIT),
         ("Maximum number of parallel training jobs per tuning job", config.max_parallel_training_jobs,
@@ -215,10 +234,7 @@ def _check_limits(config) -> None:
     )  # fmt: skip
     for quota, requested, limit in quotas:
         if isinstance(requested, int) and requested > limit:
-            raise ResourceLimitExceeded(
-                f"The account-level service limit '{quota}' is {limit}, with current utilization of 0 "
-                f"and a request delta of {requested}."
-            )
+            raise ResourceLimitExceeded(_limit_message(quota, limit, 0, requested, "Jobs"))
 
 
 @operation("DescribeHyperParameterTuningJob")

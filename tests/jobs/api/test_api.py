@@ -348,3 +348,13 @@ def test_an_algorithm_names_the_variables_its_programs_receive(api, django_user_
     refused = staff.patch(f"{BASE}/algorithms/env-algo/", {"environment_passthrough": ["NO-DASH"]}, format="json")
     assert refused.status_code == 400
     assert error(refused)["fields"]["environment_passthrough"][0].startswith("[0] 'NO-DASH'")
+
+
+def test_create_beyond_the_teams_limit_is_a_400_naming_the_limit(api, algorithm, team, no_tasks, settings):
+    settings.TUNEBOARD_TEAM_MAX_CONCURRENT_TUNING_JOBS = 1
+    assert api.post(f"{BASE}/tuning-jobs/", body(name="first"), format="json").status_code == 201
+    response = api.post(f"{BASE}/tuning-jobs/", body(name="second"), format="json")
+    assert response.status_code == 400
+    (message,) = error(response)["fields"]["team"]
+    assert "'Number of concurrent hyperparameter tuning jobs' is 1 Jobs, with current utilization of 1 Jobs" in message
+    assert not TuningJob.objects.filter(name="second").exists()
