@@ -24,8 +24,9 @@ from django.utils import timezone
 
 from jobs import selectors, services
 from jobs.config import MAX_PARALLEL_LIMIT, MAX_TAGS, MAX_TRAINING_JOBS_LIMIT
-from jobs.models import Algorithm, MetricSample, Tag, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
+from jobs.models import MetricSample, Tag, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.sagemaker import search
+from jobs.sagemaker.algorithm import algorithm_for_image
 from jobs.sagemaker.api.errors import (
     AccessDeniedException,
     ResourceInUse,
@@ -161,7 +162,7 @@ def _require_operator(caller: Caller, tuning_job: TuningJob, operation_name: str
 
 
 def _algorithm_name(body: dict) -> str | None:
-    """The registered algorithm AlgorithmSpecification.TrainingImage names, through Algorithm.image_uri."""
+    """The registered algorithm AlgorithmSpecification.TrainingImage names: its image URI or one of its aliases."""
     specification = body["TrainingJobDefinition"].get("AlgorithmSpecification") or {}
     image = specification.get("TrainingImage")
     if image is None:
@@ -171,7 +172,7 @@ def _algorithm_name(body: dict) -> str | None:
         raise ValidationException(
             error_message([violation(image, path, "Give TrainingImage or AlgorithmName, not both")])
         )
-    algorithm = Algorithm.objects.filter(image_uri=image).first()
+    algorithm = algorithm_for_image(image)
     if algorithm is None:
         constraint = "Member must be the image URI of an algorithm registered in Tuneboard"
         raise ValidationException(error_message([violation(image, path, constraint)]))
