@@ -21,6 +21,7 @@ class AlgorithmAdminForm(forms.ModelForm):
             "metric_definitions",
             "static_hyperparameters",
             "image_uri",
+            "image_uri_aliases",
             "input_channels",
             "sagemaker_config",
             "environment_passthrough",

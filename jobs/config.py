@@ -126,6 +126,7 @@ def validate_algorithm(algorithm: Algorithm) -> None:
     if not isinstance(statics, dict) or not all(isinstance(v, str) for v in statics.values()):
         errors["static_hyperparameters"] = ["Give an object whose values are strings."]
     sagemaker_algorithm.check_input_channels(algorithm, errors)
+    sagemaker_algorithm.check_image_uri_aliases(algorithm, errors)
     _check_environment_passthrough(algorithm, errors)
     if algorithm.backend == Backend.SAGEMAKER:
         sagemaker_algorithm.check_sagemaker_config(algorithm, errors)

@@ -134,6 +134,13 @@ class Algorithm(models.Model):
         help_text="The AlgorithmSpecification.TrainingImage that names this algorithm on the SageMaker-compatible "
         "endpoint; on the sagemaker backend, the image its training jobs run.",
     )
+    image_uri_aliases = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="More TrainingImage URIs that name this algorithm on the SageMaker-compatible endpoint, e.g. "
+        'the one sagemaker.image_uris.retrieve("xgboost", "us-east-1", "1.7-1") gives: '
+        '["683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"]. Never run as images.',
+    )
     input_channels = models.JSONField(
         default=dict,
         blank=True,

@@ -305,6 +305,11 @@ if not re.fullmatch(r"s3://[^/\s]+(/\S*)?", TUNEBOARD_SAGEMAKER_OUTPUT_PATH):
         f"TUNEBOARD_SAGEMAKER_OUTPUT_PATH={TUNEBOARD_SAGEMAKER_OUTPUT_PATH!r} is not an s3://bucket/prefix URI"
     )
 
+# Per-team quotas, as SageMaker's per-account ones (its defaults): tuning jobs InProgress or
+# Stopping at once, and training jobs InProgress or Stopping at once across a team's tuning jobs.
+TUNEBOARD_TEAM_MAX_CONCURRENT_TUNING_JOBS = env_int("TUNEBOARD_TEAM_MAX_CONCURRENT_TUNING_JOBS", 100, minimum=1)
+TUNEBOARD_TEAM_MAX_CONCURRENT_TRAINING_JOBS = env_int("TUNEBOARD_TEAM_MAX_CONCURRENT_TRAINING_JOBS", 100, minimum=1)
+
 REST_FRAMEWORK = {
     # Token first: an unauthenticated program then gets 401 with a
     # WWW-Authenticate challenge rather than a bare 403.

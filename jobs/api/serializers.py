@@ -79,15 +79,16 @@ class AlgorithmSerializer(serializers.ModelSerializer):
     metric_definitions = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
     static_hyperparameters = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     environment_passthrough = serializers.ListField(child=serializers.CharField(), required=False)
+    image_uri_aliases = serializers.ListField(child=serializers.CharField(), required=False)
 
     class Meta:
         model = Algorithm
         fields = ["name", "description", "backend", "command", "metric_definitions", "static_hyperparameters",
-                  "environment_passthrough", "created_at", "updated_at"]  # fmt: skip
+                  "environment_passthrough", "image_uri_aliases", "created_at", "updated_at"]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 
     WRITABLE = ("command", "metric_definitions", "static_hyperparameters", "description", "backend",
-                "environment_passthrough")  # fmt: skip
+                "environment_passthrough", "image_uri_aliases")  # fmt: skip
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -67,6 +67,7 @@ class AlgorithmViewSet(
             input_channels=algorithm.input_channels,
             sagemaker_config=algorithm.sagemaker_config,
             environment_passthrough=data["environment_passthrough"],
+            image_uri_aliases=data["image_uri_aliases"],
         )
 
 

@@ -60,6 +60,39 @@ def check_input_channels(algorithm: Algorithm, errors: dict[str, list[str]]) -> 
             fail(f"{channel}: {exc}")
 
 
+def algorithm_for_image(image: str) -> Algorithm | None:
+    """The algorithm a TrainingImage names: the one whose image URI it is, else the one that has it as an alias.
+
+    Aliases are few (a handful per algorithm, few algorithms), and a JSON
+    list's membership is not portably indexable: they are read and compared here.
+    """
+    algorithm = Algorithm.objects.filter(image_uri=image).first()
+    if algorithm is not None:
+        return algorithm
+    for candidate in Algorithm.objects.exclude(image_uri_aliases=[]).order_by("id"):
+        if image in candidate.image_uri_aliases:
+            return candidate
+    return None
+
+
+def check_image_uri_aliases(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
+    """Each alias an image URI SageMaker accepts, named once (that no other algorithm has it is the service's check)."""
+    aliases = algorithm.image_uri_aliases
+
+    def fail(message: str) -> None:
+        errors.setdefault("image_uri_aliases", []).append(message)
+
+    if not isinstance(aliases, list) or not all(isinstance(alias, str) for alias in aliases):
+        fail('Give a list of image URIs, e.g. ["123456789012.dkr.ecr.us-east-1.amazonaws.com/xgboost:1"].')
+        return
+    for alias in aliases:
+        # SageMaker's pattern for an image is ".*": a blank or a space would still match nothing a client sends.
+        if not _matches("AlgorithmImage", alias) or not re.fullmatch(r"\S+", alias):
+            fail(f"{alias!r}: give a container image URI (no spaces) of at most 255 characters.")
+    if len(set(aliases)) != len(aliases) or (algorithm.image_uri and algorithm.image_uri in aliases):
+        fail("Name each image URI once, and not the algorithm's own image URI.")
+
+
 def check_output_path_only(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
     """A job run here takes S3OutputPath alone: where its model.tar.gz is uploaded."""
     config = algorithm.sagemaker_config

@@ -40,6 +40,7 @@ from jobs.services.common import ImportedTuningJobReadOnly
 from jobs.services.imports import ImportOutcome, native_name_taken_message, tuning_job_import
 from jobs.services.logs import training_job_append_log, training_job_log_end
 from jobs.services.metrics import auto_rule, training_job_record_metrics
+from jobs.services.quotas import TeamLimitExceeded
 from jobs.services.reaper import (
     SAGEMAKER_REATTACH_LIMIT,
     training_job_worker_lost,
@@ -74,6 +75,7 @@ __all__ = [
     "auto_rule",
     "FAILED_TRAINING_JOBS_BEFORE_GIVING_UP",
     "SAGEMAKER_REATTACH_LIMIT",
+    "TeamLimitExceeded",
     "ImportOutcome",
     "ImportedTuningJobReadOnly",
     "access_key_create",

@@ -19,7 +19,8 @@ RUN_FIELDS = ("command", "metric_definitions", "static_hyperparameters", "backen
 ACTIVE_TUNING_JOB_STATUSES = (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPPING)
 
 EMPTY = {"command": [], "metric_definitions": [], "static_hyperparameters": {}, "description": "", "backend": "",
-         "input_channels": {}, "sagemaker_config": {}, "environment_passthrough": []}  # fmt: skip
+         "input_channels": {}, "sagemaker_config": {}, "environment_passthrough": [],
+         "image_uri_aliases": []}  # fmt: skip
 
 
 def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) -> Algorithm:
@@ -48,6 +49,8 @@ def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) 
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
                 errors.setdefault(field, []).extend(messages)
+    if "image_uri_aliases" not in errors:
+        _check_image_uris_free(candidate, errors)
     if errors:
         raise ValidationError(errors)
     return candidate
@@ -73,6 +76,23 @@ def _refuse_change_in_use(algorithm: Algorithm, changed: list[str]) -> None:
         )
 
 
+def _check_image_uris_free(candidate: Algorithm, errors: dict[str, list[str]]) -> None:
+    """A TrainingImage must name one algorithm: the candidate's URIs are no other's image URI or alias.
+
+    (Image URIs among themselves are the model's unique constraint.) Aliases
+    are few, and a JSON list's membership is not portably queryable: compared here.
+    """
+    others = Algorithm.objects.exclude(pk=candidate.pk) if candidate.pk else Algorithm.objects.all()
+    aliases = set(candidate.image_uri_aliases)
+    for other in others.exclude(name=candidate.name).order_by("name"):
+        taken = {other.image_uri, *other.image_uri_aliases} & aliases
+        if candidate.image_uri and candidate.image_uri in other.image_uri_aliases:
+            taken.add(candidate.image_uri)
+        for uri in sorted(uri for uri in taken if uri):
+            field = "image_uri" if uri == candidate.image_uri else "image_uri_aliases"
+            errors.setdefault(field, []).append(f"{uri} already names algorithm {other.name}.")
+
+
 @transaction.atomic
 def algorithm_register(
     *,
@@ -83,6 +103,7 @@ def algorithm_register(
     description: str = "",
     backend: str = Backend.LOCAL,
     image_uri: str | None = None,
+    image_uri_aliases: list[str] | None = None,
     input_channels: dict | None = None,
     sagemaker_config: dict | None = None,
     environment_passthrough: list[str] | None = None,
@@ -101,6 +122,7 @@ def algorithm_register(
         description=description,
         backend=backend,
         image_uri=image_uri,
+        image_uri_aliases=image_uri_aliases,
         input_channels=input_channels,
         sagemaker_config=sagemaker_config,
         environment_passthrough=environment_passthrough,

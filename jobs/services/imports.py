@@ -18,6 +18,7 @@ from jobs import realtime
 from jobs.backends.metrics import MetricRecord
 from jobs.backends.text import clean_program_text
 from jobs.models import Algorithm, Backend, MetricSample, TrainingJob, TuningJob, TuningJobSource
+from jobs.sagemaker.algorithm import algorithm_for_image
 from jobs.services import common
 
 if TYPE_CHECKING:
@@ -142,9 +143,13 @@ def _imported_tuning_job_fields(imported: "ImportedTuningJob") -> dict:
 
 
 def _imported_algorithm(imported: "ImportedTuningJob") -> Algorithm:
-    """The algorithm with the job's TrainingImage (or AlgorithmName); registered for the sagemaker backend if new."""
+    """The algorithm the job's TrainingImage (or AlgorithmName) names; registered for the sagemaker backend if new.
+
+    An image URI alias counts as on the endpoint: registering another
+    algorithm under that URI would take the alias over.
+    """
     if imported.training_image:
-        algorithm = Algorithm.objects.filter(image_uri=imported.training_image).first()
+        algorithm = algorithm_for_image(imported.training_image)
     else:
         algorithm = Algorithm.objects.filter(sagemaker_config__AlgorithmName=imported.algorithm_name).first()
     if algorithm is not None:

@@ -22,7 +22,7 @@ from jobs.models import (
     TuningJob,
     TuningJobStatus,
 )
-from jobs.services import common, dispatch
+from jobs.services import common, dispatch, quotas
 from jobs.tuning import criteria
 from jobs.tuning.space import SearchSpace, SearchSpaceError, format_value
 from jobs.tuning.strategies import Direction, Observation, make_strategy
@@ -44,6 +44,10 @@ def tuning_job_create(*, config: TuningJobConfig, owner=None, check_team_role: b
     validated = validate_tuning_job_config(config, user=owner if check_team_role else None)
     if check_team_role and owner is not None and not selectors.can_create_in(user=owner, team=validated.team):
         raise ValidationError({"team_name": ["You can only create tuning jobs in a team where you are an operator."]})
+    if validated.team is not None:
+        quotas.check_tuning_job_quotas(
+            team=validated.team, max_parallel_training_jobs=config.max_parallel_training_jobs
+        )
     seed = config.random_seed
     if seed is None:
         seed = random.SystemRandom().randrange(RANDOM_SEED_MAX)
@@ -206,6 +210,8 @@ def _launch_training_jobs(tuning_job: TuningJob, training_jobs: list[TrainingJob
     if strategy.max_training_jobs() is not None:
         limit = min(limit, strategy.max_training_jobs())
     capacity = min(tuning_job.max_parallel_training_jobs - running, limit - len(training_jobs))
+    if capacity > 0 and tuning_job.team is not None:
+        capacity = min(capacity, quotas.training_job_capacity(tuning_job.team))
     if capacity <= 0:
         return []
     observations = _warm_start_observations(tuning_job, space) + [_observation(job, space) for job in training_jobs]

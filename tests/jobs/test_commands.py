@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -123,6 +124,19 @@ def test_create_stores_the_bodys_tags(algorithm, write_spec, no_tasks):
 def test_create_without_an_owner(algorithm, write_spec, no_tasks):
     command("create_tuning_job", str(write_spec(BODY)))
     assert TuningJob.objects.get().owner is None
+
+
+def test_create_beyond_the_teams_limit_names_the_limit(algorithm, write_spec, no_tasks, settings):
+    Group.objects.create(name="vision")
+    settings.TUNEBOARD_TEAM_MAX_CONCURRENT_TUNING_JOBS = 1
+    command("create_tuning_job", str(write_spec(BODY)), team="vision")
+    second = {**BODY, "HyperParameterTuningJobName": "second"}
+    with pytest.raises(CommandError) as error:
+        command("create_tuning_job", str(write_spec(second)), team="vision")
+    assert "'Number of concurrent hyperparameter tuning jobs' is 1 Jobs, with current utilization of 1 Jobs" in str(
+        error.value
+    )
+    assert not TuningJob.objects.filter(name="second").exists()
 
 
 def test_invalid_json_is_reported_with_line_and_column(algorithm, write_spec):

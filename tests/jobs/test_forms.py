@@ -210,6 +210,17 @@ def test_a_duplicate_name_is_shown_at_the_name(alice_client, no_tasks):
     assert TuningJob.objects.count() == 1
 
 
+def test_a_team_at_its_limit_is_shown_at_the_team(alice_client, no_tasks, settings):
+    settings.TUNEBOARD_TEAM_MAX_CONCURRENT_TRAINING_JOBS = 3
+    running = services.tuning_job_create(config=tuning_job_config(name="running", team_name="vision"))
+    services.tuning_job_advance(tuning_job_id=running.id)
+    response = alice_client.post(URL, form_data())
+    (message,) = errors_at(response, "id_team_name")
+    assert "'Number of concurrent training jobs' is 3 Jobs, with current utilization of 2 Jobs" in message
+    assert "request delta of 2 Jobs" in message
+    assert not TuningJob.objects.filter(name="tj-new").exists()
+
+
 def test_a_name_taken_between_the_check_and_the_insert_is_shown_at_the_name(alice_client):
     with mock.patch.object(services, "tuning_job_create", side_effect=IntegrityError("UNIQUE")):
         response = alice_client.post(URL, form_data())

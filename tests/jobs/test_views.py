@@ -775,6 +775,19 @@ def test_the_admin_registers_a_valid_algorithm(staff_client):
     assert algorithm.metric_names == ["validation:accuracy"]
 
 
+def test_the_admin_sets_image_uri_aliases_and_refuses_a_malformed_one(staff_client):
+    alias = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    response = staff_client.post(
+        reverse("admin:jobs_algorithm_add"), algorithm_form(image_uri_aliases=json.dumps([alias]))
+    )
+    assert response.status_code == 302
+    assert Algorithm.objects.get(name="resnet").image_uri_aliases == [alias]
+    data = algorithm_form(name="other", image_uri_aliases=json.dumps(["not an image uri"]))
+    response = staff_client.post(reverse("admin:jobs_algorithm_add"), data)
+    assert response.status_code == 200
+    assert list(response.context["adminform"].form.errors) == ["image_uri_aliases"]
+
+
 @pytest.mark.parametrize(
     ("regex", "message"),
     [(r"loss=([0-9", "invalid regex"), (r"loss=\S+", "needs a capture group")],

@@ -24,7 +24,9 @@ from django.utils import timezone
 
 from jobs import selectors, services
 from jobs.config import MAX_PARALLEL_LIMIT, MAX_TAGS, MAX_TRAINING_JOBS_LIMIT
-from jobs.models import Algorithm, MetricSample, Tag, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
+from jobs.models import MetricSample, Tag, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
+from jobs.sagemaker import search
+from jobs.sagemaker.algorithm import algorithm_for_image
 from jobs.sagemaker.api.errors import (
     AccessDeniedException,
     ResourceInUse,
@@ -46,7 +48,7 @@ from jobs.sagemaker.shapes import (
     tuning_job_arn,
     tuning_job_summary,
 )
-from jobs.sagemaker.validation import error_message, parse_timestamp, violation
+from jobs.sagemaker.validation import error_message, parse_timestamp, service_model, violation
 
 # SageMaker's MaxResults when a List call gives none.
 DEFAULT_MAX_RESULTS = 10
@@ -160,7 +162,7 @@ def _require_operator(caller: Caller, tuning_job: TuningJob, operation_name: str
 
 
 def _algorithm_name(body: dict) -> str | None:
-    """The registered algorithm AlgorithmSpecification.TrainingImage names, through Algorithm.image_uri."""
+    """The registered algorithm AlgorithmSpecification.TrainingImage names: its image URI or one of its aliases."""
     specification = body["TrainingJobDefinition"].get("AlgorithmSpecification") or {}
     image = specification.get("TrainingImage")
     if image is None:
@@ -170,7 +172,7 @@ def _algorithm_name(body: dict) -> str | None:
         raise ValidationException(
             error_message([violation(image, path, "Give TrainingImage or AlgorithmName, not both")])
         )
-    algorithm = Algorithm.objects.filter(image_uri=image).first()
+    algorithm = algorithm_for_image(image)
     if algorithm is None:
         constraint = "Member must be the image URI of an algorithm registered in Tuneboard"
         raise ValidationException(error_message([violation(image, path, constraint)]))
@@ -200,6 +202,11 @@ def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
     _check_limits(config)
     try:
         tuning_job = services.tuning_job_create_from_request(config=config, request_body=body, owner=caller.user)
+    except services.TeamLimitExceeded as exc:
+        raise ResourceLimitExceeded(
+            _limit_message(exc.quota, exc.limit, exc.utilization, exc.delta, "Jobs")
+            + f" Tuneboard applies this limit to team {caller.team.name}."
+        ) from None
     except ValidationError as exc:
         if TuningJob.objects.filter(name=config.name).exists():
             raise ResourceInUse(f"Hyperparameter tuning job with name {config.name} already exists.") from None
@@ -207,8 +214,22 @@ def create_hyper_parameter_tuning_job(caller: Caller, body: dict) -> dict:
     return {"HyperParameterTuningJobArn": tuning_job_arn(tuning_job)}
 
 
+def _limit_message(quota: str, limit: int, utilization: int, delta: int, unit: str) -> str:
+    """ResourceLimitExceeded as SageMaker words it."""
+    return (
+        f"The account-level service limit '{quota}' is {limit} {unit}, with current utilization of "
+        f"{utilization} {unit} and a request delta of {delta} {unit}. Please contact AWS support to request "
+        "an increase for this limit."
+    )
+
+
 def _check_limits(config) -> None:
-    """SageMaker's per-account quotas are a ResourceLimitExceeded, not a ValidationException."""
+    """SageMaker's per-tuning-job quotas, on the request alone: a ResourceLimitExceeded, not a ValidationException.
+
+    The request is the whole of what these count, so the utilization is
+    always none; the per-team quotas on concurrent jobs are counted in the
+    service (services.TeamLimitExceeded).
+    """
     quotas = (
         ("Maximum number of training jobs per tuning job", config.max_training_jobs, MAX_TRAINING_JOBS_LIMIT),
         ("Maximum number of parallel training jobs per tuning job", config.max_parallel_training_jobs,
@@ -216,10 +237,7 @@ def _check_limits(config) -> None:
     )  # fmt: skip
     for quota, requested, limit in quotas:
         if isinstance(requested, int) and requested > limit:
-            raise ResourceLimitExceeded(
-                f"The account-level service limit '{quota}' is {limit}, with current utilization of 0 "
-                f"and a request delta of {requested}."
-            )
+            raise ResourceLimitExceeded(_limit_message(quota, limit, 0, requested, "Jobs"))
 
 
 @operation("DescribeHyperParameterTuningJob")
@@ -321,18 +339,24 @@ def _visible_training_job(caller: Caller, name: str) -> TrainingJob:
     return training_job
 
 
-@operation("DescribeTrainingJob")
-def describe_training_job_operation(caller: Caller, body: dict) -> dict:
-    training_job = _visible_training_job(caller, body["TrainingJobName"])
+def _final_metrics(training_jobs: list[TrainingJob]) -> dict[int, list[MetricSample]]:
+    """Each training job's last sample of each metric (FinalMetricDataList), in one query."""
     last_epoch = (
-        MetricSample.objects.filter(training_job=training_job, metric_name=OuterRef("metric_name"))
+        MetricSample.objects.filter(training_job=OuterRef("training_job"), metric_name=OuterRef("metric_name"))
         .order_by("-epoch")
         .values("epoch")[:1]
     )
-    final_metrics = list(
-        MetricSample.objects.filter(training_job=training_job, epoch=Subquery(last_epoch)).order_by("metric_name")
-    )
-    return describe_training_job(training_job, final_metrics)
+    samples = MetricSample.objects.filter(training_job__in=training_jobs, epoch=Subquery(last_epoch))
+    final: dict[int, list[MetricSample]] = {job.id: [] for job in training_jobs}
+    for sample in samples.order_by("metric_name"):
+        final[sample.training_job_id].append(sample)
+    return final
+
+
+@operation("DescribeTrainingJob")
+def describe_training_job_operation(caller: Caller, body: dict) -> dict:
+    training_job = _visible_training_job(caller, body["TrainingJobName"])
+    return describe_training_job(training_job, _final_metrics([training_job])[training_job.id])
 
 
 @operation("ListTrainingJobs")
@@ -431,3 +455,47 @@ def list_tags(caller: Caller, body: dict) -> dict:
 def delete_tags(caller: Caller, body: dict) -> dict:
     services.tags_delete(keys=body["TagKeys"], **_tagged_ids(caller, body["ResourceArn"], "DeleteTags"))
     return {}
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+def _search_entity(resource: str, describe: dict, tags: list[Tag]) -> dict:
+    """A Search result item: the Describe response cut to the members the resource's search shape has, and Tags."""
+    members = service_model().operation_model("Search").output_shape.members["Results"].member.members
+    entity = {key: value for key, value in describe.items() if key in members[resource].members}
+    entity["Tags"] = tags_shape(tags)
+    return {resource: entity}
+
+
+@operation("Search")
+def search_operation(caller: Caller, body: dict) -> dict:
+    resource = body["Resource"]
+    if resource not in search.RESOURCES:
+        raise ValidationException(f"Tuneboard searches {' and '.join(search.RESOURCES)} resources, not {resource}.")
+    translation = search.Translation(search.RESOURCES[resource])
+    try:
+        condition = translation.expression(body.get("SearchExpression") or {})
+        ordering = translation.order(body.get("SortBy"), body.get("SortOrder"))
+    except search.SearchError as exc:
+        raise ValidationException(str(exc)) from None
+    if resource == "TrainingJob":
+        queryset = selectors.training_jobs_visible_to(user=caller.user).select_related("tuning_job__algorithm")
+    else:
+        queryset = selectors.tuning_jobs_visible_to(user=caller.user)
+    queryset = queryset.alias(**translation.aliases).filter(condition).order_by(*ordering)
+    page, next_token = _page(body, "Search", queryset, lambda job: job)
+    owner = "training_job" if resource == "TrainingJob" else "tuning_job"
+    tags: dict[int, list[Tag]] = {job.id: [] for job in page}
+    for tag in Tag.objects.filter(**{f"{owner}__in": page}).order_by("id"):
+        tags[getattr(tag, f"{owner}_id")].append(tag)
+    if resource == "TrainingJob":
+        final_metrics = _final_metrics(page)
+        results = [
+            _search_entity(resource, describe_training_job(job, final_metrics[job.id]), tags[job.id]) for job in page
+        ]
+    else:
+        results = [_search_entity(resource, describe_tuning_job(job), tags[job.id]) for job in page]
+    response = _listing("Results", results, next_token)
+    response["TotalHits"] = {"Value": queryset.count(), "Relation": "EqualTo"}
+    return response

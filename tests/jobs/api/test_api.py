@@ -483,3 +483,29 @@ def test_an_algorithm_names_the_variables_its_programs_receive(api, django_user_
     refused = staff.patch(f"{BASE}/algorithms/env-algo/", {"environment_passthrough": ["NO-DASH"]}, format="json")
     assert refused.status_code == 400
     assert error(refused)["fields"]["environment_passthrough"][0].startswith("[0] 'NO-DASH'")
+
+
+def test_create_beyond_the_teams_limit_is_a_400_naming_the_limit(api, algorithm, team, no_tasks, settings):
+    settings.TUNEBOARD_TEAM_MAX_CONCURRENT_TUNING_JOBS = 1
+    assert api.post(f"{BASE}/tuning-jobs/", body(name="first"), format="json").status_code == 201
+    response = api.post(f"{BASE}/tuning-jobs/", body(name="second"), format="json")
+    assert response.status_code == 400
+    (message,) = error(response)["fields"]["team"]
+    assert "'Number of concurrent hyperparameter tuning jobs' is 1 Jobs, with current utilization of 1 Jobs" in message
+    assert not TuningJob.objects.filter(name="second").exists()
+
+
+def test_staff_set_and_change_an_algorithms_image_uri_aliases(api, algorithm, django_user_model):
+    staff = APIClient()
+    staff.force_authenticate(django_user_model.objects.create_superuser("root", "", None))
+    alias = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+    new = {"name": "boosted", "command": ["/bin/true"], "metric_definitions": [{"Name": "m", "Regex": "m=(\\S+)"}]}
+    created = staff.post(f"{BASE}/algorithms/", {**new, "image_uri_aliases": [alias]}, format="json")
+    assert created.status_code == 201 and created.json()["image_uri_aliases"] == [alias]
+    assert staff.patch(f"{BASE}/algorithms/boosted/", {"description": "x"}, format="json").status_code == 200
+    assert staff.get(f"{BASE}/algorithms/boosted/").json()["image_uri_aliases"] == [alias]  # kept
+    taken = staff.patch(f"{BASE}/algorithms/quadratic/", {"image_uri_aliases": [alias]}, format="json")
+    assert taken.status_code == 400
+    assert error(taken)["fields"]["image_uri_aliases"] == [f"{alias} already names algorithm boosted."]
+    cleared = staff.patch(f"{BASE}/algorithms/boosted/", {"image_uri_aliases": []}, format="json")
+    assert cleared.status_code == 200 and cleared.json()["image_uri_aliases"] == []

@@ -289,6 +289,16 @@ def test_importing_again_updates_and_never_duplicates(clients, sagemaker, cloudw
     assert Algorithm.objects.filter(image_uri=IMAGE).count() == 1
 
 
+def test_an_image_aliased_to_an_algorithm_imports_into_that_algorithm(clients, sagemaker, seeded):
+    register_algorithm(name="classifier", metrics=(OBJECTIVE, "train:loss"), image_uri_aliases=[IMAGE])
+    sagemaker.add_listing("tj-review", seeded, page_size=2)
+
+    sagemaker_imports.import_tuning_jobs(name="tj-review", clients=clients)
+
+    assert TuningJob.objects.get(name="tj-review").algorithm.name == "classifier"
+    assert not Algorithm.objects.filter(image_uri=IMAGE).exists()  # the alias is not taken over
+
+
 def test_since_imports_every_tuning_job_created_after_the_date(clients, sagemaker):
     create_tuning_job(sagemaker, "tj-old")
     created = sagemaker.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tj-old")["CreationTime"]
