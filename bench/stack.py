@@ -61,9 +61,10 @@ class Processes:
     def start_beat(self, schedule_dir: Path) -> subprocess.Popen:
         return self.start("beat", "beat", "-s", str(schedule_dir / "beat-schedule"), "-l", "INFO")
 
-    def start_web(self, static_root: Path) -> str:
-        """daphne serving the whole site (pages, static files, websockets); returns its base URL."""
-        port = free_port()
+    def start_web(self, static_root: Path, port: int | None = None) -> str:
+        """daphne serving the whole site (pages, static files, websockets) on `port` (a free one by
+        default); returns its base URL."""
+        port = port or free_port()
         self.env.update(
             STATIC_ROOT=str(static_root),
             SECURE_SSL_REDIRECT="0",

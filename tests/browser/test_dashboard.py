@@ -302,3 +302,27 @@ def test_the_training_jobs_table_sorts_and_filters_in_place(web, page, alice, al
     page.reload()
     expect(rows).to_have_count(2)
     expect(page.locator('th[data-sort="objective"]')).to_have_attribute("aria-sort", "descending")
+
+
+def test_the_page_carries_on_when_its_web_server_is_killed_and_restarted(
+    stack, page, alice, workers, static_root, tmp_path
+):
+    """kill -9 of daphne with the page open: training goes on, the page reconnects by itself to the
+    server started again on the same address and shows every job Completed, without a reload."""
+    program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
+    register_algorithm(program=program, static_hyperparameters={"epochs": "12", "epoch_seconds": "0.5"})
+    config = tuning_job_config(name="outlives-web", team_name="vision", max_training_jobs=2)
+    tuning_job = services.tuning_job_create(config=config)
+    log_in(page, stack)
+    page.goto(f"{stack}/tuning-jobs/outlives-web/")
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+    page.evaluate("window.__notReloaded = true")
+    workers.kill("web")
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", re.compile("reconnecting|closed"))
+    workers.start_web(static_root, port=int(stack.rsplit(":", 1)[1]))
+
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live", timeout=60_000)
+    expect(page.get_by_test_id("counter-Completed")).to_contain_text("2", timeout=60_000)
+    expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
+    assert page.evaluate("window.__notReloaded") is True
+    assert TuningJob.objects.get(pk=tuning_job.pk).status == TuningJobStatus.COMPLETED
