@@ -80,6 +80,10 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     expect(rows.locator('[data-field="status"]', has_text="Completed")).to_have_count(4)
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
+    # The search space as the form gave it (a dict's .values() once printed every member of the range).
+    page.get_by_text("Parameter ranges").click()
+    ranges = page.locator("details li", has_text="learning_rate")
+    expect(ranges).to_contain_text("learning_rate Continuous [0.001, 0.5]")
 
     # Ended jobs are drawn as one SVG path per status group (a subpath per job), the best and
     # running jobs as traces of their own, and every point has a hover label naming its job;
@@ -246,6 +250,10 @@ def test_compare_shows_the_savings_of_an_off_auto_pair(web, page, alice, algorit
     # Off trained 4 x 10 s; Auto 2 x 10 s + 2 x 5 s = 30 s: 25% saved.
     expect(saved.locator("td.saved").nth(1)).to_contain_text("25")
     expect(page.locator("#chart-best-so-far.js-plotly-plot")).to_be_visible()
+    # Once in the navigation, marked as the page shown (it was there twice).
+    compare_links = page.get_by_role("navigation", name="Main").get_by_role("link", name="Compare")
+    expect(compare_links).to_have_count(1)
+    expect(compare_links).to_have_attribute("aria-current", "page")
 
 
 def test_the_report_prints_the_top_5_table(web, page, alice, algorithm):

@@ -357,6 +357,9 @@ def test_the_detail_page_shows_counters_best_job_table_and_chart_containers(alic
     assert "0.875" in content  # the best objective
     assert f'action="{reverse("tuning-job-stop", args=["tj-1"])}"' in content
     assert "vendor/plotly.min.js" in content
+    # Each range as the form gave it (a dict's .values() once printed every member of it).
+    assert "<code>learning_rate</code> Continuous [0.0001, 1.0] Logarithmic</li>" in content
+    assert "<code>optimizer</code> Categorical: sgd, adam</li>" in content
 
 
 def test_the_detail_page_config_tells_the_script_what_to_draw(alice_client, tuning_job):
