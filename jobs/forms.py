@@ -123,7 +123,8 @@ class TuningJobForm(forms.Form):
     name = forms.CharField(
         label="Tuning job name",
         help_text="1 to 32 letters, digits and hyphens.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        # The browser stops typing at SageMaker's limit; the server still says why a longer one is refused.
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": 32}),
     )
     algorithm_name = forms.ChoiceField(label="Algorithm")
     objective_metric_name = forms.CharField(

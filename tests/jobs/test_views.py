@@ -844,3 +844,13 @@ def test_the_admin_lists_training_jobs_with_the_pages_formats(staff_client, tuni
     content = staff_client.get(reverse("admin:jobs_trainingjob_changelist")).content.decode()
     assert "0.00578952" in content and "0.0057895240435489916" not in content
     assert f"{job.started_at:%Y-%m-%d %H:%M:%S} UTC" in content
+
+
+def test_the_favicon_is_served_from_our_static_files(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("/favicon.svg")
+
+
+def test_the_name_field_stops_at_sagemakers_limit(alice_client):
+    content = alice_client.get(reverse("tuning-job-create")).content.decode()
+    assert 'name="name"' in content and 'maxlength="32"' in content
