@@ -334,3 +334,19 @@ def test_the_page_carries_on_when_its_web_server_is_killed_and_restarted(
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
     assert TuningJob.objects.get(pk=tuning_job.pk).status == TuningJobStatus.COMPLETED
+
+
+def test_the_create_form_starts_from_the_algorithm_s_own_objective(web, page, alice):
+    """Accepting the defaults must not maximize a training loss: the objective is the algorithm's."""
+    for name, metrics, objective in (
+        ("classifier", ("train:loss", "validation:accuracy"), ("validation:accuracy", "Maximize")),
+        ("regressor", ("train:loss", "validation:loss"), ("validation:loss", "Minimize")),
+    ):
+        register_algorithm(name=name, metrics=metrics, objective_metric_name=objective[0], objective_type=objective[1])
+    log_in(page, web)
+    open_create_form(page, web)
+    expect(page.locator("#id_objective_metric_name")).to_have_value("validation:accuracy")
+    expect(page.locator('input[name="objective_type"][value="Maximize"]')).to_be_checked()
+    page.select_option("#id_algorithm_name", "regressor")
+    expect(page.locator("#id_objective_metric_name")).to_have_value("validation:loss")
+    expect(page.locator('input[name="objective_type"][value="Minimize"]')).to_be_checked()
