@@ -25,6 +25,8 @@ class AlgorithmAdminForm(forms.ModelForm):
             "input_channels",
             "sagemaker_config",
             "environment_passthrough",
+            "objective_metric_name",
+            "objective_type",
         ]
 
     def clean(self):

@@ -101,6 +101,18 @@ _NO_COMMAND = {
 }
 
 
+def _check_objective(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
+    """The algorithm's own objective: one of its metrics, with a goal; or neither."""
+    name, goal = algorithm.objective_metric_name, algorithm.objective_type
+    if not name and not goal:
+        return
+    if not name or not goal:
+        errors["objective_type" if name else "objective_metric_name"] = ["Give the objective's metric and its goal."]
+    elif "metric_definitions" not in errors and name not in algorithm.metric_names:
+        known = ", ".join(algorithm.metric_names) or "none"
+        errors["objective_metric_name"] = [f"{name!r} is not one of the algorithm's metric definitions ({known})."]
+
+
 def validate_algorithm(algorithm: Algorithm) -> None:
     """Check what the model's field types cannot: argv shape, metric regexes, channels, SageMaker settings."""
     errors: dict[str, list[str]] = {}
@@ -125,6 +137,7 @@ def validate_algorithm(algorithm: Algorithm) -> None:
     statics = algorithm.static_hyperparameters
     if not isinstance(statics, dict) or not all(isinstance(v, str) for v in statics.values()):
         errors["static_hyperparameters"] = ["Give an object whose values are strings."]
+    _check_objective(algorithm, errors)
     sagemaker_algorithm.check_input_channels(algorithm, errors)
     sagemaker_algorithm.check_image_uri_aliases(algorithm, errors)
     _check_environment_passthrough(algorithm, errors)

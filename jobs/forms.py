@@ -123,7 +123,8 @@ class TuningJobForm(forms.Form):
     name = forms.CharField(
         label="Tuning job name",
         help_text="1 to 32 letters, digits and hyphens.",
-        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+        # The browser stops typing at SageMaker's limit; the server still says why a longer one is refused.
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "maxlength": 32}),
     )
     algorithm_name = forms.ChoiceField(label="Algorithm")
     objective_metric_name = forms.CharField(
@@ -192,6 +193,12 @@ class TuningJobForm(forms.Form):
             self.fields["team_name"].required = True
         self.fields["team_name"].choices = teams
         self.fields["objective_metric_name"].widget.choices = _choices(self._metric_choices(algorithms))
+        first = next(iter(algorithms), None)
+        if first is not None and first.objective_metric_name and not self.is_bound:
+            # The algorithm's own objective, not its first metric: accepting the defaults must
+            # not maximize a training loss.
+            self.initial.setdefault("objective_metric_name", first.objective_metric_name)
+            self.initial.setdefault("objective_type", first.objective_type)
 
     def _metric_choices(self, algorithms) -> list[str]:
         """The chosen algorithm's metrics (the script swaps them when the algorithm changes)."""
@@ -291,6 +298,9 @@ class TuningJobCreationForm:
                 "metrics": algorithm.metric_names,
                 "static_hyperparameters": algorithm.static_hyperparameters,
                 "description": algorithm.description,
+                "objective": [algorithm.objective_metric_name, algorithm.objective_type]
+                if algorithm.objective_metric_name
+                else None,
             }
             for algorithm in self.algorithms
         }

@@ -160,6 +160,13 @@ class Algorithm(models.Model):
         '["WANDB_API_KEY"]. Nothing else of the worker\'s environment reaches them beyond the basics '
         "(PATH, HOME, locale...): see docs/algorithms.md.",
     )
+    objective_metric_name = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The objective it is meant to be tuned on (one of its metric definitions), as SageMaker's "
+        "built-in algorithms document one: the create form starts from it.",
+    )
+    objective_type = models.CharField(max_length=8, choices=ObjectiveType.choices, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

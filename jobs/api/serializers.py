@@ -84,11 +84,12 @@ class AlgorithmSerializer(serializers.ModelSerializer):
     class Meta:
         model = Algorithm
         fields = ["name", "description", "backend", "command", "metric_definitions", "static_hyperparameters",
-                  "environment_passthrough", "image_uri_aliases", "created_at", "updated_at"]  # fmt: skip
+                  "environment_passthrough", "image_uri_aliases", "objective_metric_name", "objective_type",
+                  "created_at", "updated_at"]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 
     WRITABLE = ("command", "metric_definitions", "static_hyperparameters", "description", "backend",
-                "environment_passthrough", "image_uri_aliases")  # fmt: skip
+                "environment_passthrough", "image_uri_aliases", "objective_metric_name", "objective_type")  # fmt: skip
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -68,6 +68,8 @@ class AlgorithmViewSet(
             sagemaker_config=algorithm.sagemaker_config,
             environment_passthrough=data["environment_passthrough"],
             image_uri_aliases=data["image_uri_aliases"],
+            objective_metric_name=data["objective_metric_name"],
+            objective_type=data["objective_type"],
         )
 
 

@@ -20,7 +20,7 @@ ACTIVE_TUNING_JOB_STATUSES = (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPP
 
 EMPTY = {"command": [], "metric_definitions": [], "static_hyperparameters": {}, "description": "", "backend": "",
          "input_channels": {}, "sagemaker_config": {}, "environment_passthrough": [],
-         "image_uri_aliases": []}  # fmt: skip
+         "image_uri_aliases": [], "objective_metric_name": "", "objective_type": ""}  # fmt: skip
 
 
 def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) -> Algorithm:
@@ -107,6 +107,8 @@ def algorithm_register(
     input_channels: dict | None = None,
     sagemaker_config: dict | None = None,
     environment_passthrough: list[str] | None = None,
+    objective_metric_name: str = "",
+    objective_type: str = "",
     algorithm_id: int | None = None,
 ) -> Algorithm:
     """Create the algorithm `name`, or replace every field of the one stored under that name.
@@ -126,6 +128,8 @@ def algorithm_register(
         input_channels=input_channels,
         sagemaker_config=sagemaker_config,
         environment_passthrough=environment_passthrough,
+        objective_metric_name=objective_metric_name,
+        objective_type=objective_type,
         algorithm_id=algorithm_id,
     )
     algorithm.save()

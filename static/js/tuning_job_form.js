@@ -76,10 +76,16 @@ const metricSelect = form.querySelector('select[name="objective_metric_name"]');
 const description = form.querySelector("[data-algorithm-description]");
 const defaults = form.querySelector("[data-algorithm-defaults]");
 
-function showAlgorithm() {
+// `chosen` says whether the user just picked the algorithm: then its own objective (metric and
+// goal) is selected, as the page does for the first algorithm; otherwise the form's stays.
+function showAlgorithm(chosenNow = false) {
   const algorithm = algorithms[algorithmSelect.value];
   if (!algorithm) return;
-  const chosen = metricSelect.value;
+  const chosen = chosenNow && algorithm.objective ? algorithm.objective[0] : metricSelect.value;
+  if (chosenNow && algorithm.objective) {
+    const goal = form.querySelector(`input[name="objective_type"][value="${algorithm.objective[1]}"]`);
+    if (goal) goal.checked = true;
+  }
   const metrics = [...algorithm.metrics];
   // A submitted metric the algorithm lacks stays, so its error still sits next to it.
   if (chosen && !metrics.includes(chosen) && metricSelect.closest(".has-error")) metrics.push(chosen);
@@ -92,7 +98,7 @@ function showAlgorithm() {
 }
 
 if (algorithmSelect) {
-  algorithmSelect.addEventListener("change", showAlgorithm);
+  algorithmSelect.addEventListener("change", () => showAlgorithm(true));
   showAlgorithm();
 }
 

@@ -82,6 +82,7 @@ def test_the_form_lists_visible_jobs_oldest_first_and_starts_without_errors(alic
     assert not form.is_bound
     assert [name for name, _ in form.fields["jobs"].choices] == ["off", "auto"]
     assert response.context["summaries"] == []
+    assert response.content.decode().count(">Compare</a>") == 1  # once in the navigation
 
 
 def test_fewer_than_two_jobs_is_a_form_error(alice_client, build):

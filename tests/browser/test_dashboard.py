@@ -80,6 +80,10 @@ def test_create_watch_complete_and_see_one_trace_per_job(stack, page, alice, alg
     expect(rows.locator('[data-field="status"]', has_text="Completed")).to_have_count(4)
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
+    # The search space as the form gave it (a dict's .values() once printed every member of the range).
+    page.get_by_text("Parameter ranges").click()
+    ranges = page.locator("details li", has_text="learning_rate")
+    expect(ranges).to_contain_text("learning_rate Continuous [0.001, 0.5]")
 
     # Ended jobs are drawn as one SVG path per status group (a subpath per job), the best and
     # running jobs as traces of their own, and every point has a hover label naming its job;
@@ -246,6 +250,10 @@ def test_compare_shows_the_savings_of_an_off_auto_pair(web, page, alice, algorit
     # Off trained 4 x 10 s; Auto 2 x 10 s + 2 x 5 s = 30 s: 25% saved.
     expect(saved.locator("td.saved").nth(1)).to_contain_text("25")
     expect(page.locator("#chart-best-so-far.js-plotly-plot")).to_be_visible()
+    # Once in the navigation, marked as the page shown (it was there twice).
+    compare_links = page.get_by_role("navigation", name="Main").get_by_role("link", name="Compare")
+    expect(compare_links).to_have_count(1)
+    expect(compare_links).to_have_attribute("aria-current", "page")
 
 
 def test_the_report_prints_the_top_5_table(web, page, alice, algorithm):
@@ -326,3 +334,19 @@ def test_the_page_carries_on_when_its_web_server_is_killed_and_restarted(
     expect(page.get_by_test_id("tuning-job-status")).to_contain_text("Completed", timeout=30_000)
     assert page.evaluate("window.__notReloaded") is True
     assert TuningJob.objects.get(pk=tuning_job.pk).status == TuningJobStatus.COMPLETED
+
+
+def test_the_create_form_starts_from_the_algorithm_s_own_objective(web, page, alice):
+    """Accepting the defaults must not maximize a training loss: the objective is the algorithm's."""
+    for name, metrics, objective in (
+        ("classifier", ("train:loss", "validation:accuracy"), ("validation:accuracy", "Maximize")),
+        ("regressor", ("train:loss", "validation:loss"), ("validation:loss", "Minimize")),
+    ):
+        register_algorithm(name=name, metrics=metrics, objective_metric_name=objective[0], objective_type=objective[1])
+    log_in(page, web)
+    open_create_form(page, web)
+    expect(page.locator("#id_objective_metric_name")).to_have_value("validation:accuracy")
+    expect(page.locator('input[name="objective_type"][value="Maximize"]')).to_be_checked()
+    page.select_option("#id_algorithm_name", "regressor")
+    expect(page.locator("#id_objective_metric_name")).to_have_value("validation:loss")
+    expect(page.locator('input[name="objective_type"][value="Minimize"]')).to_be_checked()

@@ -410,3 +410,17 @@ def test_static_hyperparameter_values_must_be_strings():
 def test_every_problem_of_an_algorithm_is_reported_at_once():
     errors = algorithm_errors(command=[], metric_definitions=[{"Name": "x", "Regex": "("}], static_hyperparameters=[])
     assert set(errors) == {"command", "metric_definitions", "static_hyperparameters"}
+
+
+@pytest.mark.parametrize(
+    ("objective", "field", "message"),
+    [
+        (("loss", "Minimize"), "objective_metric_name", "'loss' is not one of the algorithm's metric definitions"),
+        (("validation:accuracy", ""), "objective_type", "Give the objective's metric and its goal."),
+        (("", "Maximize"), "objective_metric_name", "Give the objective's metric and its goal."),
+    ],
+)
+def test_an_algorithm_s_own_objective_is_one_of_its_metrics_with_a_goal(db, objective, field, message):
+    with pytest.raises(ValidationError) as caught:
+        register_algorithm(name="objective", objective_metric_name=objective[0], objective_type=objective[1])
+    assert caught.value.message_dict[field][0].startswith(message)

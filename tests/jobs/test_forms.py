@@ -110,6 +110,19 @@ def test_the_form_offers_the_users_teams_the_implemented_strategies_and_the_algo
     assert "ranges-__prefix__-name" in content  # the template row the script copies
 
 
+def test_the_form_starts_from_the_first_algorithm_s_own_objective(client, alice):
+    """Not its first metric with Maximize: accepting the defaults must not maximize a training loss."""
+    register_algorithm(name="boost", metrics=("train:loss", "validation:loss"), objective_metric_name="validation:loss",
+                       objective_type="Minimize")  # fmt: skip
+    client.force_login(alice)
+    response = client.get(URL)
+    form = response.context["creation"].form
+    assert (form["objective_metric_name"].value(), form["objective_type"].value()) == ("validation:loss", "Minimize")
+    assert response.context["algorithms"]["boost"]["objective"] == ["validation:loss", "Minimize"]
+    content = response.content.decode()
+    assert '<option value="validation:loss" selected>validation:loss</option>' in content
+
+
 # --- success --------------------------------------------------------------------------------
 
 

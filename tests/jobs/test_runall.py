@@ -64,6 +64,11 @@ def test_runall_serves_runs_a_tuning_job_and_stops_everything_on_ctrl_c(tmp_path
         output = (tmp_path / "runall.log").read_text()
         assert f"http://127.0.0.1:{web_port}/" in output
         assert "login: admin / " in output
+        # Quiet: what a newcomer needs is not scrolled away under the workers' banners, which went to
+        # their logs, and the address comes once everything answers (the workers said they are ready).
+        assert "[queues]" not in output and "celery@" not in output and len(output.splitlines()) <= 6, output
+        logs = tmp_path / "var" / "logs"
+        assert " ready." in (logs / "training.log").read_text() and " ready." in (logs / "control.log").read_text()
 
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/accounts/login/") as response:
             assert response.status == 200

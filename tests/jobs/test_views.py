@@ -357,6 +357,9 @@ def test_the_detail_page_shows_counters_best_job_table_and_chart_containers(alic
     assert "0.875" in content  # the best objective
     assert f'action="{reverse("tuning-job-stop", args=["tj-1"])}"' in content
     assert "vendor/plotly.min.js" in content
+    # Each range as the form gave it (a dict's .values() once printed every member of it).
+    assert "<code>learning_rate</code> Continuous [0.0001, 1.0] Logarithmic</li>" in content
+    assert "<code>optimizer</code> Categorical: sgd, adam</li>" in content
 
 
 def test_the_detail_page_config_tells_the_script_what_to_draw(alice_client, tuning_job):
@@ -841,3 +844,13 @@ def test_the_admin_lists_training_jobs_with_the_pages_formats(staff_client, tuni
     content = staff_client.get(reverse("admin:jobs_trainingjob_changelist")).content.decode()
     assert "0.00578952" in content and "0.0057895240435489916" not in content
     assert f"{job.started_at:%Y-%m-%d %H:%M:%S} UTC" in content
+
+
+def test_the_favicon_is_served_from_our_static_files(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response["Location"].endswith("/favicon.svg")
+
+
+def test_the_name_field_stops_at_sagemakers_limit(alice_client):
+    content = alice_client.get(reverse("tuning-job-create")).content.decode()
+    assert 'name="name"' in content and 'maxlength="32"' in content

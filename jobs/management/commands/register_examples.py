@@ -14,6 +14,7 @@ EXAMPLES = [
             "bundled 8x8 digit images, one epoch at a time. Maximize validation:accuracy."
         ),
         "metrics": ["train:loss", "validation:accuracy"],
+        "objective": ("validation:accuracy", "Maximize"),
         "static": {"epochs": "30"},
     },
     {
@@ -24,6 +25,7 @@ EXAMPLES = [
             "per epoch. Minimize validation:loss."
         ),
         "metrics": ["train:loss", "validation:loss"],
+        "objective": ("validation:loss", "Minimize"),
         "static": {"stages": "20"},
     },
 ]
@@ -45,5 +47,7 @@ class Command(BaseCommand):
                 metric_definitions=[metric_definition(name) for name in example["metrics"]],
                 static_hyperparameters=example["static"],
                 description=example["description"],
+                objective_metric_name=example["objective"][0],
+                objective_type=example["objective"][1],
             )
             self.stdout.write(f"registered algorithm {algorithm.name}")

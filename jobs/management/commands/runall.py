@@ -5,6 +5,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import redis
 from django.conf import settings
@@ -20,6 +21,7 @@ EMBEDDED_ENVIRONMENT = {
     "SECURE_HSTS_SECONDS": "0",
 }
 SHUTDOWN_TIMEOUT = 30.0
+WORKER_START_TIMEOUT = 60.0
 
 
 @dataclass
@@ -27,6 +29,14 @@ class Child:
     name: str
     argv: list[str]
     process: subprocess.Popen | None = field(default=None, repr=False)
+    log: Path | None = None
+
+
+def _tail(log: Path | None, lines: int = 20) -> str:
+    """The end of a child's log, for the message that says it stopped."""
+    if log is None or not log.exists():
+        return ""
+    return f"--- the last lines of {log} ---\n" + "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 class Command(BaseCommand):
@@ -73,15 +83,26 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
+        log_dir = settings.VAR_DIR / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.stdout.write(f"Starting Tuneboard (each part logs to {log_dir}/)…")
         try:
             for child in children:
-                # Each child in its own session: Ctrl-C reaches only this
-                # process, which then stops the children in a safe order.
-                child.process = subprocess.Popen(child.argv, cwd=settings.BASE_DIR, start_new_session=True)
+                # Each child in its own session: Ctrl-C reaches only this process, which then
+                # stops the children in a safe order. Their banners and logs go to a file each,
+                # so that what a newcomer needs (the address, the login) is not scrolled away.
+                child.log = log_dir / f"{child.name}.log"
+                with open(child.log, "ab") as log:
+                    child.process = subprocess.Popen(
+                        child.argv, cwd=settings.BASE_DIR, start_new_session=True, stdout=log, stderr=subprocess.STDOUT
+                    )
                 if child.name == "redis":
                     self._wait_for_redis(child)
                 if child.name == "web":
                     self._wait_for_port(child, host, port)
+            for child in children:
+                if child.name in ("control", "training"):
+                    self._wait_for_worker(child)
             call_command("ensure_admin", stdout=self.stdout)
             if demo:
                 call_command("launch_demo", stdout=self.stdout)
@@ -89,7 +110,9 @@ class Command(BaseCommand):
             while not stopping:
                 for child in children:
                     if child.process.poll() is not None:
-                        raise CommandError(f"{child.name} exited with code {child.process.returncode}; stopping.")
+                        raise CommandError(
+                            f"{child.name} exited with code {child.process.returncode}; stopping.\n{_tail(child.log)}"
+                        )
                 time.sleep(0.5)
         finally:
             self._stop(children)
@@ -129,13 +152,29 @@ class Command(BaseCommand):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if child.process.poll() is not None:
-                raise CommandError(f"The web server exited (code {child.process.returncode}); is port {port} taken?")
+                code = child.process.returncode
+                raise CommandError(f"The web server exited (code {code}); is port {port} taken?\n{_tail(child.log)}")
             try:
                 socket.create_connection((host, port), timeout=1).close()
                 return
             except OSError:
                 time.sleep(0.1)
         raise CommandError(f"The web server did not listen on {host}:{port} within 30 s.")
+
+    def _wait_for_worker(self, child: Child) -> None:
+        """Until the Celery worker says it is ready: a job sent now is taken at once."""
+        deadline = time.monotonic() + WORKER_START_TIMEOUT
+        while time.monotonic() < deadline:
+            if child.process.poll() is not None:
+                raise CommandError(
+                    f"The {child.name} worker exited (code {child.process.returncode}).\n{_tail(child.log)}"
+                )
+            if " ready." in child.log.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise CommandError(
+            f"The {child.name} worker was not ready within {WORKER_START_TIMEOUT:.0f} s.\n{_tail(child.log)}"
+        )
 
     def _stop(self, children: list[Child]) -> None:
         """Web and beat first, then the workers (they finish their tasks), Redis last."""
