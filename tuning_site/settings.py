@@ -229,6 +229,17 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# The cache holds the API throttles' counts: in Redis, every web process counts
+# the same requests (a per-process cache would multiply each limit by the
+# number of processes). The key prefix keeps them apart from Celery's keys.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "tuneboard",
+    }
+}
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -323,6 +334,8 @@ REST_FRAMEWORK = {
         "ingest": env_str("TUNEBOARD_INGEST_RATE", "60000/min"),
     },
 }
+# Requests per access key on /sagemaker; over it, AWS's ThrottlingException.
+TUNEBOARD_SAGEMAKER_RATE = env_str("TUNEBOARD_SAGEMAKER_RATE", "1200/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneboard API",
     "DESCRIPTION": "Hyperparameter tuning jobs, their training jobs and metrics (SageMaker's vocabulary).",
