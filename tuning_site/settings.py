@@ -79,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Chart data of large tuning jobs compresses tenfold; Django pads the
     # compressed bodies against BREACH.
@@ -92,6 +93,29 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and requests from
+# this site only, so an injected <script> or inline handler never runs. 'self'
+# in connect-src also admits the same host's ws:/wss: (CSP level 3). plotly.js
+# needs no 'unsafe-eval' (its regular bundle, checked in a browser test); it
+# draws into data:/blob: images. The API docs pages add a blob: worker for
+# Redoc's search (tuning_site/api_docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # plotly.js and htmx add <style> elements whose rules vary with the
+        # chart: inline styles are allowed, inline scripts never are.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "tuning_site.urls"
 WSGI_APPLICATION = "tuning_site.wsgi.application"

@@ -302,3 +302,33 @@ def test_the_training_jobs_table_sorts_and_filters_in_place(web, page, alice, al
     page.reload()
     expect(rows).to_have_count(2)
     expect(page.locator('th[data-sort="objective"]')).to_have_attribute("aria-sort", "descending")
+
+
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+def test_pages_run_under_the_content_security_policy_with_nothing_fetched_elsewhere(web, page, alice, algorithm):
+    finished_tuning_job("csp-check", [0.3, 0.5, 0.4])
+    finished_tuning_job("csp-other", [0.2, 0.6])
+    elsewhere, missing = [], []
+    page.on("request", lambda request: elsewhere.append(request.url) if not request.url.startswith(web) else None)
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
+    log_in(page, web)
+    # The list's websocket opened under connect-src 'self'.
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+    page.goto(f"{web}/tuning-jobs/csp-check/")
+    expect(page.get_by_test_id("tuning-job-status")).to_have_text("Completed")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    page.goto(f"{web}/analytics/compare/?jobs=csp-check&jobs=csp-other")
+    expect(page.locator("#chart-best-so-far.js-plotly-plot")).to_be_visible()
+    assert [message for message in page.console_messages if "Content Security Policy" in message] == []
+    page.goto(f"{web}/api/redoc/")
+    expect(page.get_by_role("heading", name=re.compile("Tuneboard API"))).to_be_visible()
+    page.goto(f"{web}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Tuneboard API")
+    # Only Redoc's footer logo, on Redocly's CDN, is refused (and so never requested).
+    refused = [message for message in page.console_messages if "Content Security Policy" in message]
+    assert all(REDOC_LOGO in message for message in refused), refused
+    # The browser asks for that logo and CSP stops it before the network: nothing else is asked for.
+    assert [url for url in elsewhere if url.startswith("http")] in ([], [REDOC_LOGO])
+    assert missing == []
