@@ -332,3 +332,13 @@ def test_pages_run_under_the_content_security_policy_with_nothing_fetched_elsewh
     # The browser asks for that logo and CSP stops it before the network: nothing else is asked for.
     assert [url for url in elsewhere if url.startswith("http")] in ([], [REDOC_LOGO])
     assert missing == []
+
+
+def test_logging_out_in_another_tab_closes_the_live_page(web, page, alice):
+    log_in(page, web)
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{web}/")
+    other_tab.get_by_role("button", name=re.compile("Log out")).click()
+    # The server closes the first tab's socket (4403); the page reloads into the login.
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))
