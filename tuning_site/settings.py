@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from tuning_site.env import env_bool, env_float, env_int, env_list, env_str
+from tuning_site.env import env_bool, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TUNEBOARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -354,12 +354,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "jobs.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "user": env_str("TUNEBOARD_API_RATE", "6000/min"),
-        "ingest": env_str("TUNEBOARD_INGEST_RATE", "60000/min"),
+        "user": env_rate("TUNEBOARD_API_RATE", "6000/min"),
+        "ingest": env_rate("TUNEBOARD_INGEST_RATE", "60000/min"),
     },
 }
 # Requests per access key on /sagemaker; over it, AWS's ThrottlingException.
-TUNEBOARD_SAGEMAKER_RATE = env_str("TUNEBOARD_SAGEMAKER_RATE", "1200/min")
+TUNEBOARD_SAGEMAKER_RATE = env_rate("TUNEBOARD_SAGEMAKER_RATE", "1200/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneboard API",
     "DESCRIPTION": "Hyperparameter tuning jobs, their training jobs and metrics (SageMaker's vocabulary).",
