@@ -48,7 +48,6 @@ def setup() -> tuple[str, str]:
     from django.contrib.auth.models import Group, User
     from django.core.management import call_command
     from django.utils import timezone
-    from rest_framework.authtoken.models import Token
 
     from jobs import services
     from jobs.config import TuningJobConfig
@@ -99,7 +98,7 @@ def setup() -> tuple[str, str]:
         )
         for sequence in range(1, TRAINING_JOBS + 1)
     )
-    return Token.objects.create(user=user).key, tuning_job.name
+    return services.api_token_create(user=user)[1], tuning_job.name
 
 
 def main():

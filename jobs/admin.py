@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 
 from jobs import formatting, services
-from jobs.models import AccessKey, Algorithm, MetricSample, TeamMember, TrainingJob, TuningJob
+from jobs.models import AccessKey, Algorithm, ApiToken, MetricSample, TeamMember, TrainingJob, TuningJob
 
 
 class AlgorithmAdminForm(forms.ModelForm):
@@ -200,3 +200,21 @@ class AccessKeyAdmin(admin.ModelAdmin):
             f"Access key {key.access_key_id} created. Its secret, shown only this once: {secret}",
             messages.WARNING,
         )
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are made by the service (it keeps only a hash; the key is shown once here); revoked by deleting them."""
+
+    fields = ("user", "description")
+    list_display = ("prefix", "user", "description", time_column("created_at", "created"))
+    search_fields = ("prefix", "user__username", "description")
+    autocomplete_fields = ["user"]
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    def save_model(self, request, obj, form, change):
+        token, key = services.api_token_create(user=obj.user, description=obj.description)
+        obj.pk, obj.prefix = token.pk, token.prefix
+        self.message_user(request, f"API token created. Its key, shown only this once: {key}", messages.WARNING)

@@ -6,6 +6,7 @@ class JobsConfig(AppConfig):
     verbose_name = "Tuning"
 
     def ready(self):
-        from jobs import checks, realtime  # noqa: F401 (checks registers itself)
+        from jobs import access_signals, checks, realtime  # noqa: F401 (checks registers itself)
 
         realtime.add_sink(realtime.channel_layer_sink)
+        access_signals.connect()

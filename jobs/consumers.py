@@ -12,15 +12,25 @@ few messages a second. The first event after a quiet spell is read at once
 latency); the ones that follow it within the window wait for its end. Status
 changes also refresh the counters, coalesced the same way.
 
+A socket stays authorised only while its user may still read: it joins its
+user's group, where logout, deactivation and team changes are announced
+(jobs.access_signals), and before forwarding an event it re-checks the
+session and the team at most every REAUTHORISE_SECONDS; a socket that may no
+longer read is closed with ACCESS_REVOKED.
+
 Only the objective metric's samples travel here: it is the one the tuning
 job page draws (the training job page reads all of a job's metrics itself).
 """
 
 import asyncio
 import time
+from importlib import import_module
+from types import SimpleNamespace
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib import auth
 
 from jobs import realtime, selectors
 from jobs.models import TuningJob
@@ -28,9 +38,71 @@ from jobs.models import TuningJob
 COALESCE_SECONDS = 0.1
 MESSAGE_POINTS = 10_000
 STATUS_EVENTS = {realtime.TRAINING_JOB_CREATED, realtime.TRAINING_JOB_STATUS, realtime.TUNING_JOB_STATUS}
+REAUTHORISE_SECONDS = 5
+# Websocket close codes 4000-4999 are the application's: 4403 reads as HTTP's Forbidden.
+ACCESS_REVOKED = 4403
 
 
-class TuningJobConsumer(AsyncJsonWebsocketConsumer):
+class ReauthorisingConsumer(AsyncJsonWebsocketConsumer):
+    """Closes the socket once its user may no longer read what it forwards."""
+
+    async def join_user_group(self):
+        self.revoked = False
+        self.authorised_at = asyncio.get_running_loop().time()
+        self.user_group = realtime.user_group(self.scope["user"].pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+
+    async def leave_user_group(self):
+        if getattr(self, "user_group", None):
+            await self.channel_layer.group_discard(self.user_group, self.channel_name)
+
+    async def access_changed(self, message):
+        ended = message.get("ended_session_key")
+        if ended is not None and ended == self._session_key():
+            await self._revoke()
+        else:
+            await self.still_authorised(now=True)
+
+    async def still_authorised(self, now: bool = False) -> bool:
+        """True if the user may still read; else close the socket. Checks the database at most every few seconds."""
+        if self.revoked:
+            return False
+        loop = asyncio.get_running_loop()
+        if not now and loop.time() - self.authorised_at < REAUTHORISE_SECONDS:
+            return True
+        if await database_sync_to_async(self._may_still_read)():
+            self.authorised_at = loop.time()
+            return True
+        await self._revoke()
+        return False
+
+    async def _revoke(self):
+        self.revoked = True
+        await self.close(code=ACCESS_REVOKED)
+
+    def _session_key(self) -> str | None:
+        session = self.scope.get("session")
+        return session.session_key if session is not None else None
+
+    def _may_still_read(self) -> bool:
+        user = self.scope["user"]
+        key = self._session_key()
+        if key is not None:
+            # The session as stored now, not the copy read on connect: a logout
+            # flushed it, a password change invalidated its hash.
+            store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=key)
+            current = auth.get_user(SimpleNamespace(session=store))
+        else:
+            current = auth.get_user_model().objects.filter(pk=user.pk).first()
+        if current is None or current.pk != user.pk or not current.is_active:
+            return False
+        return self.may_read(current)
+
+    def may_read(self, user) -> bool:
+        return True
+
+
+class TuningJobConsumer(ReauthorisingConsumer):
     """`/ws/tuning-jobs/<name>/`: one tuning job's events and metric samples.
 
     The client sends {"type": "catch_up", "since": {training job: last sample id}}
@@ -51,6 +123,7 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
         self.flush_pending = False
         self.flushed_at = 0.0
         self.counters_due = False
+        await self.join_user_group()
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
 
@@ -58,7 +131,11 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
         name = self.scope["url_route"]["kwargs"]["name"]
         return selectors.tuning_jobs_visible_to(user=self.scope["user"]).filter(name=name).first()
 
+    def may_read(self, user) -> bool:
+        return selectors.tuning_jobs_visible_to(user=user).filter(pk=self.tuning_job.id).exists()
+
     async def disconnect(self, code):
+        await self.leave_user_group()
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -94,6 +171,8 @@ class TuningJobConsumer(AsyncJsonWebsocketConsumer):
             self._schedule_flush(counters=False)  # events that came in during the catch-up
 
     async def job_event(self, message):
+        if not await self.still_authorised():
+            return
         event = message["event"]
         payload = message["payload"]
         if event == realtime.METRICS_APPENDED:
@@ -173,7 +252,7 @@ def _parts(jobs: dict, cursor: dict):
         yield {"jobs": part, "cursor": {job: cursor[job] for job in part}}
 
 
-class TuningJobListConsumer(AsyncJsonWebsocketConsumer):
+class TuningJobListConsumer(ReauthorisingConsumer):
     """`/ws/tuning-jobs/`: status and counters of every tuning job the user may see."""
 
     async def connect(self):
@@ -182,13 +261,17 @@ class TuningJobListConsumer(AsyncJsonWebsocketConsumer):
             return
         self.pending: set[int] = set()
         self.flush_pending = False
+        await self.join_user_group()
         await self.channel_layer.group_add(realtime.TUNING_JOB_LIST_GROUP, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
+        await self.leave_user_group()
         await self.channel_layer.group_discard(realtime.TUNING_JOB_LIST_GROUP, self.channel_name)
 
     async def job_event(self, message):
+        if not await self.still_authorised():
+            return
         self.pending.add(message["tuning_job_id"])
         if not self.flush_pending:
             self.flush_pending = True

@@ -473,6 +473,29 @@ class TrainingJobToken(models.Model):
         return f"token of {self.training_job}"
 
 
+class ApiToken(models.Model):
+    """A user's credential for the REST API (`Authorization: Token <key>`).
+
+    Only a SHA-256 of the key is stored, and its first characters to tell
+    tokens apart in lists; the key itself is shown once, when it is created.
+    A 40-character random key needs no slow hash: nobody can guess it from its
+    hash faster than by trying keys against the API.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    prefix = models.CharField(max_length=8, help_text="The key's first characters, to recognise it.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    description = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "API token"
+
+    def __str__(self):
+        return f"{self.prefix}… of {self.user}"
+
+
 class AccessKey(models.Model):
     """A SigV4 credential for the SageMaker-compatible endpoint: what boto3 calls an access key.
 

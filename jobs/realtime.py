@@ -23,6 +23,13 @@ TRAINING_JOB_STATUS = "training_job.status"
 METRICS_APPENDED = "metrics.appended"
 
 TUNING_JOB_LIST_GROUP = "tuning-jobs"
+# Sent to one user's sockets when what they may see may have changed (logout,
+# deactivation, a team membership added or removed): each socket re-checks.
+ACCESS_CHANGED = "access.changed"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
 
 
 def tuning_job_group(tuning_job_id: int) -> str:
@@ -80,5 +87,26 @@ def publish(event: Event) -> None:
                 # The change is committed whatever a receiver does; a broken
                 # receiver must not turn a successful write into an error.
                 logger.exception("event sink %r failed on %s", sink, event.type)
+
+    transaction.on_commit(deliver)
+
+
+def access_changed(*, user_id: int, ended_session_key: str | None = None) -> None:
+    """Tell `user_id`'s open sockets to re-authorise once the current transaction commits.
+
+    `ended_session_key` names a session that logged out: its sockets close
+    without a check, since the session may not be flushed yet when they hear.
+    """
+
+    def deliver():
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        message = {"type": ACCESS_CHANGED, "ended_session_key": ended_session_key}
+        try:
+            async_to_sync(layer.group_send)(user_group(user_id), message)
+        except Exception:
+            # Sockets also re-check on their own (consumers.REAUTHORISE_SECONDS).
+            logger.exception("could not tell user %s's sockets to re-authorise", user_id)
 
     transaction.on_commit(deliver)

@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,8 +26,16 @@ from tuning_site.celery import app as celery_app
 
 @pytest.fixture(scope="session", autouse=True)
 def plain_http_settings():
-    """The suite talks plain HTTP; the deployment defaults would redirect it to HTTPS."""
-    with override_settings(SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False):
+    """The suite talks plain HTTP; the deployment defaults would redirect it to HTTPS.
+
+    The cache is this process's memory until a test takes the test broker
+    (celery_broker), which moves it to the test Redis: the deployment's Redis,
+    which a fresh machine does not run, is never asked.
+    """
+    local_cache = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(
+        SECURE_SSL_REDIRECT=False, SESSION_COOKIE_SECURE=False, CSRF_COOKIE_SECURE=False, CACHES=local_cache
+    ):
         yield
 
 
@@ -78,7 +87,7 @@ def redis_url():
 
 @pytest.fixture(scope="session")
 def celery_broker(redis_url):
-    """Point this process's Celery app and Channels layer at the test Redis.
+    """Point this process's Celery app, Channels layer and cache at the test Redis.
 
     Tasks queued and events published by services in this process then land
     where the suite's workers and consumers listen.
@@ -91,7 +100,16 @@ def celery_broker(redis_url):
             "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}]},
         }
     }
-    with override_settings(CHANNEL_LAYERS=layers):
+    # A prefix of this run's own: throttle counts of an earlier run, or of a
+    # database whose ids repeat, never meet this one's.
+    cache = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    with override_settings(CHANNEL_LAYERS=layers, CACHES=cache):
         yield redis_url
 
 
@@ -105,6 +123,23 @@ def broker_for_database_tests(request):
     """
     if request.node.get_closest_marker("django_db") or {"db", "transactional_db"} & set(request.fixturenames):
         request.getfixturevalue("celery_broker")
+
+
+@pytest.fixture
+def own_redis_cache(settings, redis_url):
+    """The cache in the test Redis under a prefix of this test's own (no other test's counts),
+    and a second cache object on it, as another web process would hold."""
+    from django.core.cache.backends.redis import RedisCache
+
+    prefix = f"cache-test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    return RedisCache(redis_url, {"KEY_PREFIX": prefix})
 
 
 @pytest.fixture

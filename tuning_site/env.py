@@ -7,6 +7,7 @@ silently running with a default.
 
 import math
 import os
+import re
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -63,3 +64,17 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A throttle rate as DRF reads it, `<requests>/<s|min|hour|day>`: checked here, not at the first request."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip()
+    if not _RATE.fullmatch(value):
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a rate such as 600/min (per s, min, hour or day)")
+    return value

@@ -14,7 +14,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
-from tuning_site.env import env_bool, env_float, env_int, env_list, env_str
+from tuning_site.env import env_bool, env_float, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("TUNEBOARD_VAR_DIR", str(BASE_DIR / "var")))
@@ -69,7 +69,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -80,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Chart data of large tuning jobs compresses tenfold; Django pads the
     # compressed bodies against BREACH.
@@ -93,6 +93,29 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
+
+# Content-Security-Policy (django-csp): scripts, styles, fonts and requests from
+# this site only, so an injected <script> or inline handler never runs. 'self'
+# in connect-src also admits the same host's ws:/wss: (CSP level 3). plotly.js
+# needs no 'unsafe-eval' (its regular bundle, checked in a browser test); it
+# draws into data:/blob: images. The API docs pages add a blob: worker for
+# Redoc's search (tuning_site/api_docs.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        # plotly.js and htmx add <style> elements whose rules vary with the
+        # chart: inline styles are allowed, inline scripts never are.
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 ROOT_URLCONF = "tuning_site.urls"
 WSGI_APPLICATION = "tuning_site.wsgi.application"
@@ -230,6 +253,17 @@ CELERY_BEAT_SCHEDULE = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
+# The cache holds the API throttles' counts: in Redis, every web process counts
+# the same requests (a per-process cache would multiply each limit by the
+# number of processes). The key prefix keeps them apart from Celery's keys.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "tuneboard",
+    }
+}
+
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -314,7 +348,7 @@ REST_FRAMEWORK = {
     # Token first: an unauthenticated program then gets 401 with a
     # WWW-Authenticate challenge rather than a bare 403.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "jobs.api.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -328,10 +362,12 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "jobs.api.exceptions.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["rest_framework.throttling.UserRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
-        "user": env_str("TUNEBOARD_API_RATE", "6000/min"),
-        "ingest": env_str("TUNEBOARD_INGEST_RATE", "60000/min"),
+        "user": env_rate("TUNEBOARD_API_RATE", "6000/min"),
+        "ingest": env_rate("TUNEBOARD_INGEST_RATE", "60000/min"),
     },
 }
+# Requests per access key on /sagemaker; over it, AWS's ThrottlingException.
+TUNEBOARD_SAGEMAKER_RATE = env_rate("TUNEBOARD_SAGEMAKER_RATE", "1200/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tuneboard API",
     "DESCRIPTION": "Hyperparameter tuning jobs, their training jobs and metrics (SageMaker's vocabulary).",

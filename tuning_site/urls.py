@@ -3,7 +3,9 @@ from django.contrib.auth import views as auth_views
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
+
+from tuning_site.api_docs import redoc_view, swagger_view
 
 urlpatterns = [
     # Browsers ask for /favicon.ico whatever the page links (the admin's pages, files opened directly).
@@ -13,8 +15,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include(("jobs.api.urls", "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/docs/", swagger_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", redoc_view(url_name="schema"), name="redoc"),
     path("analytics/", include("analytics.urls")),
     path("sagemaker", include("jobs.sagemaker.api.urls")),
     path("", include("jobs.urls")),

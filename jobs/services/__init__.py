@@ -15,6 +15,7 @@ importable from `jobs.services`, which is how callers use them:
 - `reaper`: the safety net for lost workers and lost task messages
 - `imports`: storing tuning jobs imported from SageMaker
 - `access_keys`: SigV4 keys of the SageMaker-compatible endpoint
+- `api_tokens`: REST API tokens, stored hashed
 - `algorithms`: registering training programs
 - `tags`: SageMaker's tags of tuning jobs and training jobs
 - `dispatch` and `common`: the task hand-off and steps the others share
@@ -36,6 +37,7 @@ from jobs.services.access_keys import (
     access_key_validate,
 )
 from jobs.services.algorithms import algorithm_register, algorithm_validate
+from jobs.services.api_tokens import api_token_create
 from jobs.services.common import ImportedTuningJobReadOnly
 from jobs.services.imports import ImportOutcome, native_name_taken_message, tuning_job_import
 from jobs.services.logs import training_job_append_log, training_job_log_end
@@ -83,6 +85,7 @@ __all__ = [
     "access_key_revoke",
     "access_key_validate",
     "algorithm_register",
+    "api_token_create",
     "algorithm_validate",
     "native_name_taken_message",
     "tags_add",

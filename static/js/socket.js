@@ -6,6 +6,8 @@
 
 const MIN_DELAY_MS = 1000;
 const MAX_DELAY_MS = 30000;
+// The close code the server sends a socket whose user may no longer read it (jobs.consumers.ACCESS_REVOKED).
+const ACCESS_REVOKED = 4403;
 
 export function socketUrl(path) {
   const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
@@ -99,8 +101,16 @@ export class LiveSocket {
       }
       if (this.onMessage) this.onMessage(message);
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.ws !== ws || this.closed) return;
+      if (event.code === ACCESS_REVOKED) {
+        // Logged out, deactivated or out of the team: reconnecting would be refused.
+        // Reloaded, the page shows what its user may see now (the login, or a 404).
+        this.closed = true;
+        this.setState("closed");
+        window.location.reload();
+        return;
+      }
       this.scheduleReconnect();
     });
   }

@@ -350,3 +350,43 @@ def test_the_create_form_starts_from_the_algorithm_s_own_objective(web, page, al
     page.select_option("#id_algorithm_name", "regressor")
     expect(page.locator("#id_objective_metric_name")).to_have_value("validation:loss")
     expect(page.locator('input[name="objective_type"][value="Minimize"]')).to_be_checked()
+
+
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+def test_pages_run_under_the_content_security_policy_with_nothing_fetched_elsewhere(web, page, alice, algorithm):
+    finished_tuning_job("csp-check", [0.3, 0.5, 0.4])
+    finished_tuning_job("csp-other", [0.2, 0.6])
+    elsewhere, missing = [], []
+    page.on("request", lambda request: elsewhere.append(request.url) if not request.url.startswith(web) else None)
+    page.on("response", lambda response: missing.append(response.url) if response.status == 404 else None)
+    log_in(page, web)
+    # The list's websocket opened under connect-src 'self'.
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+    page.goto(f"{web}/tuning-jobs/csp-check/")
+    expect(page.get_by_test_id("tuning-job-status")).to_have_text("Completed")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
+    page.goto(f"{web}/analytics/compare/?jobs=csp-check&jobs=csp-other")
+    expect(page.locator("#chart-best-so-far.js-plotly-plot")).to_be_visible()
+    assert [message for message in page.console_messages if "Content Security Policy" in message] == []
+    page.goto(f"{web}/api/redoc/")
+    expect(page.get_by_role("heading", name=re.compile("Tuneboard API"))).to_be_visible()
+    page.goto(f"{web}/api/docs/")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Tuneboard API")
+    # Only Redoc's footer logo, on Redocly's CDN, is refused (and so never requested).
+    refused = [message for message in page.console_messages if "Content Security Policy" in message]
+    assert all(REDOC_LOGO in message for message in refused), refused
+    # The browser asks for that logo and CSP stops it before the network: nothing else is asked for.
+    assert [url for url in elsewhere if url.startswith("http")] in ([], [REDOC_LOGO])
+    assert missing == []
+
+
+def test_logging_out_in_another_tab_closes_the_live_page(web, page, alice):
+    log_in(page, web)
+    expect(page.get_by_test_id("live-state")).to_have_attribute("data-state", "live")
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{web}/")
+    other_tab.get_by_role("button", name=re.compile("Log out")).click()
+    # The server closes the first tab's socket (4403); the page reloads into the login.
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))

@@ -3,7 +3,6 @@
 import copy
 import json
 import math
-import stat
 import sys
 from datetime import UTC, datetime
 from io import StringIO
@@ -346,21 +345,21 @@ def var_dir(settings, tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_ensure_admin_creates_one_superuser_once_and_prints_its_credentials(var_dir):
+def test_ensure_admin_creates_one_superuser_and_prints_its_password_only_once(var_dir):
     users = get_user_model().objects
+    (var_dir / "admin-password").write_text("an-old-password-in-clear")
     first = command("ensure_admin")
-    assert first.startswith("login: admin / ")
-    password = first.strip().removeprefix("login: admin / ")
+    assert first.startswith("login: admin / ") and first.strip().endswith("(shown only this once)")
+    password = first.split(" / ", 1)[1].split()[0]
     assert len(password) >= 12
     admin = users.get(username="admin")
     assert admin.is_superuser and admin.is_staff
     assert admin.check_password(password)
-    password_file = var_dir / "admin-password"
-    assert password_file.read_text() == password
-    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    assert list(var_dir.iterdir()) == []  # nothing in clear on disk, the old copy removed
 
     second = command("ensure_admin")
-    assert second == first
+    assert password not in second
+    assert second.strip() == "login: admin (forgot it? .venv/bin/python manage.py changepassword admin)"
     assert users.filter(is_superuser=True).count() == 1
     assert users.get(username="admin").check_password(password)
 
@@ -368,9 +367,8 @@ def test_ensure_admin_creates_one_superuser_once_and_prints_its_credentials(var_
 def test_ensure_admin_leaves_an_existing_superuser_alone(var_dir, django_user_model):
     django_user_model.objects.create_superuser("root", "", "a-strong-password-1")
     out = command("ensure_admin")
-    assert out.strip() == "login: an existing superuser (password not stored by Tuneboard)"
+    assert out.strip() == "login: root (forgot it? .venv/bin/python manage.py changepassword root)"
     assert list(django_user_model.objects.values_list("username", flat=True)) == ["root"]
-    assert not (var_dir / "admin-password").exists()
 
 
 def test_ensure_admin_takes_the_username_from_the_option(var_dir, django_user_model):

@@ -9,10 +9,10 @@ from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import AnonymousUser, Group
 
-from jobs import selectors, services
+from jobs import consumers, selectors, services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.consumers import COALESCE_SECONDS
+from jobs.consumers import ACCESS_REVOKED, COALESCE_SECONDS
 from jobs.models import TeamMember, TeamRole
 from jobs.routing import websocket_urlpatterns
 from tests.jobs.factories import register_algorithm, tuning_job_config
@@ -251,3 +251,88 @@ async def database_write(function, *args):
     from channels.db import database_sync_to_async
 
     await database_sync_to_async(function)(*args)
+
+
+def test_a_socket_closes_when_its_user_leaves_the_team(running, alice):
+    async def scenario():
+        communicator, connected = await connect(alice)
+        assert connected
+        await database_write(lambda: TeamMember.objects.filter(user=alice).delete())
+        assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": ACCESS_REVOKED}
+
+    async_to_sync(scenario)()
+
+
+def test_a_socket_closes_when_its_user_is_deactivated(running, alice):
+    async def scenario():
+        communicator, _ = await connect(alice, "/ws/tuning-jobs/")
+        alice.is_active = False
+        await database_write(alice.save)
+        assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": ACCESS_REVOKED}
+
+    async_to_sync(scenario)()
+
+
+def test_logging_out_closes_that_sessions_sockets_only(running, alice, client):
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.test import Client
+
+    other_browser = Client()
+
+    async def connect_with_session(browser):
+        await database_write(browser.force_login, alice)
+        communicator = WebsocketCommunicator(application, "/ws/tuning-jobs/tj-1/")
+        communicator.scope["user"] = alice
+        communicator.scope["session"] = SessionStore(session_key=browser.session.session_key)
+        connected, _ = await communicator.connect()
+        assert connected
+        return communicator
+
+    async def scenario():
+        logged_out = await connect_with_session(client)
+        still_in = await connect_with_session(other_browser)
+        await database_write(client.logout)
+        assert await logged_out.receive_output(timeout=5) == {"type": "websocket.close", "code": ACCESS_REVOKED}
+        await database_write(report, running[1][0], [1])
+        await still_in.send_json_to({"type": "catch_up", "since": {}})
+        assert (await receive_until(still_in, "metrics"))["jobs"]
+        await still_in.disconnect()
+
+    async_to_sync(scenario)()
+
+
+def test_a_socket_whose_session_ended_unannounced_closes_on_its_next_event(running, alice, client, monkeypatch):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    monkeypatch.setattr(consumers, "REAUTHORISE_SECONDS", 0)
+    tuning_job, (first, _) = running
+
+    async def scenario():
+        await database_write(client.force_login, alice)
+        key = client.session.session_key
+        communicator = WebsocketCommunicator(application, "/ws/tuning-jobs/tj-1/")
+        communicator.scope["user"] = alice
+        communicator.scope["session"] = SessionStore(session_key=key)
+        assert (await communicator.connect())[0]
+        # Expired or deleted from the store, with no logout to announce it.
+        await database_write(lambda: SessionStore(session_key=key).delete())
+        await database_write(lambda: services.training_job_stop(training_job_id=first.id))
+        assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": ACCESS_REVOKED}
+
+    async_to_sync(scenario)()
+
+
+def test_a_page_on_another_port_of_the_same_host_cannot_open_a_socket(running, alice):
+    from tuning_site.asgi import application as site
+
+    async def scenario():
+        for origin, expected in (("http://127.0.0.1:8302", False), ("http://127.0.0.1:8301", True)):
+            communicator = WebsocketCommunicator(
+                site, "/ws/tuning-jobs/", headers=[(b"host", b"127.0.0.1:8301"), (b"origin", origin.encode())]
+            )
+            communicator.scope["user"] = alice
+            connected, _ = await communicator.connect()
+            assert connected is expected, origin
+            await communicator.disconnect()
+
+    async_to_sync(scenario)()

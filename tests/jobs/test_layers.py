@@ -33,6 +33,7 @@ LAYERS = [
             "jobs.sagemaker.shapes",
             "jobs.sagemaker",
             "jobs.apps",
+            "jobs.access_signals",
             "jobs.checks",
             "jobs.migrations",
         ],

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from tuning_site.env import env_bool, env_float, env_int, env_list, env_str
+from tuning_site.env import env_bool, env_float, env_int, env_list, env_rate, env_str
 
 ROOT = Path(__file__).resolve().parents[2]
 VAR = "TUNEBOARD_TEST_VALUE"
@@ -143,6 +143,23 @@ def test_env_list_default_when_unset():
 def test_env_list_empty(monkeypatch):
     monkeypatch.setenv(VAR, "")
     assert env_list(VAR, ["localhost"]) == []
+
+
+@pytest.mark.parametrize("raw", ["600/min", "5/s", "100/hour", " 1000/day "])
+def test_env_rate(monkeypatch, raw):
+    monkeypatch.setenv(VAR, raw)
+    assert env_rate(VAR, "1/min") == raw.strip()
+
+
+def test_env_rate_default_when_unset(monkeypatch):
+    assert env_rate(VAR, "1200/min") == "1200/min"
+
+
+@pytest.mark.parametrize("raw", ["600", "600/week", "0/min", "fast", "-5/s", "5/ min"])
+def test_env_rate_refuses_what_drf_could_not_read_and_names_the_variable(monkeypatch, raw):
+    monkeypatch.setenv(VAR, raw)
+    with pytest.raises(ImproperlyConfigured, match=VAR):
+        env_rate(VAR, "1/min")
 
 
 # --- the deployment check --------------------------------------------------------------

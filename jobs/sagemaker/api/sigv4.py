@@ -31,6 +31,8 @@ AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 # AWS refuses a signature made more than five minutes before or after its own clock:
 # a captured request cannot be replayed later.
 MAX_CLOCK_SKEW = timedelta(minutes=5)
+# botocore signs every one of these; a custom client must too.
+REQUIRED_SIGNED_HEADERS = ("host", "x-amz-date", "x-amz-target")
 
 
 @dataclass(frozen=True)
@@ -174,7 +176,9 @@ def verify(request: SignedRequest, secret_for: Callable[[str], str | None], now:
         raise IncompleteSignatureException(
             f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'. See http://en.wikipedia.org/wiki/ISO_8601"
         ) from None
-    for required in ("host", "x-amz-date"):
+    # The operation travels in X-Amz-Target, outside the body: unsigned, a captured
+    # Describe could be replayed as a Stop within the clock-skew window.
+    for required in REQUIRED_SIGNED_HEADERS:
         if required not in auth.signed_headers:
             raise InvalidSignatureException(f"'{required}' must be a 'SignedHeader' in the AWS Authorization.")
     if auth.service != SERVICE:

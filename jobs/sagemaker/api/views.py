@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
+from rest_framework.throttling import SimpleRateThrottle
 
 from jobs import jsonbody, services
 from jobs.models import AccessKey
@@ -22,6 +23,7 @@ from jobs.sagemaker.api.errors import (
     RequestTooLarge,
     SageMakerError,
     SerializationException,
+    ThrottlingException,
     UnknownOperationException,
     ValidationException,
 )
@@ -87,6 +89,24 @@ def _authenticate(request: HttpRequest) -> Caller:
     return Caller(user=key.user, team=key.team, access_key_id=access_key_id)
 
 
+class AccessKeyRateThrottle(SimpleRateThrottle):
+    """Requests per access key, counted in the shared cache (Redis), so every web process counts the same."""
+
+    scope = "sagemaker"
+
+    def get_rate(self):
+        return settings.TUNEBOARD_SAGEMAKER_RATE
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": view.access_key_id}
+
+
+def _throttle(request: HttpRequest, caller: Caller) -> None:
+    # SimpleRateThrottle only reads the view for get_cache_key: the caller stands in for one.
+    if not AccessKeyRateThrottle().allow_request(request, caller):
+        raise ThrottlingException("Rate exceeded")
+
+
 def _operation_name(request: HttpRequest) -> str:
     target = request.headers.get("X-Amz-Target", "")
     name = target.removeprefix(TARGET_PREFIX) if target.startswith(TARGET_PREFIX) else ""
@@ -130,6 +150,7 @@ def endpoint(request: HttpRequest) -> HttpResponse:
             raise UnknownOperationException("The SageMaker API takes POST requests.")
         _read_body(request)
         caller = _authenticate(request)
+        _throttle(request, caller)
         name = _operation_name(request)
         body = _body(request)
         errors = validate(service_model().operation_model(name).input_shape, body)

@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 from rest_framework.serializers import ModelSerializer
 from rest_framework.test import APIClient
 
@@ -13,7 +12,7 @@ from jobs import services
 from jobs.api import serializers
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import Algorithm, TeamMember, TeamRole, TrainingJob, TuningJob
+from jobs.models import Algorithm, ApiToken, TeamMember, TeamRole, TrainingJob, TuningJob
 from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
@@ -98,12 +97,51 @@ def test_unauthenticated_requests_get_the_error_shape():
 
 
 def test_token_auth_and_revocation(alice, tuning_job):
-    token = Token.objects.create(user=alice)
+    token, key = services.api_token_create(user=alice)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 200
     token.delete()
     assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 401
+
+
+def test_a_token_is_stored_as_a_hash_and_a_prefix_only(alice, tuning_job):
+    token, key = services.api_token_create(user=alice, description="ci")
+    stored = ApiToken.objects.filter(pk=token.pk).values().get()
+    assert key not in str(stored)
+    assert stored["prefix"] == key[:8] and stored["key_hash"] == services.token_hash(key)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {stored['key_hash']}")
+    assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 401
+
+
+def test_an_inactive_users_token_is_refused(alice, tuning_job):
+    _, key = services.api_token_create(user=alice)
+    alice.is_active = False
+    alice.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 401
+
+
+def test_the_command_prints_a_key_once_that_works(alice, tuning_job, capsys):
+    call_command("create_api_token", "alice", "--description", "laptop")
+    key = capsys.readouterr().out.strip()
+    assert ApiToken.objects.get(user=alice).description == "laptop"
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get(f"{BASE}/tuning-jobs/tj-1/").status_code == 200
+
+
+def test_staff_create_a_token_in_the_admin_and_see_its_key_once(admin_client, alice):
+    response = admin_client.post(
+        "/admin/jobs/apitoken/add/", {"user": alice.pk, "description": "notebook"}, follow=True
+    )
+    token = ApiToken.objects.get(user=alice)
+    shown = [str(message) for message in response.context["messages"]]
+    (key,) = [message.rsplit(" ", 1)[1] for message in shown if "shown only this once" in message]
+    assert services.token_hash(key) == token.key_hash
+    assert key not in admin_client.get(f"/admin/jobs/apitoken/{token.pk}/change/").content.decode()
 
 
 def test_create_runs_the_service_and_returns_the_description(api, algorithm, team, no_tasks):

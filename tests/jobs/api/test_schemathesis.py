@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 
 from jobs import services
 from jobs.backends.base import Outcome, RunResult
@@ -97,8 +96,8 @@ def seed_data(django_user_model) -> dict:
         records=[MetricRecord("validation:accuracy", e, 0.1 * e, datetime.now(UTC)) for e in range(1, 4)],
     )
     return {
-        "user": Token.objects.create(user=alice).key,
-        "staff": Token.objects.create(user=staff).key,
+        "user": services.api_token_create(user=alice)[1],
+        "staff": services.api_token_create(user=staff)[1],
         "reporting": reporting_key,
         "reporting_name": reporting.name,
         "finishing": finishing_key,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
-from rest_framework.authtoken.models import Token
 
+from jobs import services
 from jobs.models import MetricSample, TeamMember, TeamRole, TuningJob, TuningJobStatus
 from tests.jobs.factories import external_tuning_job
 
@@ -23,7 +23,7 @@ def test_two_outside_trainers_run_a_tuning_job_to_completed(workers, static_root
     team = Group.objects.create(name="vision")
     user = django_user_model.objects.create_user("alice")
     TeamMember.objects.create(team=team, user=user, role=TeamRole.OPERATOR)
-    token = Token.objects.create(user=user).key
+    token = services.api_token_create(user=user)[1]
     tuning_job = external_tuning_job(
         algorithm_name="remote-mlp",
         # The metrics examples/external_trainer.py reports: the API refuses any other.

@@ -193,3 +193,32 @@ def test_host_must_be_signed():
     with pytest.raises(InvalidSignatureException) as error:
         sigv4.verify(request, secret_for)
     assert "'host' must be a 'SignedHeader'" in error.value.message
+
+
+class SignerSkippingTheTarget(SigV4Auth):
+    """A custom client that leaves X-Amz-Target out of the signed headers, as some hand-written signers do."""
+
+    def headers_to_sign(self, request):
+        headers = super().headers_to_sign(request)
+        del headers["x-amz-target"]
+        return headers
+
+
+def test_x_amz_target_must_be_signed_so_a_describe_cannot_be_replayed_as_a_stop():
+    request = AWSRequest(
+        method="POST",
+        url="http://tuneboard:8000/sagemaker",
+        data=BODY,
+        headers={
+            "Content-Type": "application/x-amz-json-1.1",
+            "X-Amz-Target": "SageMaker.DescribeHyperParameterTuningJob",
+        },
+    )
+    SignerSkippingTheTarget(Credentials(KEY_ID, SECRET), "sagemaker", "us-east-1").add_auth(request)
+    assert "SignedHeaders=content-type;host;x-amz-date," in request.headers["Authorization"]
+    replayed = received(request)
+    replayed.headers["x-amz-target"] = "SageMaker.StopHyperParameterTuningJob"
+    for attempt in (received(request), replayed):
+        with pytest.raises(InvalidSignatureException) as error:
+            sigv4.verify(attempt, secret_for)
+        assert "'x-amz-target' must be a 'SignedHeader'" in error.value.message
