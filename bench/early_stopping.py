@@ -51,7 +51,9 @@ from jobs.tuning.early_stopping import (
     DEFAULT_RULE,
     RULES,
     BestSoFarRankRule,
+    CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    Finisher,
     Leader,
     LeaderEnvelopeRule,
     MedianStoppingRule,
@@ -250,9 +252,24 @@ class RulePolicy:
             Leader(recent_best(self._curves[i][:epoch], window, self._direction), int(self._lengths[i])) for i in chosen
         ]
 
+    def _finishers(self, job: int, epoch: int, rule: CorrelationGatedEnvelopeRule) -> list[Finisher]:
+        ended = np.fromiter(self._ended[:job], dtype=bool, count=job)
+        chosen = np.flatnonzero(ended & (self._lengths[:job] >= epoch) & np.isfinite(self._finals[:job]))
+        chosen = chosen[-rule.gate_history :]
+        if rule.window == 1:
+            return [Finisher(float(self._bests[i, epoch - 1]), float(self._finals[i])) for i in chosen]
+        return [
+            Finisher(recent_best(self._curves[i][:epoch], rule.window, self._direction), float(self._finals[i]))
+            for i in chosen
+        ]
+
     def _decide(self, job: int) -> bool:
         rule, current = self._rule, self._curves[job]
         epoch = len(current)
+        if isinstance(rule, CorrelationGatedEnvelopeRule):
+            leaders = self._leaders(job, rule.leader_epoch(epoch), rule.leaders)
+            finishers = self._finishers(job, epoch, rule)
+            return rule.should_stop_given_finishers(current, finishers, leaders, self._direction)
         if isinstance(rule, LeaderEnvelopeRule):
             leaders = self._leaders(job, rule.leader_epoch(epoch), rule.leaders)
             return rule.should_stop_given(current, leaders, self._direction)
@@ -324,6 +341,14 @@ CANDIDATES: tuple[EarlyStoppingRule, ...] = (
         for leaders in (4, 5)
         for lag in (0.75, 0.5)
         for grace in (0.1, 0.2)
+        for window in (1.0, 0.5)
+    ),
+    # The envelope above (five leaders at half the age, grace 0.2) plus, where the tuning job's
+    # ended curves rank their final values well at epoch t, three leaders at the same age.
+    *(
+        CorrelationGatedEnvelopeRule(gate_correlation=correlation, gate_leaders=gate_leaders, window=window)
+        for correlation in (0.7, 0.8)
+        for gate_leaders in (3, 5)
         for window in (1.0, 0.5)
     ),
 )
@@ -645,7 +670,7 @@ COLUMNS = [
     ("wall_saved_pct", "wall saved %", "{:.1f}"),
 ]
 
-SUITE_RULES = ("off", "auto", "sagemaker_median", "best_so_far_rank", "leader_envelope")
+SUITE_RULES = ("off", "auto", "sagemaker_median", "best_so_far_rank", "leader_envelope", "correlation_gated_envelope")
 SUITE_CONFIGS = ((2, 20), (4, 20), (8, 20), (2, 10), (2, 50))
 """(parallel, jobs) of the suite's replays; the first is the one rules are chosen on."""
 

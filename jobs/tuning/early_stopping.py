@@ -29,6 +29,11 @@ _SETTINGS: dict[str, tuple[Callable[[float], bool], str]] = {
     "lag": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "grace_fraction": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "window": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "gate_jobs": (lambda v: v >= 4, "must be at least 4"),
+    "gate_correlation": (lambda v: -1 <= v <= 1, "must be in [-1, 1]"),
+    "gate_confidence": (lambda v: v >= 0, "must not be negative"),
+    "gate_leaders": (lambda v: v >= 1, "must be at least 1"),
+    "gate_history": (lambda v: v >= 4, "must be at least 4"),
 }
 """The rules' settings and their valid values, checked once for every rule that has them."""
 
@@ -303,10 +308,150 @@ class LeaderEnvelopeRule(EarlyStoppingRule):
         return own > max(bars)
 
 
+@dataclass(frozen=True)
+class Finisher:
+    """An earlier job that ran to its end, seen from a job at epoch t."""
+
+    best: float  # its `recent_best` over epochs 1..t (NaN when none is finite)
+    final: float  # its final objective: its last value, finite
+
+
+def finishers_at(
+    previous: Sequence[Curve],
+    ended: Sequence[bool],
+    epoch: int,
+    direction: Direction,
+    window: float = 1.0,
+    history: int | None = None,
+) -> list[Finisher]:
+    """The ended jobs that ran `epoch` epochs or more with a finite final value, in start order.
+
+    With `history`, only the `history` most recently started of them.
+    """
+    chosen = [
+        Finisher(recent_best(curve[:epoch], window, direction), curve[-1])
+        for curve, has_ended in zip(previous, ended, strict=False)
+        if has_ended and len(curve) >= epoch and math.isfinite(curve[-1])
+    ]
+    return chosen[-history:] if history else chosen
+
+
+def _ranks(scores: Sequence[float]) -> np.ndarray:
+    """Average ranks (0-based; ties share the mean of their ranks)."""
+    values = np.asarray(scores, dtype=float)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    sorted_values = values[order]
+    start = 0
+    for end in range(1, len(values) + 1):
+        if end == len(values) or sorted_values[end] != sorted_values[start]:
+            ranks[order[start:end]] = (start + end - 1) / 2
+            start = end
+    return ranks
+
+
+def rank_correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Spearman's rank correlation of two equally long sequences of numbers (0 when either is constant)."""
+    x, y = _ranks(xs), _ranks(ys)
+    x, y = x - x.mean(), y - y.mean()
+    spread = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / spread if spread else 0.0
+
+
+def correlation_lower_bound(rho: float, count: int, confidence: float) -> float:
+    """A lower confidence bound of a rank correlation `rho` seen on `count` pairs (Fisher's z, `confidence` sigmas).
+
+    Spearman's rho of a few pairs is often high by chance (three pairs rank
+    perfectly one time in six); the bound asks for more evidence the fewer the pairs.
+    """
+    if count <= 3:
+        return -1.0
+    z = math.atanh(min(max(rho, -0.999999), 0.999999))
+    return math.tanh(z - confidence / math.sqrt(count - 3))
+
+
+@dataclass(frozen=True)
+class CorrelationGatedEnvelopeRule(LeaderEnvelopeRule):
+    """`leader_envelope`, plus an earlier stop where the tuning job's own curves show that epoch t predicts the end.
+
+    At epoch t the rule takes the ended jobs that ran t epochs or more (the
+    `gate_history` most recent of them) and the rank correlation between their
+    best values over epochs 1..t and their final objectives. Where its lower
+    confidence bound (`gate_confidence` sigmas, Fisher's z) is at least
+    `gate_correlation` over `gate_jobs` jobs or more, the gate is open: the job
+    also stops if its best so far is worse than the best over epochs 1..t of
+    each of the `gate_leaders` of them with the best final objectives (the
+    envelope at the same age, with fewer leaders). Otherwise, and whenever that
+    does not stop it, the envelope of `LeaderEnvelopeRule` decides with its own
+    settings (defaults: five leaders at half the age, grace of a fifth of the epochs).
+
+    Why: on workloads whose final ranking shows early (most jobs climb at once,
+    a bad learning rate stays bad) the correlation is high from epoch 2 and
+    the rule stops weak jobs there, without waiting for the envelope's grace;
+    where the eventual best start slowly (boosting with small steps, warm-up)
+    or the objective is noisy, early epochs rank the final values poorly, the
+    gate stays shut and the rule is the envelope. The correlation is measured
+    on the same tuning job's finished curves, so no workload's numbers are
+    built into it (chosen leaving one workload out, docs/benchmarks.md).
+
+    The correlation reads at most `gate_history` rows, which bounds a
+    decision's cost whatever the number of earlier jobs.
+    """
+
+    name: ClassVar[str] = "correlation_gated_envelope"
+    leaders: int = 5
+    lag: float = 0.5
+    grace_fraction: float = 0.2
+    gate_jobs: int = 5
+    gate_correlation: float = 0.8
+    gate_confidence: float = 1.0
+    gate_leaders: int = 3
+    gate_history: int = 50
+
+    def should_stop(
+        self, current: Curve, previous: Sequence[Curve], direction: Direction, ended: Sequence[bool] = ()
+    ) -> bool:
+        if not current:
+            return False
+        epoch = len(current)
+        finishers = finishers_at(previous, ended, epoch, direction, self.window, self.gate_history)
+        leaders = leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction, self.window)
+        return self.should_stop_given_finishers(current, finishers, leaders, direction)
+
+    def gate_open(self, finishers: Sequence[Finisher], direction: Direction) -> bool:
+        """Whether the finishers' bests at epoch t rank their final objectives well enough to decide on."""
+        if len(finishers) < self.gate_jobs:
+            return False
+        sign = 1.0 if direction == Direction.MAXIMIZE else -1.0
+        # A job with no finite value yet ranks last at epoch t.
+        bests = [sign * f.best if math.isfinite(f.best) else -math.inf for f in finishers]
+        rho = rank_correlation(bests, [sign * f.final for f in finishers])
+        return correlation_lower_bound(rho, len(finishers), self.gate_confidence) >= self.gate_correlation
+
+    def should_stop_given_finishers(
+        self, current: Curve, finishers: Sequence[Finisher], leaders: Sequence[Leader], direction: Direction
+    ) -> bool:
+        """`should_stop`, given `finishers_at(previous, ended, len(current), direction, self.window,
+        self.gate_history)` and the envelope's leaders (`LeaderEnvelopeRule.should_stop_given`)."""
+        epoch = len(current)
+        if epoch > self.grace_epochs and self.gate_open(finishers, direction):
+            if not math.isfinite(current[-1]):
+                return True
+            maximize = direction == Direction.MAXIMIZE
+            ranked = sorted(finishers, key=lambda f: -f.final if maximize else f.final)[: self.gate_leaders]
+            bars = [f.best for f in ranked if math.isfinite(f.best)]
+            own = recent_best(current, self.window, direction)
+            if bars and math.isfinite(own) and (own < min(bars) if maximize else own > max(bars)):
+                return True
+        return self.should_stop_given(current, leaders, direction)
+
+
 RULES: dict[str, type[EarlyStoppingRule]] = {
     MedianStoppingRule.name: MedianStoppingRule,
     BestSoFarRankRule.name: BestSoFarRankRule,
     LeaderEnvelopeRule.name: LeaderEnvelopeRule,
+    CorrelationGatedEnvelopeRule.name: CorrelationGatedEnvelopeRule,
 }
 
 DEFAULT_RULE: EarlyStoppingRule = LeaderEnvelopeRule(leaders=5, lag=0.5, grace_fraction=0.2)

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from bench import early_stopping as bench
-from jobs.tuning.early_stopping import BestSoFarRankRule, EarlyStoppingRule, LeaderEnvelopeRule, MedianStoppingRule
+from jobs.tuning.early_stopping import (
+    BestSoFarRankRule,
+    CorrelationGatedEnvelopeRule,
+    EarlyStoppingRule,
+    LeaderEnvelopeRule,
+    MedianStoppingRule,
+)
 from jobs.tuning.strategies.base import Direction
 
 CURVES_DIR = Path(__file__).resolve().parents[2] / "bench" / "curves"
@@ -161,6 +167,11 @@ def test_equal_budget_outcomes():
         LeaderEnvelopeRule(),
         LeaderEnvelopeRule(leaders=2, lag=0.5, grace_fraction=0.2),
         LeaderEnvelopeRule(leaders=2, lag=0.75, window=0.5),
+        CorrelationGatedEnvelopeRule(),
+        CorrelationGatedEnvelopeRule(
+            gate_correlation=0, gate_confidence=0, gate_jobs=4, gate_history=4, gate_leaders=2
+        ),
+        CorrelationGatedEnvelopeRule(gate_correlation=-0.5, gate_jobs=4, gate_leaders=1, window=0.5, leaders=3),
     ],
     ids=lambda rule: bench._label(rule),
 )

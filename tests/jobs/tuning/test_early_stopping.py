@@ -6,11 +6,16 @@ from jobs.tuning.early_stopping import (
     DEFAULT_RULE,
     RULES,
     BestSoFarRankRule,
+    CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    Finisher,
     Leader,
     LeaderEnvelopeRule,
     MedianStoppingRule,
+    correlation_lower_bound,
+    finishers_at,
     leaders_at,
+    rank_correlation,
 )
 from jobs.tuning.strategies.base import Direction
 
@@ -260,3 +265,94 @@ class TestLeaderEnvelopeWindow:
         # At epoch 2: the job's last epoch (0.3) against each leader's epoch 2 (0.5, 0.6, 0.6).
         assert rule.should_stop([0.9, 0.3], self.PREVIOUS, MAX, self.ENDED)
         assert not LeaderEnvelopeRule().should_stop([0.9, 0.3], self.PREVIOUS, MAX, self.ENDED)
+
+
+class TestRankCorrelation:
+    def test_spearman_with_average_ranks_for_ties(self):
+        assert rank_correlation([1, 2, 3, 4], [10, 20, 40, 30]) == pytest.approx(0.8)
+        assert rank_correlation([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+        # Ties share their mean rank (scipy.stats.spearmanr gives 0.866 too).
+        assert rank_correlation([1, 1, 2], [3, 4, 5]) == pytest.approx(math.sqrt(3) / 2)
+
+    def test_a_constant_sequence_correlates_with_nothing(self):
+        assert rank_correlation([1, 1, 1], [1, 2, 3]) == 0.0
+
+    def test_the_lower_bound_asks_more_of_few_pairs(self):
+        assert correlation_lower_bound(1.0, 3, 1.0) == -1.0  # three pairs rank perfectly one time in six
+        few, many = correlation_lower_bound(0.9, 6, 1.0), correlation_lower_bound(0.9, 50, 1.0)
+        assert few < many < 0.9
+        assert correlation_lower_bound(0.9, 6, 0.0) == pytest.approx(0.9)
+
+
+class TestCorrelationGatedEnvelopeRule:
+    # Six ended jobs whose bests after epoch 2 rank their finals exactly: the gate opens there.
+    PREVIOUS = [
+        [0.05, 0.10, 0.10],
+        [0.1, 0.20, 0.20],
+        [0.1, 0.30, 0.30],
+        [0.1, 0.40, 0.40],
+        [0.1, 0.50, 0.50],
+        [0.1, 0.60, 0.90],
+    ]
+    ENDED = [True] * 6
+    rule = CorrelationGatedEnvelopeRule(gate_correlation=0.5)
+
+    def test_registered_under_its_name_with_the_envelope_of_auto(self):
+        assert RULES["correlation_gated_envelope"] is CorrelationGatedEnvelopeRule
+        rule = CorrelationGatedEnvelopeRule()
+        assert (rule.leaders, rule.lag, rule.grace_fraction) == (5, 0.5, 0.2)
+
+    def test_an_open_gate_stops_a_job_behind_the_gate_leaders_at_its_age(self):
+        # Gate leaders (best finals 0.9, 0.5, 0.4) had 0.6, 0.5, 0.4 at epoch 2: the bar is 0.4.
+        assert self.rule.should_stop([0.0, 0.35], self.PREVIOUS, MAX, self.ENDED)
+        assert not self.rule.should_stop([0.0, 0.45], self.PREVIOUS, MAX, self.ENDED)
+        # The envelope alone waits for its grace (a fifth of 3 epochs: past it at 2) and compares
+        # with its five leaders at epoch 1 (0.1 ... 0.5): 0.35 is not behind them all.
+        assert not LeaderEnvelopeRule(leaders=5, lag=0.5, grace_fraction=0.2).should_stop(
+            [0.0, 0.35], self.PREVIOUS, MAX, self.ENDED
+        )
+
+    def test_a_shut_gate_leaves_the_decision_to_the_envelope(self):
+        # Bests after epoch 2 ranked backwards against the finals: the gate stays shut.
+        backwards = [[c[0], 0.7 - c[1], c[2]] for c in self.PREVIOUS]
+        assert not self.rule.gate_open(finishers_at(backwards, self.ENDED, 2, MAX), MAX)
+        assert not self.rule.should_stop([0.0, 0.35], backwards, MAX, self.ENDED)
+        # Constant bests predict nothing either.
+        flat = [[0.5, 0.5, c[2]] for c in self.PREVIOUS]
+        assert not self.rule.gate_open(finishers_at(flat, self.ENDED, 2, MAX), MAX)
+
+    def test_the_gate_needs_enough_ended_jobs(self):
+        assert not self.rule.should_stop([0.0, 0.35], self.PREVIOUS, MAX, [False] * 2 + [True] * 4)
+        assert not CorrelationGatedEnvelopeRule(gate_correlation=0.5, gate_jobs=7).should_stop(
+            [0.0, 0.35], self.PREVIOUS, MAX, self.ENDED
+        )
+
+    def test_history_keeps_the_most_recent_finishers(self):
+        assert finishers_at(self.PREVIOUS, self.ENDED, 2, MAX, history=2) == [Finisher(0.5, 0.5), Finisher(0.6, 0.9)]
+        assert not self.rule.should_stop([0.0, 0.35], self.PREVIOUS, MAX, self.ENDED[:4] + [False, False])
+
+    def test_minimize_mirrors_maximize(self):
+        previous = negated(self.PREVIOUS)
+        assert self.rule.should_stop([0.0, -0.35], previous, MIN, self.ENDED)
+        assert not self.rule.should_stop([0.0, -0.45], previous, MIN, self.ENDED)
+
+    def test_non_finite_values(self):
+        assert self.rule.should_stop([0.5, NAN], self.PREVIOUS, MAX, self.ENDED)
+        assert not self.rule.should_stop([NAN], self.PREVIOUS, MAX, self.ENDED)  # grace
+        # A finisher with no finite value at epoch t ranks last there and sets no bar.
+        previous = [[NAN, NAN, 0.05], *self.PREVIOUS]
+        assert self.rule.gate_open(finishers_at(previous, [True] * 7, 2, MAX), MAX)
+        assert self.rule.should_stop([0.0, 0.35], previous, MAX, [True] * 7)
+        assert not self.rule.should_stop([], self.PREVIOUS, MAX, self.ENDED)
+
+    def test_bad_settings_are_refused(self):
+        for bad in (
+            {"gate_jobs": 3},
+            {"gate_correlation": 1.5},
+            {"gate_confidence": -1},
+            {"gate_leaders": 0},
+            {"gate_history": 2},
+            {"leaders": 0},
+        ):
+            with pytest.raises(ValueError):
+                CorrelationGatedEnvelopeRule(**bad)
