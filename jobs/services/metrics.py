@@ -21,7 +21,9 @@ from jobs.services import common
 from jobs.tuning.early_stopping import (
     DEFAULT_RULE,
     RULES,
+    CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    Finisher,
     Leader,
     LeaderEnvelopeRule,
     RunningAverageRule,
@@ -180,10 +182,24 @@ def _auto_decision(
     epoch = len(current)
     if isinstance(rule, LeaderEnvelopeRule):
         leaders = _leaders(training_job, tuning_job, rule.leader_epoch(epoch), rule.leaders, direction, rule.window)
+        if isinstance(rule, CorrelationGatedEnvelopeRule):
+            finishers = _finishers(training_job, tuning_job, epoch, rule.gate_history, direction, rule.window)
+            return rule.should_stop_given_finishers(current, finishers, leaders, direction)
         return rule.should_stop_given(current, leaders, direction)
     assert isinstance(rule, RunningAverageRule), "every rule in RULES is one of the two kinds"
     averages = _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
     return rule.should_stop_given_averages(current, averages, direction)
+
+
+def _finished_before(training_job: TrainingJob, tuning_job: TuningJob, epoch: int):
+    """The jobs started before `training_job` that Completed after `epoch` epochs or more with a finite final value."""
+    return TrainingJob.objects.filter(
+        tuning_job_id=tuning_job.id,
+        sequence__lt=training_job.sequence,
+        status=TrainingJobStatus.COMPLETED,
+        epochs_run__gte=epoch,
+        final_objective_value__isnull=False,
+    ).exclude(final_objective_value__in=[math.nan, math.inf, -math.inf])
 
 
 def _leaders(
@@ -198,19 +214,47 @@ def _leaders(
     """
     order = "-final_objective_value" if direction == Direction.MAXIMIZE else "final_objective_value"
     chosen = list(
-        TrainingJob.objects.filter(
-            tuning_job_id=tuning_job.id,
-            sequence__lt=training_job.sequence,
-            status=TrainingJobStatus.COMPLETED,
-            epochs_run__gte=epoch,
-            final_objective_value__isnull=False,
-        )
-        .exclude(final_objective_value__in=[math.nan, math.inf, -math.inf])
+        _finished_before(training_job, tuning_job, epoch)
         .order_by(order, "sequence")
         .values_list("id", "epochs_run")[:count]
     )
     curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _ in chosen])
     return [Leader(recent_best(curves.get(job_id, []), window, direction), epochs_run) for job_id, epochs_run in chosen]
+
+
+def _finishers(
+    training_job: TrainingJob, tuning_job: TuningJob, epoch: int, history: int, direction: Direction, window: float
+) -> list[Finisher]:
+    """`finishers_at(previous, ended, epoch, direction, window, history)` for the jobs started before `training_job`.
+
+    The `history` most recent Completed jobs that ran `epoch` epochs or more
+    with a finite final value, in start order; each one's best finite value
+    over its last ceil(`window` * epoch) epochs up to `epoch` is aggregated by
+    the database, so a decision reads one row per finisher whatever the
+    epoch. (A curve with an epoch missing is taken by epoch numbers here, by
+    position in `finishers_at`: jobs report every epoch, so both agree.)
+    """
+    chosen = list(
+        _finished_before(training_job, tuning_job, epoch)
+        .order_by("-sequence")
+        .values_list("id", "final_objective_value")[:history]
+    )
+    first = epoch - max(1, math.ceil(window * epoch - 1e-9)) + 1
+    best = Max("value") if direction == Direction.MAXIMIZE else Min("value")
+    bests = dict(
+        MetricSample.objects.filter(
+            training_job_id__in=[job_id for job_id, _ in chosen],
+            metric_name=tuning_job.objective_metric_name,
+            epoch__gte=first,
+            epoch__lte=epoch,
+        )
+        .exclude(value__in=[math.nan, math.inf, -math.inf])
+        .values("training_job_id")
+        .annotate(best=best)
+        .order_by()
+        .values_list("training_job_id", "best")
+    )
+    return [Finisher(bests.get(job_id, math.nan), final) for job_id, final in reversed(chosen)]
 
 
 def _previous_running_averages(

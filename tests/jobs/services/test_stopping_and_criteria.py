@@ -17,7 +17,7 @@ from jobs.backends.metrics import MetricRecord
 from jobs.models import CompletionReason, StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.sagemaker.shapes import describe_tuning_job
 from jobs.services import metrics
-from jobs.tuning.early_stopping import LeaderEnvelopeRule
+from jobs.tuning.early_stopping import CorrelationGatedEnvelopeRule, LeaderEnvelopeRule, finishers_at
 from jobs.tuning.strategies.base import Direction
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
@@ -340,14 +340,18 @@ def test_identical_data_and_algorithm_needs_the_same_algorithm(algorithm, no_tas
     [
         LeaderEnvelopeRule(),
         LeaderEnvelopeRule(leaders=2, lag=0.5, grace_fraction=0.2, window=0.5),
+        CorrelationGatedEnvelopeRule(leaders=2, gate_jobs=4, gate_correlation=-0.5, gate_leaders=2),
+        CorrelationGatedEnvelopeRule(
+            leaders=2, gate_jobs=4, gate_correlation=-1, gate_leaders=1, gate_history=4, window=0.5
+        ),
     ],
-    ids=["defaults", "every-setting"],
+    ids=["defaults", "every-setting", "correlation-gated", "correlation-gated-every-setting"],
 )
 @pytest.mark.parametrize("objective_type", ["Maximize", "Minimize"])
 def test_the_live_leader_envelope_decides_as_the_rule_over_whole_curves(
     rule, objective_type, seed, algorithm, no_tasks
 ):
-    """What the service reads for the rule (leaders, running averages) gives `should_stop`'s answers.
+    """What the service reads for the rule (leaders, finishers) gives `should_stop`'s answers.
 
     Earlier jobs that completed, failed or still run, of several lengths, with NaN.
     """
@@ -390,6 +394,11 @@ def test_the_live_leader_envelope_decides_as_the_rule_over_whole_curves(
         job = TrainingJob.objects.get(pk=current.pk)
         live = metrics._auto_decision(job, tuning_job, own, epoch, direction, rule)
         decisions.append((live, rule.should_stop(own, curves, direction, ended)))
+        if isinstance(rule, CorrelationGatedEnvelopeRule):
+            read = metrics._finishers(job, tuning_job, epoch, rule.gate_history, direction, rule.window)
+            expected = finishers_at(curves, ended, epoch, direction, rule.window, rule.gate_history)
+            flat = [value for f in read for value in (f.final, f.best)]
+            assert flat == pytest.approx([value for f in expected for value in (f.final, f.best)], nan_ok=True)
     assert all(live == expected for live, expected in decisions), decisions
     assert {expected for _, expected in decisions} == {True, False}, "the seed must exercise both answers"
 
