@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Avg, Count, Max, Min
+from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
 from jobs import realtime
@@ -230,31 +230,28 @@ def _finishers(
     The `history` most recent Completed jobs that ran `epoch` epochs or more
     with a finite final value, in start order; each one's best finite value
     over its last ceil(`window` * epoch) epochs up to `epoch` is aggregated by
-    the database, so a decision reads one row per finisher whatever the
-    epoch. (A curve with an epoch missing is taken by epoch numbers here, by
+    the database in one query, so a decision reads one row per finisher
+    whatever the epoch and the number of earlier jobs. (A curve with an epoch missing is taken by epoch numbers here, by
     position in `finishers_at`: jobs report every epoch, so both agree.)
     """
-    chosen = list(
-        _finished_before(training_job, tuning_job, epoch)
-        .order_by("-sequence")
-        .values_list("id", "final_objective_value")[:history]
-    )
+    recent = _finished_before(training_job, tuning_job, epoch).order_by("-sequence").values("id")[:history]
     first = epoch - max(1, math.ceil(window * epoch - 1e-9)) + 1
-    best = Max("value") if direction == Direction.MAXIMIZE else Min("value")
-    bests = dict(
+    finite = ~Q(value__in=[math.nan, math.inf, -math.inf])
+    best = Max("value", filter=finite) if direction == Direction.MAXIMIZE else Min("value", filter=finite)
+    rows = (
         MetricSample.objects.filter(
-            training_job_id__in=[job_id for job_id, _ in chosen],
+            training_job_id__in=recent,
             metric_name=tuning_job.objective_metric_name,
             epoch__gte=first,
             epoch__lte=epoch,
         )
-        .exclude(value__in=[math.nan, math.inf, -math.inf])
         .values("training_job_id")
         .annotate(best=best)
-        .order_by()
-        .values_list("training_job_id", "best")
+        .order_by("training_job__sequence")
+        .values_list("training_job_id", "best", "training_job__final_objective_value")
     )
-    return [Finisher(bests.get(job_id, math.nan), final) for job_id, final in reversed(chosen)]
+    # A finisher with no finite value in its window gets None from the database: NaN, as finishers_at gives.
+    return [Finisher(math.nan if best is None else best, final) for _, best, final in rows]
 
 
 def _previous_running_averages(
