@@ -382,7 +382,8 @@ class CorrelationGatedEnvelopeRule(LeaderEnvelopeRule):
     `gate_correlation` over `gate_jobs` jobs or more, the gate is open: the job
     also stops if its best so far is worse than the best over epochs 1..t of
     each of the `gate_leaders` of them with the best final objectives (the
-    envelope at the same age, with fewer leaders). Otherwise, and whenever that
+    envelope at the same age instead of half of it, without the grace
+    fraction). Otherwise, and whenever that
     does not stop it, the envelope of `LeaderEnvelopeRule` decides with its own
     settings (defaults: five leaders at half the age, grace of a fifth of the epochs).
 
@@ -406,7 +407,7 @@ class CorrelationGatedEnvelopeRule(LeaderEnvelopeRule):
     gate_jobs: int = 5
     gate_correlation: float = 0.8
     gate_confidence: float = 1.0
-    gate_leaders: int = 3
+    gate_leaders: int = 5
     gate_history: int = 50
 
     def should_stop(

@@ -295,12 +295,14 @@ class TestCorrelationGatedEnvelopeRule:
         [0.1, 0.60, 0.90],
     ]
     ENDED = [True] * 6
-    rule = CorrelationGatedEnvelopeRule(gate_correlation=0.5)
+    rule = CorrelationGatedEnvelopeRule(gate_correlation=0.5, gate_leaders=3)
 
     def test_registered_under_its_name_with_the_envelope_of_auto(self):
         assert RULES["correlation_gated_envelope"] is CorrelationGatedEnvelopeRule
         rule = CorrelationGatedEnvelopeRule()
         assert (rule.leaders, rule.lag, rule.grace_fraction) == (5, 0.5, 0.2)
+        # The benchmark's choice among the gated variants (docs/benchmarks.md).
+        assert (rule.gate_jobs, rule.gate_correlation, rule.gate_confidence, rule.gate_leaders) == (5, 0.8, 1, 5)
 
     def test_an_open_gate_stops_a_job_behind_the_gate_leaders_at_its_age(self):
         # Gate leaders (best finals 0.9, 0.5, 0.4) had 0.6, 0.5, 0.4 at epoch 2: the bar is 0.4.
@@ -323,7 +325,7 @@ class TestCorrelationGatedEnvelopeRule:
 
     def test_the_gate_needs_enough_ended_jobs(self):
         assert not self.rule.should_stop([0.0, 0.35], self.PREVIOUS, MAX, [False] * 2 + [True] * 4)
-        assert not CorrelationGatedEnvelopeRule(gate_correlation=0.5, gate_jobs=7).should_stop(
+        assert not CorrelationGatedEnvelopeRule(gate_correlation=0.5, gate_leaders=3, gate_jobs=7).should_stop(
             [0.0, 0.35], self.PREVIOUS, MAX, self.ENDED
         )
 
