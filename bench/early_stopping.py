@@ -53,6 +53,7 @@ from jobs.tuning.early_stopping import (
     BestSoFarRankRule,
     CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    ExtrapolatedEnvelopeRule,
     Finisher,
     Leader,
     LeaderEnvelopeRule,
@@ -247,9 +248,16 @@ class RulePolicy:
         chosen = eligible[np.argsort(keys, kind="stable")[:count]]
         window = self._rule.window if isinstance(self._rule, LeaderEnvelopeRule) else 1.0
         if window == 1:
-            return [Leader(float(self._bests[i, epoch - 1]), int(self._lengths[i])) for i in chosen]
+            return [
+                Leader(float(self._bests[i, epoch - 1]), int(self._lengths[i]), float(self._finals[i])) for i in chosen
+            ]
         return [
-            Leader(recent_best(self._curves[i][:epoch], window, self._direction), int(self._lengths[i])) for i in chosen
+            Leader(
+                recent_best(self._curves[i][:epoch], window, self._direction),
+                int(self._lengths[i]),
+                float(self._finals[i]),
+            )
+            for i in chosen
         ]
 
     def _finishers(self, job: int, epoch: int, rule: CorrelationGatedEnvelopeRule) -> list[Finisher]:
@@ -350,6 +358,14 @@ CANDIDATES: tuple[EarlyStoppingRule, ...] = (
         for correlation in (0.7, 0.8)
         for gate_leaders in (3, 5)
         for window in (1.0, 0.5)
+    ),
+    # The envelope above plus a stop for a job whose generous extrapolation (gain per doubling of
+    # its age, times `growth`, plus `noise` times its own recent range) ends behind the best final.
+    *(
+        ExtrapolatedEnvelopeRule(growth=growth, noise=noise, extrapolation_grace=grace)
+        for growth in (1.0, 2.0)
+        for noise in (1.0, 2.0)
+        for grace in (0.1, 0.2)
     ),
 )
 """Variants compared with `--candidates` and chosen among by `--suite`, leave one workload out.
@@ -670,7 +686,15 @@ COLUMNS = [
     ("wall_saved_pct", "wall saved %", "{:.1f}"),
 ]
 
-SUITE_RULES = ("off", "auto", "sagemaker_median", "best_so_far_rank", "leader_envelope", "correlation_gated_envelope")
+SUITE_RULES = (
+    "off",
+    "auto",
+    "sagemaker_median",
+    "best_so_far_rank",
+    "leader_envelope",
+    "correlation_gated_envelope",
+    "extrapolated_envelope",
+)
 SUITE_CONFIGS = ((2, 20), (4, 20), (8, 20), (2, 10), (2, 50))
 """(parallel, jobs) of the suite's replays; the first is the one rules are chosen on."""
 

@@ -216,10 +216,13 @@ def _leaders(
     chosen = list(
         _finished_before(training_job, tuning_job, epoch)
         .order_by(order, "sequence")
-        .values_list("id", "epochs_run")[:count]
+        .values_list("id", "epochs_run", "final_objective_value")[:count]
     )
-    curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _ in chosen])
-    return [Leader(recent_best(curves.get(job_id, []), window, direction), epochs_run) for job_id, epochs_run in chosen]
+    curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _, _ in chosen])
+    return [
+        Leader(recent_best(curves.get(job_id, []), window, direction), epochs_run, final)
+        for job_id, epochs_run, final in chosen
+    ]
 
 
 def _finishers(

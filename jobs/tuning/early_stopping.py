@@ -34,6 +34,9 @@ _SETTINGS: dict[str, tuple[Callable[[float], bool], str]] = {
     "gate_confidence": (lambda v: v >= 0, "must not be negative"),
     "gate_leaders": (lambda v: v >= 1, "must be at least 1"),
     "gate_history": (lambda v: v >= 4, "must be at least 4"),
+    "growth": (lambda v: v >= 0, "must not be negative"),
+    "noise": (lambda v: v >= 0, "must not be negative"),
+    "extrapolation_grace": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
 }
 """The rules' settings and their valid values, checked once for every rule that has them."""
 
@@ -194,6 +197,7 @@ class Leader:
 
     best: float  # its best value over epochs 1..s, s being the rule's `leader_epoch` of the current epoch
     epochs: int  # how many epochs it ran in all
+    final: float = math.nan  # its final objective (its last value)
 
 
 def best_value(values: Curve, direction: Direction) -> float:
@@ -230,7 +234,9 @@ def leaders_at(
         if has_ended and len(curve) >= epoch and math.isfinite(curve[-1])
     ]
     candidates.sort(key=lambda curve: -curve[-1] if direction == Direction.MAXIMIZE else curve[-1])
-    return [Leader(recent_best(curve[:epoch], window, direction), len(curve)) for curve in candidates[:count]]
+    return [
+        Leader(recent_best(curve[:epoch], window, direction), len(curve), curve[-1]) for curve in candidates[:count]
+    ]
 
 
 @dataclass(frozen=True)
@@ -448,11 +454,68 @@ class CorrelationGatedEnvelopeRule(LeaderEnvelopeRule):
         return self.should_stop_given(current, leaders, direction)
 
 
+@dataclass(frozen=True)
+class ExtrapolatedEnvelopeRule(LeaderEnvelopeRule):
+    """`leader_envelope`, plus a stop for a job that, extrapolated generously, cannot reach the best final so far.
+
+    After epoch t (t >= 3, past `extrapolation_grace` of the leaders' median
+    length L, before L), with h = t // 2: the job's best so far improved by
+    g = best(1..t) - best(1..h) over the last doubling of its age. If its
+    curve kept gaining that much per doubling it would end at
+    best(1..t) + g * log2(L / t); the rule allows `growth` times that, plus
+    `noise` times the range of its own values since epoch h (what one lucky
+    epoch could add), and stops the job if even that is worse than the best
+    final objective of the leaders (the best ended job). Otherwise the
+    envelope decides, with the settings of Auto's.
+
+    Why: the envelope stops only jobs behind where the best were at half
+    their age; a job that has flattened out below the best final so far (a
+    small learning rate that will never get there, an overfitting job past
+    its best) keeps running under it. Gains per doubling of the age are how
+    learning curves flatten (roughly linear in log epochs), so a slow
+    starter still climbing fast is projected far and kept. Only the job's own
+    curve and values of the same metric are compared: no scale is assumed.
+    """
+
+    name: ClassVar[str] = "extrapolated_envelope"
+    leaders: int = 5
+    lag: float = 0.5
+    grace_fraction: float = 0.2
+    growth: float = 2.0
+    noise: float = 1.0
+    extrapolation_grace: float = 0.1
+
+    def should_stop_given(self, current: Curve, leaders: Sequence[Leader], direction: Direction) -> bool:
+        return super().should_stop_given(current, leaders, direction) or self.cannot_catch_up(
+            current, leaders, direction
+        )
+
+    def cannot_catch_up(self, current: Curve, leaders: Sequence[Leader], direction: Direction) -> bool:
+        """Whether the job's generous extrapolation ends worse than the leaders' best final objective."""
+        epoch = len(current)
+        if epoch < 3 or len(leaders) < self.leaders:
+            return False
+        length = statistics.median(x.epochs for x in leaders)
+        if epoch <= self.extrapolation_grace * length or epoch >= length:
+            return False
+        sign = 1.0 if direction == Direction.MAXIMIZE else -1.0
+        half = epoch // 2
+        now, then = sign * best_value(current, direction), sign * best_value(current[:half], direction)
+        finals = [sign * x.final for x in leaders if math.isfinite(x.final)]
+        if not (math.isfinite(now) and math.isfinite(then) and finals):
+            return False
+        recent = [v for v in current[half - 1 :] if math.isfinite(v)]
+        spread = max(recent) - min(recent) if len(recent) > 1 else 0.0
+        gain = (now - then) / math.log(epoch / half) * math.log(length / epoch)
+        return now + self.growth * gain + self.noise * spread < max(finals)
+
+
 RULES: dict[str, type[EarlyStoppingRule]] = {
     MedianStoppingRule.name: MedianStoppingRule,
     BestSoFarRankRule.name: BestSoFarRankRule,
     LeaderEnvelopeRule.name: LeaderEnvelopeRule,
     CorrelationGatedEnvelopeRule.name: CorrelationGatedEnvelopeRule,
+    ExtrapolatedEnvelopeRule.name: ExtrapolatedEnvelopeRule,
 }
 
 DEFAULT_RULE: EarlyStoppingRule = LeaderEnvelopeRule(leaders=5, lag=0.5, grace_fraction=0.2)

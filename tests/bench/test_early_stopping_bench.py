@@ -10,6 +10,7 @@ from jobs.tuning.early_stopping import (
     BestSoFarRankRule,
     CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    ExtrapolatedEnvelopeRule,
     LeaderEnvelopeRule,
     MedianStoppingRule,
 )
@@ -172,6 +173,8 @@ def test_equal_budget_outcomes():
             gate_correlation=0, gate_confidence=0, gate_jobs=4, gate_history=4, gate_leaders=2
         ),
         CorrelationGatedEnvelopeRule(gate_correlation=-0.5, gate_jobs=4, gate_leaders=1, window=0.5, leaders=3),
+        ExtrapolatedEnvelopeRule(leaders=2),
+        ExtrapolatedEnvelopeRule(leaders=3, growth=0.5, noise=0.5, extrapolation_grace=0, window=0.5),
     ],
     ids=lambda rule: bench._label(rule),
 )

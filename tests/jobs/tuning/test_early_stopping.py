@@ -8,6 +8,7 @@ from jobs.tuning.early_stopping import (
     BestSoFarRankRule,
     CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    ExtrapolatedEnvelopeRule,
     Finisher,
     Leader,
     LeaderEnvelopeRule,
@@ -230,9 +231,9 @@ class TestLeaderEnvelopeRule:
         # A leader whose final is not finite leads nothing; NaN inside a curve is never its best.
         previous = [[0.2, 0.5, NAN], [0.4, NAN, 0.8], [0.5, 0.6, 0.7], [0.6, 0.6, 0.1]]
         assert leaders_at(previous, self.ENDED, 2, 3, MAX) == [
-            Leader(0.4, 3),
-            Leader(0.6, 3),
-            Leader(0.6, 3),
+            Leader(0.4, 3, 0.8),
+            Leader(0.6, 3, 0.7),
+            Leader(0.6, 3, 0.1),
         ]
         # A current curve with NaN before its latest value is judged on its finite values.
         assert not self.rule.should_stop([NAN, 0.55], previous, MAX, self.ENDED)
@@ -358,3 +359,72 @@ class TestCorrelationGatedEnvelopeRule:
         ):
             with pytest.raises(ValueError):
                 CorrelationGatedEnvelopeRule(**bad)
+
+
+class TestExtrapolatedEnvelopeRule:
+    # Five ended jobs of 10 epochs; the best (final 0.9) started slowly, so the envelope at half
+    # the age (epoch 2 for a job at epoch 4) is 0.1 and stops nothing above it.
+    PREVIOUS = [
+        [0.1] * 5 + [0.9] * 5,
+        [0.6] * 9 + [0.8],
+        [0.6] * 10,
+        [0.55] * 10,
+        [0.5] * 10,
+    ]
+    ENDED = [True] * 5
+    rule = ExtrapolatedEnvelopeRule()
+
+    def test_registered_with_auto_envelope_and_the_benchmarks_settings(self):
+        assert RULES["extrapolated_envelope"] is ExtrapolatedEnvelopeRule
+        rule = ExtrapolatedEnvelopeRule()
+        assert (rule.leaders, rule.lag, rule.grace_fraction) == (5, 0.5, 0.2)
+        assert (rule.growth, rule.noise, rule.extrapolation_grace) == (2, 1, 0.1)
+
+    def test_stops_a_flat_job_below_the_best_final(self):
+        flat = [0.5, 0.5, 0.5, 0.5]
+        assert self.rule.should_stop(flat, self.PREVIOUS, MAX, self.ENDED)
+        # The envelope alone keeps it.
+        assert not LeaderEnvelopeRule(leaders=5, lag=0.5, grace_fraction=0.2).should_stop(
+            flat, self.PREVIOUS, MAX, self.ENDED
+        )
+
+    def test_keeps_a_job_still_climbing_fast_enough(self):
+        # Gained 0.25 over its last doubling (0.2 -> 0.45): 0.45 + 2 x 0.25 x log2(10 / 4) + 0.25 > 0.9.
+        climbing = [0.1, 0.2, 0.3, 0.45]
+        assert not self.rule.should_stop(climbing, self.PREVIOUS, MAX, self.ENDED)
+        assert ExtrapolatedEnvelopeRule(growth=0, noise=0).should_stop(climbing, self.PREVIOUS, MAX, self.ENDED)
+
+    def test_its_own_noise_keeps_a_job_within_reach(self):
+        # Best 0.8 and a range of 0.3 since epoch 2: one lucky epoch could pass 0.9.
+        noisy = [0.5, 0.8, 0.5, 0.5]
+        assert not self.rule.should_stop(noisy, self.PREVIOUS, MAX, self.ENDED)
+        assert ExtrapolatedEnvelopeRule(noise=0).should_stop(noisy, self.PREVIOUS, MAX, self.ENDED)
+
+    def test_the_incumbent_is_the_leaders_best_final(self):
+        # Without the job that ended at 0.9 the best final is 0.8 (and the envelope's leaders change).
+        previous = [[0.1] * 5 + [0.5] * 5, *self.PREVIOUS[1:]]
+        assert not self.rule.cannot_catch_up([0.85] * 4, leaders_at(previous, self.ENDED, 2, 5, MAX), MAX)
+        assert self.rule.cannot_catch_up([0.85] * 4, leaders_at(self.PREVIOUS, self.ENDED, 2, 5, MAX), MAX)
+
+    def test_guards(self):
+        assert not self.rule.cannot_catch_up([0.5, 0.5], leaders_at(self.PREVIOUS, self.ENDED, 1, 5, MAX), MAX)
+        late = ExtrapolatedEnvelopeRule(extrapolation_grace=0.5)  # 4 epochs of 10: still in its grace
+        assert not late.should_stop([0.5] * 4, self.PREVIOUS, MAX, self.ENDED)
+        assert not self.rule.should_stop([0.5] * 4, self.PREVIOUS, MAX, [True] * 4 + [False])
+        assert not self.rule.cannot_catch_up([0.5] * 10, leaders_at(self.PREVIOUS, self.ENDED, 5, 5, MAX), MAX)
+
+    def test_minimize_mirrors_maximize(self):
+        previous = negated(self.PREVIOUS)
+        assert self.rule.should_stop([-0.5] * 4, previous, MIN, self.ENDED)
+        assert not self.rule.should_stop([-0.1, -0.2, -0.3, -0.45], previous, MIN, self.ENDED)
+
+    def test_non_finite_values(self):
+        assert self.rule.should_stop([0.5, 0.5, NAN], self.PREVIOUS, MAX, self.ENDED)
+        # NaN inside the curve is never its best nor part of its range.
+        assert self.rule.should_stop([0.5, NAN, 0.5, 0.5], self.PREVIOUS, MAX, self.ENDED)
+        assert not self.rule.cannot_catch_up([NAN, NAN, NAN], leaders_at(self.PREVIOUS, self.ENDED, 2, 5, MAX), MAX)
+
+    def test_bad_settings_are_refused(self):
+        for bad in ({"growth": -1}, {"noise": -0.5}, {"extrapolation_grace": 1}, {"leaders": 0}):
+            with pytest.raises(ValueError):
+                ExtrapolatedEnvelopeRule(**bad)
