@@ -724,13 +724,17 @@ def with_worst(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]
 _FILES: dict[str, CurveFile] = {}
 
 
-def _replay(task: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int], dict[str, float]]:
-    """One (curve file, rule, parallel, jobs) over seeds 0..seeds-1: a unit of work for a process pool."""
+def _replay(task: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int, int], dict[str, float]]:
+    """One (curve file, rule, parallel, jobs) over seeds 0..seeds-1: a unit of work for a process pool.
+
+    The task is its own key: a rule whose settings are a candidate's has the same label, and its
+    replay over `--seeds` must not be mistaken for the candidate's over `--select-seeds`.
+    """
     path, rule, parallel, jobs, seeds = task
     if path not in _FILES:
         _FILES[path] = load_curves(Path(path))
     summary = evaluate(_FILES[path], {rule: policy_factories(candidates=True)[rule]}, range(seeds), jobs, parallel)
-    return (path, rule, parallel, jobs), summary[rule]
+    return task, summary[rule]
 
 
 def run_tasks(tasks: list[tuple[str, str, int, int, int]], workers: int) -> dict:
@@ -761,10 +765,12 @@ def suite(paths: Sequence[Path], seeds: int, select_seeds: int, workers: int, op
     done = run_tasks(tasks, workers)
     document: dict[str, Any] = {"seeds": seeds, "select_seeds": select_seeds, "rules": {}, "configs": {}}
     for p, name in names.items():
-        document["rules"][name] = {r: done[(p, r, parallel, jobs)] for r in rules}
+        document["rules"][name] = {r: done[(p, r, parallel, jobs, seeds)] for r in rules}
     for pp, jj in SUITE_CONFIGS:
-        document["configs"][f"{pp} x {jj}"] = {name: done[(p, "auto", pp, jj)] for p, name in names.items()}
-    candidates = {label: {name: done[(p, label, parallel, jobs)] for p, name in names.items()} for label in labels}
+        document["configs"][f"{pp} x {jj}"] = {name: done[(p, "auto", pp, jj, seeds)] for p, name in names.items()}
+    candidates = {
+        label: {name: done[(p, label, parallel, jobs, select_seeds)] for p, name in names.items()} for label in labels
+    }
     document["candidates"] = candidates
     document["leave_one_out"] = leave_one_out(candidates)
     document["chosen_on_all"] = choose(candidates, list(names.values()))

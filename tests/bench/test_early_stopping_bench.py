@@ -310,3 +310,12 @@ def test_recorded_curve_files_are_valid(path):
     curves = bench.load_curves(path)
     assert len(curves.curves) >= 100
     assert all(c.seconds_per_epoch > 0 and c.values for c in curves.curves)
+
+
+def test_a_replay_is_keyed_by_its_seeds_too(tmp_path):
+    """A rule with a candidate's settings has the candidate's label: the suite must not mix their seeds."""
+    path = tmp_path / "two.json"
+    curve = {"values": [0.1, 0.2], "seconds_per_epoch": 1.0}
+    path.write_text(json.dumps({"objective": {"name": "m", "type": "Maximize"}, "curves": [curve, curve]}))
+    tasks = [(str(path), "off", 1, 2, 3), (str(path), "off", 1, 2, 2)]
+    assert list(bench.run_tasks(tasks, workers=1)) == tasks
