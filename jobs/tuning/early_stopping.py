@@ -481,8 +481,8 @@ class ExtrapolatedEnvelopeRule(LeaderEnvelopeRule):
     leaders: int = 5
     lag: float = 0.5
     grace_fraction: float = 0.2
-    growth: float = 2.0
-    noise: float = 1.0
+    growth: float = 1.0
+    noise: float = 2.0
     extrapolation_grace: float = 0.1
 
     def should_stop_given(self, current: Curve, leaders: Sequence[Leader], direction: Direction) -> bool:
