@@ -51,7 +51,10 @@ from jobs.tuning.early_stopping import (
     DEFAULT_RULE,
     RULES,
     BestSoFarRankRule,
+    CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    ExtrapolatedEnvelopeRule,
+    Finisher,
     Leader,
     LeaderEnvelopeRule,
     MedianStoppingRule,
@@ -245,14 +248,36 @@ class RulePolicy:
         chosen = eligible[np.argsort(keys, kind="stable")[:count]]
         window = self._rule.window if isinstance(self._rule, LeaderEnvelopeRule) else 1.0
         if window == 1:
-            return [Leader(float(self._bests[i, epoch - 1]), int(self._lengths[i])) for i in chosen]
+            return [
+                Leader(float(self._bests[i, epoch - 1]), int(self._lengths[i]), float(self._finals[i])) for i in chosen
+            ]
         return [
-            Leader(recent_best(self._curves[i][:epoch], window, self._direction), int(self._lengths[i])) for i in chosen
+            Leader(
+                recent_best(self._curves[i][:epoch], window, self._direction),
+                int(self._lengths[i]),
+                float(self._finals[i]),
+            )
+            for i in chosen
+        ]
+
+    def _finishers(self, job: int, epoch: int, rule: CorrelationGatedEnvelopeRule) -> list[Finisher]:
+        ended = np.fromiter(self._ended[:job], dtype=bool, count=job)
+        chosen = np.flatnonzero(ended & (self._lengths[:job] >= epoch) & np.isfinite(self._finals[:job]))
+        chosen = chosen[-rule.gate_history :]
+        if rule.window == 1:
+            return [Finisher(float(self._bests[i, epoch - 1]), float(self._finals[i])) for i in chosen]
+        return [
+            Finisher(recent_best(self._curves[i][:epoch], rule.window, self._direction), float(self._finals[i]))
+            for i in chosen
         ]
 
     def _decide(self, job: int) -> bool:
         rule, current = self._rule, self._curves[job]
         epoch = len(current)
+        if isinstance(rule, CorrelationGatedEnvelopeRule):
+            leaders = self._leaders(job, rule.leader_epoch(epoch), rule.leaders)
+            finishers = self._finishers(job, epoch, rule)
+            return rule.should_stop_given_finishers(current, finishers, leaders, self._direction)
         if isinstance(rule, LeaderEnvelopeRule):
             leaders = self._leaders(job, rule.leader_epoch(epoch), rule.leaders)
             return rule.should_stop_given(current, leaders, self._direction)
@@ -325,6 +350,22 @@ CANDIDATES: tuple[EarlyStoppingRule, ...] = (
         for lag in (0.75, 0.5)
         for grace in (0.1, 0.2)
         for window in (1.0, 0.5)
+    ),
+    # The envelope above (five leaders at half the age, grace 0.2) plus, where the tuning job's
+    # ended curves rank their final values well at epoch t, three leaders at the same age.
+    *(
+        CorrelationGatedEnvelopeRule(gate_correlation=correlation, gate_leaders=gate_leaders, window=window)
+        for correlation in (0.7, 0.8)
+        for gate_leaders in (3, 5)
+        for window in (1.0, 0.5)
+    ),
+    # The envelope above plus a stop for a job whose generous extrapolation (gain per doubling of
+    # its age, times `growth`, plus `noise` times its own recent range) ends behind the best final.
+    *(
+        ExtrapolatedEnvelopeRule(growth=growth, noise=noise, extrapolation_grace=grace)
+        for growth in (1.0, 2.0)
+        for noise in (1.0, 2.0)
+        for grace in (0.1, 0.2)
     ),
 )
 """Variants compared with `--candidates` and chosen among by `--suite`, leave one workload out.
@@ -645,7 +686,15 @@ COLUMNS = [
     ("wall_saved_pct", "wall saved %", "{:.1f}"),
 ]
 
-SUITE_RULES = ("off", "auto", "sagemaker_median", "best_so_far_rank", "leader_envelope")
+SUITE_RULES = (
+    "off",
+    "auto",
+    "sagemaker_median",
+    "best_so_far_rank",
+    "leader_envelope",
+    "correlation_gated_envelope",
+    "extrapolated_envelope",
+)
 SUITE_CONFIGS = ((2, 20), (4, 20), (8, 20), (2, 10), (2, 50))
 """(parallel, jobs) of the suite's replays; the first is the one rules are chosen on."""
 
@@ -675,13 +724,17 @@ def with_worst(rows: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]
 _FILES: dict[str, CurveFile] = {}
 
 
-def _replay(task: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int], dict[str, float]]:
-    """One (curve file, rule, parallel, jobs) over seeds 0..seeds-1: a unit of work for a process pool."""
+def _replay(task: tuple[str, str, int, int, int]) -> tuple[tuple[str, str, int, int, int], dict[str, float]]:
+    """One (curve file, rule, parallel, jobs) over seeds 0..seeds-1: a unit of work for a process pool.
+
+    The task is its own key: a rule whose settings are a candidate's has the same label, and its
+    replay over `--seeds` must not be mistaken for the candidate's over `--select-seeds`.
+    """
     path, rule, parallel, jobs, seeds = task
     if path not in _FILES:
         _FILES[path] = load_curves(Path(path))
     summary = evaluate(_FILES[path], {rule: policy_factories(candidates=True)[rule]}, range(seeds), jobs, parallel)
-    return (path, rule, parallel, jobs), summary[rule]
+    return task, summary[rule]
 
 
 def run_tasks(tasks: list[tuple[str, str, int, int, int]], workers: int) -> dict:
@@ -712,10 +765,12 @@ def suite(paths: Sequence[Path], seeds: int, select_seeds: int, workers: int, op
     done = run_tasks(tasks, workers)
     document: dict[str, Any] = {"seeds": seeds, "select_seeds": select_seeds, "rules": {}, "configs": {}}
     for p, name in names.items():
-        document["rules"][name] = {r: done[(p, r, parallel, jobs)] for r in rules}
+        document["rules"][name] = {r: done[(p, r, parallel, jobs, seeds)] for r in rules}
     for pp, jj in SUITE_CONFIGS:
-        document["configs"][f"{pp} x {jj}"] = {name: done[(p, "auto", pp, jj)] for p, name in names.items()}
-    candidates = {label: {name: done[(p, label, parallel, jobs)] for p, name in names.items()} for label in labels}
+        document["configs"][f"{pp} x {jj}"] = {name: done[(p, "auto", pp, jj, seeds)] for p, name in names.items()}
+    candidates = {
+        label: {name: done[(p, label, parallel, jobs, select_seeds)] for p, name in names.items()} for label in labels
+    }
     document["candidates"] = candidates
     document["leave_one_out"] = leave_one_out(candidates)
     document["chosen_on_all"] = choose(candidates, list(names.values()))

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Avg, Count, Max, Min
+from django.db.models import Avg, Count, Max, Min, Q
 from django.utils import timezone
 
 from jobs import realtime
@@ -21,7 +21,9 @@ from jobs.services import common
 from jobs.tuning.early_stopping import (
     DEFAULT_RULE,
     RULES,
+    CorrelationGatedEnvelopeRule,
     EarlyStoppingRule,
+    Finisher,
     Leader,
     LeaderEnvelopeRule,
     RunningAverageRule,
@@ -180,10 +182,24 @@ def _auto_decision(
     epoch = len(current)
     if isinstance(rule, LeaderEnvelopeRule):
         leaders = _leaders(training_job, tuning_job, rule.leader_epoch(epoch), rule.leaders, direction, rule.window)
+        if isinstance(rule, CorrelationGatedEnvelopeRule):
+            finishers = _finishers(training_job, tuning_job, epoch, rule.gate_history, direction, rule.window)
+            return rule.should_stop_given_finishers(current, finishers, leaders, direction)
         return rule.should_stop_given(current, leaders, direction)
     assert isinstance(rule, RunningAverageRule), "every rule in RULES is one of the two kinds"
     averages = _previous_running_averages(training_job, tuning_job, epoch, latest_epoch)
     return rule.should_stop_given_averages(current, averages, direction)
+
+
+def _finished_before(training_job: TrainingJob, tuning_job: TuningJob, epoch: int):
+    """The jobs started before `training_job` that Completed after `epoch` epochs or more with a finite final value."""
+    return TrainingJob.objects.filter(
+        tuning_job_id=tuning_job.id,
+        sequence__lt=training_job.sequence,
+        status=TrainingJobStatus.COMPLETED,
+        epochs_run__gte=epoch,
+        final_objective_value__isnull=False,
+    ).exclude(final_objective_value__in=[math.nan, math.inf, -math.inf])
 
 
 def _leaders(
@@ -198,19 +214,47 @@ def _leaders(
     """
     order = "-final_objective_value" if direction == Direction.MAXIMIZE else "final_objective_value"
     chosen = list(
-        TrainingJob.objects.filter(
-            tuning_job_id=tuning_job.id,
-            sequence__lt=training_job.sequence,
-            status=TrainingJobStatus.COMPLETED,
-            epochs_run__gte=epoch,
-            final_objective_value__isnull=False,
-        )
-        .exclude(final_objective_value__in=[math.nan, math.inf, -math.inf])
+        _finished_before(training_job, tuning_job, epoch)
         .order_by(order, "sequence")
-        .values_list("id", "epochs_run")[:count]
+        .values_list("id", "epochs_run", "final_objective_value")[:count]
     )
-    curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _ in chosen])
-    return [Leader(recent_best(curves.get(job_id, []), window, direction), epochs_run) for job_id, epochs_run in chosen]
+    curves = _objective_curves(tuning_job, max_epoch=epoch, training_job_ids=[job_id for job_id, _, _ in chosen])
+    return [
+        Leader(recent_best(curves.get(job_id, []), window, direction), epochs_run, final)
+        for job_id, epochs_run, final in chosen
+    ]
+
+
+def _finishers(
+    training_job: TrainingJob, tuning_job: TuningJob, epoch: int, history: int, direction: Direction, window: float
+) -> list[Finisher]:
+    """`finishers_at(previous, ended, epoch, direction, window, history)` for the jobs started before `training_job`.
+
+    The `history` most recent Completed jobs that ran `epoch` epochs or more
+    with a finite final value, in start order; each one's best finite value
+    over its last ceil(`window` * epoch) epochs up to `epoch` is aggregated by
+    the database in one query, so a decision reads one row per finisher
+    whatever the epoch and the number of earlier jobs. (A curve with an epoch missing is taken by epoch numbers here, by
+    position in `finishers_at`: jobs report every epoch, so both agree.)
+    """
+    recent = _finished_before(training_job, tuning_job, epoch).order_by("-sequence").values("id")[:history]
+    first = epoch - max(1, math.ceil(window * epoch - 1e-9)) + 1
+    finite = ~Q(value__in=[math.nan, math.inf, -math.inf])
+    best = Max("value", filter=finite) if direction == Direction.MAXIMIZE else Min("value", filter=finite)
+    rows = (
+        MetricSample.objects.filter(
+            training_job_id__in=recent,
+            metric_name=tuning_job.objective_metric_name,
+            epoch__gte=first,
+            epoch__lte=epoch,
+        )
+        .values("training_job_id")
+        .annotate(best=best)
+        .order_by("training_job__sequence")
+        .values_list("training_job_id", "best", "training_job__final_objective_value")
+    )
+    # A finisher with no finite value in its window gets None from the database: NaN, as finishers_at gives.
+    return [Finisher(math.nan if best is None else best, final) for _, best, final in rows]
 
 
 def _previous_running_averages(

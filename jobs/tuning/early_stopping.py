@@ -29,6 +29,14 @@ _SETTINGS: dict[str, tuple[Callable[[float], bool], str]] = {
     "lag": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
     "grace_fraction": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
     "window": (lambda v: 0 < v <= 1, "must be in (0, 1]"),
+    "gate_jobs": (lambda v: v >= 4, "must be at least 4"),
+    "gate_correlation": (lambda v: -1 <= v <= 1, "must be in [-1, 1]"),
+    "gate_confidence": (lambda v: v >= 0, "must not be negative"),
+    "gate_leaders": (lambda v: v >= 1, "must be at least 1"),
+    "gate_history": (lambda v: v >= 4, "must be at least 4"),
+    "growth": (lambda v: v >= 0, "must not be negative"),
+    "noise": (lambda v: v >= 0, "must not be negative"),
+    "extrapolation_grace": (lambda v: 0 <= v < 1, "must be in [0, 1)"),
 }
 """The rules' settings and their valid values, checked once for every rule that has them."""
 
@@ -189,6 +197,7 @@ class Leader:
 
     best: float  # its best value over epochs 1..s, s being the rule's `leader_epoch` of the current epoch
     epochs: int  # how many epochs it ran in all
+    final: float = math.nan  # its final objective (its last value)
 
 
 def best_value(values: Curve, direction: Direction) -> float:
@@ -225,7 +234,9 @@ def leaders_at(
         if has_ended and len(curve) >= epoch and math.isfinite(curve[-1])
     ]
     candidates.sort(key=lambda curve: -curve[-1] if direction == Direction.MAXIMIZE else curve[-1])
-    return [Leader(recent_best(curve[:epoch], window, direction), len(curve)) for curve in candidates[:count]]
+    return [
+        Leader(recent_best(curve[:epoch], window, direction), len(curve), curve[-1]) for curve in candidates[:count]
+    ]
 
 
 @dataclass(frozen=True)
@@ -303,10 +314,208 @@ class LeaderEnvelopeRule(EarlyStoppingRule):
         return own > max(bars)
 
 
+@dataclass(frozen=True)
+class Finisher:
+    """An earlier job that ran to its end, seen from a job at epoch t."""
+
+    best: float  # its `recent_best` over epochs 1..t (NaN when none is finite)
+    final: float  # its final objective: its last value, finite
+
+
+def finishers_at(
+    previous: Sequence[Curve],
+    ended: Sequence[bool],
+    epoch: int,
+    direction: Direction,
+    window: float = 1.0,
+    history: int | None = None,
+) -> list[Finisher]:
+    """The ended jobs that ran `epoch` epochs or more with a finite final value, in start order.
+
+    With `history`, only the `history` most recently started of them.
+    """
+    chosen = [
+        Finisher(recent_best(curve[:epoch], window, direction), curve[-1])
+        for curve, has_ended in zip(previous, ended, strict=False)
+        if has_ended and len(curve) >= epoch and math.isfinite(curve[-1])
+    ]
+    return chosen[-history:] if history else chosen
+
+
+def _ranks(scores: Sequence[float]) -> np.ndarray:
+    """Average ranks (0-based; ties share the mean of their ranks)."""
+    values = np.asarray(scores, dtype=float)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values))
+    ranks[order] = np.arange(len(values))
+    sorted_values = values[order]
+    start = 0
+    for end in range(1, len(values) + 1):
+        if end == len(values) or sorted_values[end] != sorted_values[start]:
+            ranks[order[start:end]] = (start + end - 1) / 2
+            start = end
+    return ranks
+
+
+def rank_correlation(xs: Sequence[float], ys: Sequence[float]) -> float:
+    """Spearman's rank correlation of two equally long sequences of numbers (0 when either is constant)."""
+    x, y = _ranks(xs), _ranks(ys)
+    x, y = x - x.mean(), y - y.mean()
+    spread = math.sqrt(float(x @ x) * float(y @ y))
+    return float(x @ y) / spread if spread else 0.0
+
+
+def correlation_lower_bound(rho: float, count: int, confidence: float) -> float:
+    """A lower confidence bound of a rank correlation `rho` seen on `count` pairs (Fisher's z, `confidence` sigmas).
+
+    Spearman's rho of a few pairs is often high by chance (three pairs rank
+    perfectly one time in six); the bound asks for more evidence the fewer the pairs.
+    """
+    if count <= 3:
+        return -1.0
+    z = math.atanh(min(max(rho, -0.999999), 0.999999))
+    return math.tanh(z - confidence / math.sqrt(count - 3))
+
+
+@dataclass(frozen=True)
+class CorrelationGatedEnvelopeRule(LeaderEnvelopeRule):
+    """`leader_envelope`, plus an earlier stop where the tuning job's own curves show that epoch t predicts the end.
+
+    At epoch t the rule takes the ended jobs that ran t epochs or more (the
+    `gate_history` most recent of them) and the rank correlation between their
+    best values over epochs 1..t and their final objectives. Where its lower
+    confidence bound (`gate_confidence` sigmas, Fisher's z) is at least
+    `gate_correlation` over `gate_jobs` jobs or more, the gate is open: the job
+    also stops if its best so far is worse than the best over epochs 1..t of
+    each of the `gate_leaders` of them with the best final objectives (the
+    envelope at the same age instead of half of it, without the grace
+    fraction). Otherwise, and whenever that
+    does not stop it, the envelope of `LeaderEnvelopeRule` decides with its own
+    settings (defaults: five leaders at half the age, grace of a fifth of the epochs).
+
+    Why: on workloads whose final ranking shows early (most jobs climb at once,
+    a bad learning rate stays bad) the correlation is high from epoch 2 and
+    the rule stops weak jobs there, without waiting for the envelope's grace;
+    where the eventual best start slowly (boosting with small steps, warm-up)
+    or the objective is noisy, early epochs rank the final values poorly, the
+    gate stays shut and the rule is the envelope. The correlation is measured
+    on the same tuning job's finished curves, so no workload's numbers are
+    built into it (chosen leaving one workload out, docs/benchmarks.md).
+
+    The correlation reads at most `gate_history` rows, which bounds a
+    decision's cost whatever the number of earlier jobs.
+    """
+
+    name: ClassVar[str] = "correlation_gated_envelope"
+    leaders: int = 5
+    lag: float = 0.5
+    grace_fraction: float = 0.2
+    gate_jobs: int = 5
+    gate_correlation: float = 0.8
+    gate_confidence: float = 1.0
+    gate_leaders: int = 5
+    gate_history: int = 50
+
+    def should_stop(
+        self, current: Curve, previous: Sequence[Curve], direction: Direction, ended: Sequence[bool] = ()
+    ) -> bool:
+        if not current:
+            return False
+        epoch = len(current)
+        finishers = finishers_at(previous, ended, epoch, direction, self.window, self.gate_history)
+        leaders = leaders_at(previous, ended, self.leader_epoch(epoch), self.leaders, direction, self.window)
+        return self.should_stop_given_finishers(current, finishers, leaders, direction)
+
+    def gate_open(self, finishers: Sequence[Finisher], direction: Direction) -> bool:
+        """Whether the finishers' bests at epoch t rank their final objectives well enough to decide on."""
+        if len(finishers) < self.gate_jobs:
+            return False
+        sign = 1.0 if direction == Direction.MAXIMIZE else -1.0
+        # A job with no finite value yet ranks last at epoch t.
+        bests = [sign * f.best if math.isfinite(f.best) else -math.inf for f in finishers]
+        rho = rank_correlation(bests, [sign * f.final for f in finishers])
+        return correlation_lower_bound(rho, len(finishers), self.gate_confidence) >= self.gate_correlation
+
+    def should_stop_given_finishers(
+        self, current: Curve, finishers: Sequence[Finisher], leaders: Sequence[Leader], direction: Direction
+    ) -> bool:
+        """`should_stop`, given `finishers_at(previous, ended, len(current), direction, self.window,
+        self.gate_history)` and the envelope's leaders (`LeaderEnvelopeRule.should_stop_given`)."""
+        epoch = len(current)
+        if epoch > self.grace_epochs and self.gate_open(finishers, direction):
+            if not math.isfinite(current[-1]):
+                return True
+            maximize = direction == Direction.MAXIMIZE
+            ranked = sorted(finishers, key=lambda f: -f.final if maximize else f.final)[: self.gate_leaders]
+            bars = [f.best for f in ranked if math.isfinite(f.best)]
+            own = recent_best(current, self.window, direction)
+            if bars and math.isfinite(own) and (own < min(bars) if maximize else own > max(bars)):
+                return True
+        return self.should_stop_given(current, leaders, direction)
+
+
+@dataclass(frozen=True)
+class ExtrapolatedEnvelopeRule(LeaderEnvelopeRule):
+    """`leader_envelope`, plus a stop for a job that, extrapolated generously, cannot reach the best final so far.
+
+    After epoch t (t >= 3, past `extrapolation_grace` of the leaders' median
+    length L, before L), with h = t // 2: the job's best so far improved by
+    g = best(1..t) - best(1..h) over the last doubling of its age. If its
+    curve kept gaining that much per doubling it would end at
+    best(1..t) + g * log2(L / t); the rule allows `growth` times that, plus
+    `noise` times the range of its own values since epoch h (what one lucky
+    epoch could add), and stops the job if even that is worse than the best
+    final objective of the leaders (the best ended job). Otherwise the
+    envelope decides, with the settings of Auto's.
+
+    Why: the envelope stops only jobs behind where the best were at half
+    their age; a job that has flattened out below the best final so far (a
+    small learning rate that will never get there, an overfitting job past
+    its best) keeps running under it. Gains per doubling of the age are how
+    learning curves flatten (roughly linear in log epochs), so a slow
+    starter still climbing fast is projected far and kept. Only the job's own
+    curve and values of the same metric are compared: no scale is assumed.
+    """
+
+    name: ClassVar[str] = "extrapolated_envelope"
+    leaders: int = 5
+    lag: float = 0.5
+    grace_fraction: float = 0.2
+    growth: float = 1.0
+    noise: float = 2.0
+    extrapolation_grace: float = 0.1
+
+    def should_stop_given(self, current: Curve, leaders: Sequence[Leader], direction: Direction) -> bool:
+        return super().should_stop_given(current, leaders, direction) or self.cannot_catch_up(
+            current, leaders, direction
+        )
+
+    def cannot_catch_up(self, current: Curve, leaders: Sequence[Leader], direction: Direction) -> bool:
+        """Whether the job's generous extrapolation ends worse than the leaders' best final objective."""
+        epoch = len(current)
+        if epoch < 3 or len(leaders) < self.leaders:
+            return False
+        length = statistics.median(x.epochs for x in leaders)
+        if epoch <= self.extrapolation_grace * length or epoch >= length:
+            return False
+        sign = 1.0 if direction == Direction.MAXIMIZE else -1.0
+        half = epoch // 2
+        now, then = sign * best_value(current, direction), sign * best_value(current[:half], direction)
+        finals = [sign * x.final for x in leaders if math.isfinite(x.final)]
+        if not (math.isfinite(now) and math.isfinite(then) and finals):
+            return False
+        recent = [v for v in current[half - 1 :] if math.isfinite(v)]
+        spread = max(recent) - min(recent) if len(recent) > 1 else 0.0
+        gain = (now - then) / math.log(epoch / half) * math.log(length / epoch)
+        return now + self.growth * gain + self.noise * spread < max(finals)
+
+
 RULES: dict[str, type[EarlyStoppingRule]] = {
     MedianStoppingRule.name: MedianStoppingRule,
     BestSoFarRankRule.name: BestSoFarRankRule,
     LeaderEnvelopeRule.name: LeaderEnvelopeRule,
+    CorrelationGatedEnvelopeRule.name: CorrelationGatedEnvelopeRule,
+    ExtrapolatedEnvelopeRule.name: ExtrapolatedEnvelopeRule,
 }
 
 DEFAULT_RULE: EarlyStoppingRule = LeaderEnvelopeRule(leaders=5, lag=0.5, grace_fraction=0.2)

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from bench import early_stopping as bench
-from jobs.tuning.early_stopping import BestSoFarRankRule, EarlyStoppingRule, LeaderEnvelopeRule, MedianStoppingRule
+from jobs.tuning.early_stopping import (
+    BestSoFarRankRule,
+    CorrelationGatedEnvelopeRule,
+    EarlyStoppingRule,
+    ExtrapolatedEnvelopeRule,
+    LeaderEnvelopeRule,
+    MedianStoppingRule,
+)
 from jobs.tuning.strategies.base import Direction
 
 CURVES_DIR = Path(__file__).resolve().parents[2] / "bench" / "curves"
@@ -161,6 +168,13 @@ def test_equal_budget_outcomes():
         LeaderEnvelopeRule(),
         LeaderEnvelopeRule(leaders=2, lag=0.5, grace_fraction=0.2),
         LeaderEnvelopeRule(leaders=2, lag=0.75, window=0.5),
+        CorrelationGatedEnvelopeRule(),
+        CorrelationGatedEnvelopeRule(
+            gate_correlation=0, gate_confidence=0, gate_jobs=4, gate_history=4, gate_leaders=2
+        ),
+        CorrelationGatedEnvelopeRule(gate_correlation=-0.5, gate_jobs=4, gate_leaders=1, window=0.5, leaders=3),
+        ExtrapolatedEnvelopeRule(leaders=2),
+        ExtrapolatedEnvelopeRule(leaders=3, growth=0.5, noise=0.5, extrapolation_grace=0, window=0.5),
     ],
     ids=lambda rule: bench._label(rule),
 )
@@ -296,3 +310,12 @@ def test_recorded_curve_files_are_valid(path):
     curves = bench.load_curves(path)
     assert len(curves.curves) >= 100
     assert all(c.seconds_per_epoch > 0 and c.values for c in curves.curves)
+
+
+def test_a_replay_is_keyed_by_its_seeds_too(tmp_path):
+    """A rule with a candidate's settings has the candidate's label: the suite must not mix their seeds."""
+    path = tmp_path / "two.json"
+    curve = {"values": [0.1, 0.2], "seconds_per_epoch": 1.0}
+    path.write_text(json.dumps({"objective": {"name": "m", "type": "Maximize"}, "curves": [curve, curve]}))
+    tasks = [(str(path), "off", 1, 2, 3), (str(path), "off", 1, 2, 2)]
+    assert list(bench.run_tasks(tasks, workers=1)) == tasks

@@ -17,7 +17,12 @@ from jobs.backends.metrics import MetricRecord
 from jobs.models import CompletionReason, StopReason, TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from jobs.sagemaker.shapes import describe_tuning_job
 from jobs.services import metrics
-from jobs.tuning.early_stopping import LeaderEnvelopeRule
+from jobs.tuning.early_stopping import (
+    CorrelationGatedEnvelopeRule,
+    ExtrapolatedEnvelopeRule,
+    LeaderEnvelopeRule,
+    finishers_at,
+)
 from jobs.tuning.strategies.base import Direction
 from tests.jobs.factories import register_algorithm, tuning_job_config
 
@@ -340,14 +345,19 @@ def test_identical_data_and_algorithm_needs_the_same_algorithm(algorithm, no_tas
     [
         LeaderEnvelopeRule(),
         LeaderEnvelopeRule(leaders=2, lag=0.5, grace_fraction=0.2, window=0.5),
+        CorrelationGatedEnvelopeRule(leaders=2, gate_jobs=4, gate_correlation=-0.5, gate_leaders=2),
+        CorrelationGatedEnvelopeRule(
+            leaders=2, gate_jobs=4, gate_correlation=-1, gate_leaders=1, gate_history=4, window=0.5
+        ),
+        ExtrapolatedEnvelopeRule(leaders=2, growth=0.5, noise=0, extrapolation_grace=0),
     ],
-    ids=["defaults", "every-setting"],
+    ids=["defaults", "every-setting", "correlation-gated", "correlation-gated-every-setting", "extrapolated"],
 )
 @pytest.mark.parametrize("objective_type", ["Maximize", "Minimize"])
 def test_the_live_leader_envelope_decides_as_the_rule_over_whole_curves(
     rule, objective_type, seed, algorithm, no_tasks
 ):
-    """What the service reads for the rule (leaders, running averages) gives `should_stop`'s answers.
+    """What the service reads for the rule (leaders, finishers) gives `should_stop`'s answers.
 
     Earlier jobs that completed, failed or still run, of several lengths, with NaN.
     """
@@ -390,6 +400,11 @@ def test_the_live_leader_envelope_decides_as_the_rule_over_whole_curves(
         job = TrainingJob.objects.get(pk=current.pk)
         live = metrics._auto_decision(job, tuning_job, own, epoch, direction, rule)
         decisions.append((live, rule.should_stop(own, curves, direction, ended)))
+        if isinstance(rule, CorrelationGatedEnvelopeRule):
+            read = metrics._finishers(job, tuning_job, epoch, rule.gate_history, direction, rule.window)
+            expected = finishers_at(curves, ended, epoch, direction, rule.window, rule.gate_history)
+            flat = [value for f in read for value in (f.final, f.best)]
+            assert flat == pytest.approx([value for f in expected for value in (f.final, f.best)], nan_ok=True)
     assert all(live == expected for live, expected in decisions), decisions
     assert {expected for _, expected in decisions} == {True, False}, "the seed must exercise both answers"
 
@@ -419,3 +434,21 @@ def test_sagemakers_rule_runs_live_when_named(algorithm, no_tasks, settings):
     (dipping,) = launch(tuning_job, 1)
     dipping = play(dipping, [0.6, 0.5, 0.9, 0.95])
     assert (dipping.status, dipping.epochs_run) == (TrainingJobStatus.STOPPED, 2)
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "epochs"),
+    [("extrapolated_envelope", TrainingJobStatus.STOPPED, 3), ("auto", TrainingJobStatus.COMPLETED, 10)],
+)
+def test_the_extrapolated_envelope_stops_a_flat_job_the_envelope_keeps(
+    rule, status, epochs, algorithm, no_tasks, settings
+):
+    """Five jobs ended, the best (0.9) after a slow start; a job flat at 0.5 can never reach 0.9."""
+    settings.TUNEBOARD_EARLY_STOPPING_RULE = rule
+    tuning_job = sequential(early_stopping_type="Auto")
+    for values in ([0.1] * 5 + [0.9] * 5, [0.6] * 9 + [0.8], [0.6] * 10, [0.55] * 10, [0.5] * 10):
+        (job,) = launch(tuning_job, 1)
+        assert play(job, values).status == TrainingJobStatus.COMPLETED
+    (flat,) = launch(tuning_job, 1)
+    flat = play(flat, [0.5] * 10)
+    assert (flat.status, flat.epochs_run) == (status, epochs)
