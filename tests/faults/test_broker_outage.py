@@ -20,8 +20,8 @@ from tests.jobs.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
-EPOCHS = 16
-OUTAGE_SECONDS = 10
+EPOCHS = 12
+OUTAGE_SECONDS = 5
 
 
 @pytest.fixture

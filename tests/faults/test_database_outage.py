@@ -22,8 +22,8 @@ pytestmark = [
     pytest.mark.skipif(postgres_bin() is None, reason="needs PostgreSQL's server programs (pg_ctl)"),
 ]
 
-EPOCHS = 24
-OUTAGE_SECONDS = 12
+EPOCHS = 16
+OUTAGE_SECONDS = 6
 
 
 @pytest.fixture

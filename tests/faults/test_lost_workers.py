@@ -70,6 +70,7 @@ def test_a_killed_pool_process_fails_its_job_at_once_and_the_job_is_retried(work
 
 
 def test_a_killed_worker_s_job_is_retried_on_another_worker(workers, program, tmp_path):
+    workers.env["TUNEBOARD_HEARTBEAT_TIMEOUT"] = "3"  # shorter than the default 8 s, for a short test
     workers.start_worker("control", 1)
     workers.start_worker("training", 1, name="doomed")
     workers.start_beat(tmp_path)
