@@ -1,6 +1,6 @@
 """Faults against a whole deployment, with production timings: what survives, and how fast it recovers.
 
-    python -m bench.faults [--scenarios pool_kill,worker_kill,postgres_down,redis_down] [--outage 60]
+    python -m bench.faults [--scenarios pool_kill,worker_kill,postgres_down,redis_down,makespan] [--outage 60]
 
 Each scenario starts its own PostgreSQL and Redis (bench.stack; never the
 shared servers), migrates, creates a tuning job of the converging program,
@@ -16,6 +16,8 @@ injects one fault and waits for the end state:
 - redis_down: Redis (broker and channel layer) killed for `--outage` seconds under two
   running and two queued jobs, back empty; recovery = Redis back -> the two queued
   jobs' run tasks (lost with it) sent again.
+- makespan: no fault; 300 one-second jobs on 2 slots; the tuning job's span against
+  the ideal (the jobs' own run time / 2): the scheduling overhead.
 
 For each: jobs Completed / all, samples stored / printed (lost = printed - stored;
 duplicates are impossible by the unique constraint, counted anyway), retries, and
@@ -37,7 +39,16 @@ from bench.stack import CONVERGING_PROGRAM, OwnPostgres, OwnRedis, Processes, cr
 class Deployment:
     """Own PostgreSQL and Redis, workers and beat with default timings, a tuning job "outage"."""
 
-    def __init__(self, directory: Path, *, jobs: int, epochs: int, epoch_seconds: float, retries: int):
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        jobs: int,
+        epochs: int,
+        epoch_seconds: float,
+        retries: int,
+        parallel: int | None = None,
+    ):
         self.postgres, self.redis = OwnPostgres(), OwnRedis()
         self.postgres.start()
         self.redis.start()
@@ -54,7 +65,13 @@ class Deployment:
         manage(self.processes.env, "migrate", "--noinput")
         program = write_program(directory / "programs", "converging.py", CONVERGING_PROGRAM)
         create_tuning_job(
-            self.processes.env, program=program, epochs=epochs, jobs=jobs, epoch_seconds=epoch_seconds, retries=retries
+            self.processes.env,
+            program=program,
+            epochs=epochs,
+            jobs=jobs,
+            epoch_seconds=epoch_seconds,
+            retries=retries,
+            parallel=parallel,
         )
         self.directory = directory
 
@@ -173,11 +190,37 @@ def redis_down(directory: Path, outage: float) -> dict:
         deployment.close()
 
 
+MAKESPAN_JOBS = 300
+
+
+def makespan(directory: Path, outage: float) -> dict:
+    """No fault: 300 one-second training jobs on 2 slots; the tuning job's span against the ideal
+    (jobs x the program's own run time / slots, the run time measured on the jobs themselves)."""
+    deployment = Deployment(directory, jobs=MAKESPAN_JOBS, epochs=1, epoch_seconds=1.0, retries=0, parallel=2)
+    try:
+        deployment.start()
+        deployment.wait(deployment.completed, "the tuning job to end", timeout=1800)
+        [(span, busy)] = deployment.query(
+            "SELECT extract(epoch FROM max(t.ended_at) - min(t.created_at)), "
+            "sum(extract(epoch FROM t.ended_at - t.started_at)) FROM jobs_trainingjob t"
+        )
+        ideal = float(busy) / 2
+        return {
+            **deployment.outcome(),
+            "makespan_s": round(float(span), 1),
+            "ideal_s": round(ideal, 1),
+            "ratio": round(float(span) / ideal, 3),
+        }
+    finally:
+        deployment.close()
+
+
 SCENARIOS = {
     "pool_kill": pool_kill,
     "worker_kill": worker_kill,
     "postgres_down": postgres_down,
     "redis_down": redis_down,
+    "makespan": makespan,
 }
 
 

@@ -239,7 +239,7 @@ services.algorithm_register(
 )
 services.tuning_job_create(config=TuningJobConfig(
     name="outage", algorithm_name="converging", objective_metric_name="validation:accuracy",
-    objective_type="Maximize", max_training_jobs={jobs}, max_parallel_training_jobs={jobs}, random_seed=7,
+    objective_type="Maximize", max_training_jobs={jobs}, max_parallel_training_jobs={parallel}, random_seed=7,
     parameter_ranges=[{{"name": "learning_rate", "type": "Continuous", "min_value": 0.01, "max_value": 0.2}}],
     max_retry_attempts={retries},
 ))
@@ -247,12 +247,25 @@ services.tuning_job_create(config=TuningJobConfig(
 
 
 def create_tuning_job(
-    env: dict, *, program: Path, epochs: int, jobs: int, epoch_seconds: float = 0.5, retries: int = 0
+    env: dict,
+    *,
+    program: Path,
+    epochs: int,
+    jobs: int,
+    epoch_seconds: float = 0.5,
+    retries: int = 0,
+    parallel: int | None = None,
 ) -> None:
     """Register the converging program and create the tuning job "outage" (`jobs` training jobs,
-    all at once) through the workers' own settings (database, broker), as a user's request would."""
+    `parallel` at once, all of them by default) through the workers' own settings (database,
+    broker), as a user's request would."""
     setup = _CREATE_TUNING_JOB.format(
-        program=str(program), epochs=epochs, jobs=jobs, epoch_seconds=epoch_seconds, retries=retries
+        program=str(program),
+        epochs=epochs,
+        jobs=jobs,
+        parallel=parallel or jobs,
+        epoch_seconds=epoch_seconds,
+        retries=retries,
     )
     manage(env, "shell", stdin=setup)
 
