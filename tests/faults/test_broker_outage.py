@@ -1,18 +1,20 @@
-"""Fault suite, broker outage: Redis killed under running and queued training jobs, back empty.
+"""Fault suite, broker outage: the broker killed under running and queued training jobs.
 
 Issue 14's second row: Redis killed and back after 10 s without persistence used
 to leave the queued jobs InProgress, never started, for ten minutes. Here a
-Redis of the test's own (the broker and the channel layer) is killed with two
-jobs running and two queued, and started again empty; real Celery workers,
-beat and training processes. The running jobs must finish on their own with
-every epoch stored, the lost ones be sent again and run once.
+broker of the test's own is killed (kill -9) with two jobs running and two
+queued, and started again: a Redis (the broker and the channel layer) that comes
+back empty, and a RabbitMQ that comes back with its durable queues and whatever
+of them reached its disk. Real Celery workers, beat and training processes. The
+running jobs must finish on their own with every epoch stored, the queued ones
+run once each, whether their messages survived or are sent again.
 """
 
 import time
 
 import pytest
 
-from bench.stack import OwnRedis, create_tuning_job
+from bench.stack import OwnRabbitMQ, OwnRedis, create_tuning_job
 from jobs.models import TrainingJob, TrainingJobStatus, TuningJob, TuningJobStatus
 from tests.conftest import Workers
 from tests.jobs.factories import CONVERGING_PROGRAM, write_program
@@ -41,8 +43,35 @@ def outage_workers(transactional_db, broker, jobs_dir, tmp_path):
     pool.stop_all()
 
 
+@pytest.fixture
+def rabbitmq():
+    if not OwnRabbitMQ.available():
+        pytest.skip("RabbitMQ (Debian's rabbitmq-server) is not installed")
+    server = OwnRabbitMQ()
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def rabbitmq_workers(transactional_db, rabbitmq, celery_broker, jobs_dir, tmp_path):
+    """Workers with RabbitMQ as the Celery broker; Channels and the cache stay on the test Redis."""
+    (tmp_path / "worker-logs").mkdir()
+    pool = Workers(celery_broker, jobs_dir, tmp_path / "worker-logs", extra_env={"CELERY_BROKER_URL": rabbitmq.url})
+    pool.env.update(TUNEBOARD_RECONCILE_INTERVAL="1", TUNEBOARD_REDISPATCH_AFTER="2")
+    yield pool
+    pool.stop_all()
+
+
 def test_running_jobs_outlive_a_broker_that_comes_back_empty(broker, outage_workers, tmp_path):
-    workers = outage_workers
+    run_through_a_broker_outage(broker, outage_workers, tmp_path)
+
+
+def test_running_jobs_outlive_a_rabbitmq_restart(rabbitmq, rabbitmq_workers, tmp_path):
+    run_through_a_broker_outage(rabbitmq, rabbitmq_workers, tmp_path)
+
+
+def run_through_a_broker_outage(broker, workers, tmp_path):
     program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
     create_tuning_job(workers.env, program=program, epochs=EPOCHS, jobs=4)
     workers.start_worker("control", 1)
