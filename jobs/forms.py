@@ -38,7 +38,10 @@ ROW_DEPENDENT_ERRORS = {"parameter_ranges", "static_hyperparameters", "hyperband
 class ParameterRangeForm(forms.Form):
     """One of ParameterRanges: Continuous or Integer with bounds and scaling, or Categorical with values."""
 
-    name = forms.CharField(label="Name", widget=forms.TextInput(attrs={"placeholder": "learning_rate"}))
+    # The datalist offers the chosen algorithm's tunable hyperparameters (tuning_job_form.js fills it).
+    name = forms.CharField(
+        label="Name", widget=forms.TextInput(attrs={"placeholder": "learning_rate", "list": "tunable-hyperparameters"})
+    )
     type = forms.ChoiceField(label="Type", choices=[(t.value, t.value) for t in ParameterType], initial="Continuous")
     # Text, not numbers: the search space reads bounds as SageMaker sends them
     # (strings) and says precisely what is wrong with one.
@@ -301,6 +304,10 @@ class TuningJobCreationForm:
                 "objective": [algorithm.objective_metric_name, algorithm.objective_type]
                 if algorithm.objective_metric_name
                 else None,
+                "hyperparameters": [
+                    {"name": declared.name, "tunable": declared.is_tunable, "valid": declared.describe()}
+                    for declared in algorithm.supported
+                ],
             }
             for algorithm in self.algorithms
         }

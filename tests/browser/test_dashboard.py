@@ -11,7 +11,13 @@ from playwright.sync_api import expect
 
 from jobs import services
 from jobs.models import TeamMember, TeamRole, TrainingJobStatus, TuningJob, TuningJobStatus
-from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
+from tests.jobs.factories import (
+    CONVERGING_PROGRAM,
+    SUPPORTED_HYPERPARAMETERS,
+    register_algorithm,
+    tuning_job_config,
+    write_program,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -197,6 +203,27 @@ def test_a_field_error_shows_at_its_field(stack, page, alice, algorithm):
     )
     expect(parallel_field).to_contain_text("1")
     expect(page.get_by_test_id("range-errors").or_(page.get_by_test_id("parameter-ranges"))).to_contain_text("MinValue")
+    assert not TuningJob.objects.exists()
+
+
+def test_the_form_offers_the_algorithms_hyperparameters_and_refuses_others(web, page, alice):
+    register_algorithm(name="declaring", supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)
+    log_in(page, web)
+    open_create_form(page, web)
+    page.select_option("#id_algorithm_name", "declaring")
+    expect(page.get_by_test_id("algorithm-hyperparameters")).to_have_text(
+        "Tunable: learning_rate (Continuous, 1e-05 to 1); optimizer (Categorical: sgd, adam, rmsprop)."
+    )
+    options = page.locator("#tunable-hyperparameters option")
+    expect(options).to_have_count(2)
+    assert page.get_attribute("#id_ranges-0-name", "list") == "tunable-hyperparameters"
+    page.fill("#id_name", "undeclared")
+    page.select_option("#id_team_name", "vision")
+    fill_range(page, 0, "momentum", "Continuous", 0.1, 0.9)
+    page.get_by_test_id("create-button").click()
+    expect(page.get_by_test_id("parameter-ranges")).to_contain_text(
+        "momentum is not a hyperparameter of this algorithm (its tunable ones: learning_rate, optimizer)."
+    )
     assert not TuningJob.objects.exists()
 
 
