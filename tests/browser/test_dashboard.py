@@ -300,11 +300,87 @@ def test_the_report_prints_the_top_5_table(web, page, alice, algorithm):
     expect(page.locator("header.topbar, .site-header, nav").first).to_be_hidden()
     # The learning curves: one path per status group, a subpath per training job.
     curves = page.locator("#chart-curves.js-plotly-plot")
-    expect(curves).to_be_visible()
+    expect(curves).to_have_count(1)
     subpaths = curves.evaluate("(plot) => plot.layout.shapes.map((shape) => shape.path.match(/M/g).length)")
     assert sum(subpaths) == 7, subpaths
+    # On paper each chart is a picture as wide as its box, above its caption (the SVG kept its
+    # screen size, spilling over the caption, when printed without a beforeprint event).
+    expect(page.locator("body[data-print-ready]")).to_have_count(1)
+    figures = page.locator(".chart-box").filter(has=page.locator(".print-figure"))
+    expect(figures).to_have_count(3)
+    for index in range(3):
+        figure = figures.nth(index)
+        expect(figure.locator(".js-plotly-plot")).to_be_hidden()
+        picture, caption = figure.locator(".print-figure").bounding_box(), figure.locator("figcaption").bounding_box()
+        box = figure.bounding_box()
+        assert picture["width"] <= box["width"] and picture["y"] + picture["height"] <= caption["y"] + 1
     pdf = page.pdf()
     assert pdf.startswith(b"%PDF")
+
+
+def two_metric_training_job(name="wide") -> str:
+    """A finished tuning job of one training job that reported two metrics; the training job's name."""
+    from datetime import UTC, datetime
+
+    from jobs.backends.base import Outcome, RunResult
+    from jobs.backends.metrics import MetricRecord
+
+    register_algorithm(metrics=("validation:accuracy", "train:loss"))
+    tuning_job = services.tuning_job_create(
+        config=tuning_job_config(name=name, team_name="vision", max_training_jobs=1, max_parallel_training_jobs=1)
+    )
+    [job] = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    services.training_job_start(training_job_id=job.id, worker="w@h:1", log_path="")
+    now = datetime.now(UTC)
+    records = [MetricRecord(metric, e, value * e, now) for e in (1, 2, 3) for metric, value in
+               (("validation:accuracy", 0.2), ("train:loss", 0.5))]  # fmt: skip
+    services.training_job_record_metrics(training_job_id=job.id, records=records)
+    services.training_job_finish(training_job_id=job.id, result=RunResult(Outcome.COMPLETED, 0))
+    return job.name
+
+
+# How wide the page is against its window: wider means a sideways scroll of the whole page.
+OVERFLOW = "() => ({scroll: document.documentElement.scrollWidth, window: window.innerWidth})"
+
+
+def test_every_metric_chart_fits_its_card_and_pages_fit_a_phone(web, page, alice):
+    name = two_metric_training_job()
+    log_in(page, web)
+    page.goto(f"{web}/training-jobs/{name}/")
+    charts = page.locator('[data-testid="metric-charts"] .js-plotly-plot')
+    expect(charts).to_have_count(2)
+    # The second chart was once drawn 1,330 px wide, off its card and the window, until a resize.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="metric-charts"] figure')].every((figure) => {
+            const svg = figure.querySelector('.main-svg');
+            return svg && svg.getBoundingClientRect().width <= figure.clientWidth + 1;
+        })"""
+    )
+    overflow = page.evaluate(OVERFLOW)
+    assert overflow["scroll"] <= overflow["window"], overflow
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", f"/tuning-jobs/{name.rsplit('-', 1)[0]}/", f"/training-jobs/{name}/", "/new/"):
+        page.goto(f"{web}{path}")
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate(OVERFLOW)
+        assert overflow["scroll"] <= 390, (path, overflow)
+        # The title and the navigation do not collide.
+        title = page.locator("header .brand").bounding_box()
+        links = page.get_by_role("navigation", name="Main").locator("a, button")
+        for index in range(links.count()):
+            box = links.nth(index).bounding_box()
+            assert box["x"] + box["width"] <= 390, (path, index, box)
+            assert not overlap(box, title), (path, index, box, title)
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and (b["y"] < a["y"] + a["height"])
+    )
 
 
 def test_the_training_jobs_table_sorts_and_filters_in_place(web, page, alice, algorithm):

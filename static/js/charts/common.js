@@ -91,7 +91,30 @@ export function jobsInOrder(state) {
 
 /** Plotly.react with the pages' chart config: updates the chart in place if it exists. */
 export function react(node, traces, layout) {
-  return plotly().react(node, traces, layout, PLOT_CONFIG);
+  const drawing = plotly().react(node, traces, layout, PLOT_CONFIG);
+  followWidth(node);
+  return drawing;
+}
+
+const followed = new WeakSet();
+const resizeObserver =
+  "ResizeObserver" in globalThis
+    ? new ResizeObserver((entries) => {
+        for (const { target } of entries) {
+          if (target.isConnected && target._fullLayout) plotly().Plots.resize(target);
+        }
+      })
+    : null;
+
+/**
+ * Keep the chart as wide as its box. Plotly's `responsive` follows only window
+ * resizes: a chart drawn while its grid had one column stays that wide when a
+ * second chart joins the grid, a card opens or the page is printed.
+ */
+export function followWidth(node) {
+  if (!resizeObserver || followed.has(node)) return;
+  followed.add(node);
+  resizeObserver.observe(node);
 }
 
 export function betterThan(type) {
