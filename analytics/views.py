@@ -87,19 +87,24 @@ def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
 @login_required
 @require_GET
 def tuning_jobs_compare(request):
-    """Two or more tuning jobs side by side: ?jobs=off&jobs=auto, the first one the baseline."""
+    """Two or more tuning jobs side by side: ?jobs=off&jobs=auto[&baseline=off], the baseline first
+    (the first one named when none is chosen)."""
     names = list(dict.fromkeys(name for name in request.GET.getlist("jobs") if name))
-    tuning_jobs = selectors.tuning_jobs_named_visible_to(user=request.user, names=names)
-    if tuning_jobs is None:
+    baseline = request.GET.get("baseline", "")
+    named = [*names, baseline] if baseline else names
+    if selectors.tuning_jobs_named_visible_to(user=request.user, names=named) is None:
         raise Http404("No such tuning job.")
     data = None
     if "jobs" in request.GET:
         data = QueryDict(mutable=True)
         data.setlist("jobs", names)
+        data["baseline"] = baseline
     form = CompareForm(data, choices=selectors.compare_choices(user=request.user))
     summaries = []
     charts = None
+    tuning_jobs = []
     if form.is_valid():
+        tuning_jobs = selectors.tuning_jobs_named_visible_to(user=request.user, names=form.ordered_names())
         summaries = selectors.tuning_jobs_compare(tuning_jobs=tuning_jobs)
         first = tuning_jobs[0]
         charts = {

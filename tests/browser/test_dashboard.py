@@ -271,7 +271,14 @@ def test_compare_shows_the_savings_of_an_off_auto_pair(web, page, alice, algorit
     finished_tuning_job("seed-off", [0.30, 0.35, 0.33, 0.20])
     finished_tuning_job("seed-auto", [0.30, 0.35, 0.10, 0.12], stopped=(2, 3), early_stopping="Auto")
     log_in(page, web)
-    page.goto(f"{web}/analytics/compare/?jobs=seed-off&jobs=seed-auto")
+    # Ticked on the list, the baseline chosen on the compare page.
+    for name in ("seed-off", "seed-auto"):
+        page.get_by_label(f"Compare {name}").check()
+    page.get_by_test_id("compare-selected").click()
+    expect(page).to_have_url(re.compile(r"/analytics/compare/\?jobs=seed-auto&jobs=seed-off$"))
+    expect(page.get_by_role("checkbox", name=re.compile("^seed-off"))).to_be_checked()
+    page.select_option("#id_baseline", "seed-off")
+    page.get_by_test_id("compare-picker").get_by_role("button", name="Compare").click()
     saved = page.locator("tr", has_text="Training time saved vs seed-off")
     expect(saved).to_be_visible()
     # Off trained 4 x 10 s; Auto 2 x 10 s + 2 x 5 s = 30 s: 25% saved.
