@@ -236,7 +236,18 @@ class TuningJobCreationForm:
                 validate_tuning_job_config(self.config(), user=self.user)
             except ValidationError as error:
                 self.add_errors(error, skip=ROW_DEPENDENT_ERRORS)
+        elif rows_valid and not form_valid:
+            # The ranges are judged without the rest of the form: an empty form says at once
+            # that it has none, not only once its other fields are right.
+            self._check_search_space()
         return form_valid and rows_valid
+
+    def _check_search_space(self) -> None:
+        ranges = [ParameterRangeForm.as_range(row.cleaned_data) for row in self.ranges.live_forms()]
+        try:
+            SearchSpace.from_dicts(ranges)
+        except SearchSpaceError as error:
+            self.add_errors(ValidationError({"parameter_ranges": [str(error)]}))
 
     def config(self) -> TuningJobConfig:
         data = self.form.cleaned_data

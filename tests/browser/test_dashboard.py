@@ -227,6 +227,17 @@ def test_the_form_offers_the_algorithms_hyperparameters_and_refuses_others(web, 
     assert not TuningJob.objects.exists()
 
 
+def test_an_empty_form_names_every_missing_part_on_the_first_submit(web, page, alice, algorithm):
+    log_in(page, web)
+    open_create_form(page, web)
+    page.get_by_test_id("create-button").click()
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    expect(page.get_by_test_id("parameter-ranges")).to_contain_text("a search space needs at least one parameter range")
+    expect(page.locator("#id_name").locator("xpath=ancestor::*[contains(@class, 'field')][1]")).to_contain_text(
+        "required"
+    )
+
+
 def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_stopping="Off"):
     """A tuning job whose training jobs ran `seconds_per_job` each (the stopped ones half as long)."""
     from datetime import UTC, datetime, timedelta

@@ -263,6 +263,14 @@ def test_whole_space_errors_are_shown_at_the_ranges_block(alice_client, ranges, 
     assert not TuningJob.objects.exists()
 
 
+def test_an_empty_form_says_at_once_that_it_has_no_range(alice_client):
+    # Every other field wrong too: the missing range used to show only on the next submit.
+    response = alice_client.post(URL, form_data(ranges=[], name="", max_training_jobs=""))
+    assert errors_at(response, "id_name")
+    assert "a search space needs at least one parameter range" in block(response, "parameter-ranges")
+    assert not TuningJob.objects.exists()
+
+
 @pytest.mark.skipif("Grid" not in STRATEGIES, reason="Grid search is not installed")
 def test_a_range_the_strategy_cannot_search_is_shown_in_the_ranges_block_naming_it(alice_client):
     response = alice_client.post(URL, form_data(strategy="Grid"))
