@@ -238,7 +238,7 @@ def test_an_empty_form_names_every_missing_part_on_the_first_submit(web, page, a
     )
 
 
-def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_stopping="Off"):
+def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_stopping="Off", **config):
     """A tuning job whose training jobs ran `seconds_per_job` each (the stopped ones half as long)."""
     from datetime import UTC, datetime, timedelta
 
@@ -249,7 +249,7 @@ def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_st
     tuning_job = services.tuning_job_create(
         config=tuning_job_config(
             name=name, team_name="vision", max_training_jobs=len(finals), max_parallel_training_jobs=len(finals),
-            early_stopping_type=early_stopping, random_seed=5,
+            early_stopping_type=early_stopping, random_seed=5, **config,
         )
     )  # fmt: skip
     start = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -399,6 +399,37 @@ def overlap(a: dict, b: dict) -> bool:
         and a["y"] < b["y"] + b["height"]
         and (b["y"] < a["y"] + a["height"])
     )
+
+
+LONG_LABEL = "stochastic-gradient-descent-with-nesterov-momentum"
+
+
+def test_charts_below_the_fold_wait_honestly_and_the_slice_plot_has_a_legend(web, page, alice, algorithm):
+    optimizer = {"name": "optimizer", "type": "Categorical", "values": [LONG_LABEL, "adam"]}
+    ranges = [{"name": "learning_rate", "type": "Continuous", "min_value": 1e-4, "max_value": 1.0}, optimizer]
+    finished_tuning_job("slices", [0.5, 0.9, 0.2, 0.3], stopped=(2, 3), early_stopping="Auto", parameter_ranges=ranges)
+    log_in(page, web)
+    page.goto(f"{web}/tuning-jobs/slices/")
+    # A chart below the fold is drawn empty first (for its frame) and says why it is empty: it
+    # once said "No objective value yet." of a tuning job full of them.
+    parallel = page.get_by_test_id("parallel-coordinates")
+    expect(parallel.locator(".annotation-text")).to_have_text("Drawn when scrolled into view…")
+    parallel.scroll_into_view_if_needed()
+    expect(parallel).to_have_attribute("data-drawn-jobs", "4")
+    page.get_by_test_id("hyperparameter-choice").select_option("optimizer")
+    chart = page.get_by_test_id("objective-vs-hyperparameter")
+    chart.scroll_into_view_if_needed()
+    expect(chart).to_have_attribute("data-drawn-jobs", "4")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"objective-vs-hyperparameter\"]').layout.xaxis.title.text"
+        " === 'optimizer'"
+    )
+    figure = chart.evaluate("(plot) => ({names: plot.data.map((t) => t.name), counts: plot.data.map((t) => t.x.length),"
+                            " legend: plot.layout.showlegend, ticks: plot.layout.xaxis.ticktext})")  # fmt: skip
+    assert figure["names"] == ["Completed", "Stopped (early or by a user)"]
+    assert figure["counts"] == [2, 2] and figure["legend"] is True
+    assert figure["ticks"] == ["stochastic-gradie…", "adam"]
+    expect(chart.locator(".legendtext")).to_have_count(2)
 
 
 def test_the_training_jobs_table_sorts_and_filters_in_place(web, page, alice, algorithm):

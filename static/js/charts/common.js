@@ -71,9 +71,27 @@ export function emptyNote(text) {
   return [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#5b6475" } }];
 }
 
+/**
+ * What an empty per-job chart says: "no value yet" only once the page has read the tuning job.
+ * The charts below the fold are first drawn empty (`state.pending`), to show their axes, and
+ * drawn with the jobs when scrolled to; until then they claimed there was nothing to show.
+ */
+export function noObjectiveNote(state) {
+  return emptyNote(state.pending ? "Drawn when scrolled into view…" : "No objective value yet.");
+}
+
 /** Plotly renders a little HTML in hover labels; names and values are the user's, so escape them. */
 export function escapeLabel(text) {
   return String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+// Longer category labels are cut on an axis (hover labels keep them whole): a long one
+// otherwise squeezed the plot into a sliver or ran off its card.
+const MAX_TICK_LABEL = 18;
+
+export function tickLabel(text) {
+  const label = String(text);
+  return label.length > MAX_TICK_LABEL ? `${label.slice(0, MAX_TICK_LABEL - 1)}…` : label;
 }
 
 /** "lr=0.01<br>optimizer=adam": a job's tuned hyperparameters for its hover label, computed once per job. */
