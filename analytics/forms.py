@@ -2,7 +2,7 @@
 
 from django import forms
 
-from analytics.models import NOTE_MAX_LENGTH
+from analytics.models import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 
 MAX_COMPARED = 10
 
@@ -15,6 +15,16 @@ class ReviewNoteForm(forms.Form):
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 3, "maxlength": NOTE_MAX_LENGTH}),
+    )
+
+
+class DecisionForm(forms.Form):
+    # As for notes: analytics.services.decision_make says what a valid reason is.
+    reason = forms.CharField(
+        label="Why this one",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2, "maxlength": REASON_MAX_LENGTH}),
     )
 
 

@@ -379,6 +379,11 @@ class TrainingJob(models.Model):
         return self.status in ACTIVE_STATUSES
 
     @property
+    def ended_with_model(self) -> bool:
+        """Completed, or Stopped (early stopping included): what a team may choose as its model."""
+        return self.status in (TrainingJobStatus.COMPLETED, TrainingJobStatus.STOPPED)
+
+    @property
     def elapsed_seconds(self) -> float | None:
         return elapsed_seconds(self.started_at, self.ended_at)
 

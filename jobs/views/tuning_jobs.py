@@ -116,7 +116,11 @@ def tuning_job_list(request):
     sort = request.GET.get("sort", "")
     if sort.lstrip("-") not in LIST_SORTS:
         sort = LIST_DEFAULT_SORT
-    tuning_jobs = tuning_jobs.order_by(*_list_ordering(sort)).prefetch_related("tags")
+    tuning_jobs = (
+        tuning_jobs.order_by(*_list_ordering(sort))
+        .select_related("decision__training_job")
+        .prefetch_related("tags")
+    )
     page = Paginator(tuning_jobs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     totals = selectors.tuning_job_totals(tuning_job_ids=[job.id for job in page], now=now)

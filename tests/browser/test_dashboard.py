@@ -405,6 +405,21 @@ def overlap(a: dict, b: dict) -> bool:
     )
 
 
+def test_a_team_chooses_a_training_job_with_a_reason_and_sees_it_on_the_tuning_job(web, page, alice, algorithm):
+    finished_tuning_job("decide", [0.5, 0.9, 0.7])
+    log_in(page, web)
+    page.goto(f"{web}/training-jobs/decide-002/")
+    page.get_by_test_id("choose-form").locator("textarea").fill("Best **validation** accuracy; ship it.")
+    page.get_by_role("button", name="Choose this training job").click()
+    expect(page).to_have_url(re.compile(r"/tuning-jobs/decide/#decision$"))
+    decision = page.get_by_test_id("decision")
+    expect(decision.get_by_test_id("chosen-training-job")).to_have_text("decide-002")
+    expect(decision.locator("strong")).to_have_text("validation")  # the reason is Markdown
+    expect(decision).to_contain_text("by alice")
+    page.goto(f"{web}/")
+    expect(page.get_by_test_id("chosen")).to_have_text("chosen: decide-002")
+
+
 LONG_LABEL = "stochastic-gradient-descent-with-nesterov-momentum"
 
 
