@@ -436,6 +436,22 @@ def test_clone_opens_the_form_filled_in_and_creates_a_sibling(web, page, alice, 
     assert clone.parameter_ranges == TuningJob.objects.get(name="original").parameter_ranges
 
 
+def test_dark_mode_follows_the_system_setting_charts_included(web, page, alice, algorithm):
+    finished_tuning_job("night", [0.5, 0.9])
+    log_in(page, web)
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"{web}/tuning-jobs/night/")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(12, 17, 29)"
+    curves = page.get_by_test_id("learning-curves")
+    expect(curves).to_have_class(re.compile("js-plotly-plot"))
+    colors = curves.evaluate("(plot) => [plot.layout.paper_bgcolor, plot.layout.font.color]")
+    assert colors == ["#161b26", "#e4e7ec"]
+    page.emulate_media(color_scheme="light")
+    page.reload()
+    expect(curves).to_have_class(re.compile("js-plotly-plot"))
+    assert curves.evaluate("(plot) => plot.layout.paper_bgcolor") == "#fff"
+
+
 LONG_LABEL = "stochastic-gradient-descent-with-nesterov-momentum"
 
 
