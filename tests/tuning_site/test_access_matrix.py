@@ -1,0 +1,620 @@
+"""The access matrix: every endpoint, as every role, against one declared table (docs/security.md).
+
+The endpoints are read from the code, not listed by hand: every pattern of
+the URLconf (Django's resolver, the admin and the DRF router's routes
+included), every method a DRF view answers, every websocket route of
+jobs.routing and every operation /sagemaker dispatches (its OPERATIONS
+table). Each must have a rule here, and each rule must name an endpoint that
+exists: a new endpoint without a declared policy fails the suite.
+
+Adding an endpoint: run this file; the failure names the missing key (the
+route as the resolver prints it, with the method). Add a rule to HTTP (or to
+SAGEMAKER, WEBSOCKET) with the outcome each role must get: OK (a 2xx, or a
+redirect that is not to a login page), LOGIN (a redirect to a login page),
+or a status code (400, 401, 403, 404, 405, 409); on /sagemaker "ok" or the
+AWS error's __type. Give a body where the request needs one to succeed for
+the roles allowed. A route's `<name>` is the team "vision"'s tuning job,
+training job or algorithm, by the path segment before it (see `_concrete`).
+
+Besides the table, every answer that hides an object (a 404, a
+ResourceNotFound) must equal the answer for a name that does not exist, body
+included, and no answer to a role outside the team may contain the team's
+job names.
+
+The data is built once for the module and committed; each role's request
+runs in a savepoint rolled back after it, so a stop or a create by one role
+leaves the next role the same world. No worker runs: what a request would
+dispatch is only a row.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import pytest
+from asgiref.sync import async_to_sync
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client, override_settings
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.views import APIView
+
+from analytics.models import ReviewNote
+from jobs import services
+from jobs.backends.metrics import MetricRecord
+from jobs.models import AccessKey, ApiToken, MetricSample, TeamMember, TeamRole, TrainingJob, TuningJob
+from jobs.routing import websocket_urlpatterns
+from jobs.sagemaker.api.operations import OPERATIONS
+from tests.jobs.factories import external_tuning_job, register_algorithm, run, tuning_job_config
+from tests.jobs.sagemaker.api.conftest import create_request, register_image
+from tuning_site.asgi import application
+
+ROLES = ("anonymous", "no_team", "other_team", "viewer", "operator", "staff", "superuser")
+OK = "ok"
+LOGIN = "login"
+# The team "vision"'s objects are named with this prefix; no answer to a role outside the team may contain it.
+SECRET = "secret-"
+TUNING_JOB = f"{SECRET}tj"
+ENDED_TUNING_JOB = f"{SECRET}done"
+# The first training job of TUNING_JOB, the one a trainer claimed.
+TRAINING_JOB = f"{TUNING_JOB}-001"
+MISSING = "no-such-job"
+OUTSIDERS = ("anonymous", "no_team", "other_team")
+
+
+def expect(anonymous, no_team, other_team, viewer, operator, staff, superuser) -> dict:
+    return dict(zip(ROLES, (anonymous, no_team, other_team, viewer, operator, staff, superuser), strict=True))
+
+
+EVERYONE = expect(OK, OK, OK, OK, OK, OK, OK)
+SIGNED_IN = expect(LOGIN, OK, OK, OK, OK, OK, OK)
+SIGNED_IN_API = expect(401, OK, OK, OK, OK, OK, OK)
+TEAM_READS = expect(LOGIN, 404, 404, OK, OK, OK, OK)
+TEAM_READS_JSON = expect(401, 404, 404, OK, OK, OK, OK)
+TEAM_OPERATES = expect(LOGIN, 404, 404, 403, OK, OK, OK)
+TEAM_OPERATES_API = expect(401, 404, 404, 403, OK, OK, OK)
+# Only operators (of any team) and staff open the create form; the other team's operator is one.
+CREATORS = expect(LOGIN, 403, OK, 403, OK, OK, OK)
+STAFF_ONLY = expect(LOGIN, 403, 403, 403, 403, OK, OK)
+# Registering or changing an algorithm is a permission of its own: staff without it may not.
+ALGORITHM_WRITE = expect(401, 403, 403, 403, 403, 403, OK)
+# The trainer API takes a training job's token only; no user's session or token works there.
+TRAINER_ONLY = expect(401, 401, 401, 401, 401, 401, 401)
+NOBODY = expect(405, 405, 405, 405, 405, 405, 405)
+ADMIN_INDEX = expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, OK, OK)
+# Model pages of the admin need the model's permissions, which the staff user here lacks.
+ADMIN_MODEL = expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, 403, OK)
+ADMIN_READ_ONLY_ADD = expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, 403, 403)
+# An object's bare admin URL redirects to its change page, which then decides.
+ADMIN_REDIRECT = expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, OK, OK)
+ADMIN_NOT_FOUND = expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, 404, 404)
+
+
+@dataclass(frozen=True)
+class Rule:
+    expected: dict
+    # A form body (pages) or a JSON body (the REST API) that succeeds for the roles allowed.
+    data: dict | None = None
+    json: bool = False
+
+
+def admin_model(app_model: str, *, add=ADMIN_MODEL) -> dict:
+    """The six routes of a ModelAdmin; `add` for the read-only ones, whose add page nobody opens."""
+    base = f"admin/{app_model}/"
+    return {
+        (base, "GET"): Rule(ADMIN_MODEL),
+        (f"{base}add/", "GET"): Rule(add),
+        (f"{base}<path:object_id>/history/", "GET"): Rule(ADMIN_MODEL),
+        (f"{base}<path:object_id>/delete/", "GET"): Rule(ADMIN_MODEL),
+        (f"{base}<path:object_id>/change/", "GET"): Rule(ADMIN_MODEL),
+        (f"{base}<path:object_id>/", "GET"): Rule(ADMIN_REDIRECT),
+    }
+
+
+def _algorithm_body(name: str) -> dict:
+    return {
+        "name": name,
+        "command": ["/usr/bin/true"],
+        "metric_definitions": [{"Name": "loss", "Regex": "loss=(\\S+)"}],
+    }
+
+
+_TUNING_JOB_BODY = {
+    "name": "new-job",
+    "algorithm": "quadratic",
+    "team": "vision",
+    "objective_metric_name": "validation:accuracy",
+    "objective_type": "Maximize",
+    "parameter_ranges": [{"name": "x", "type": "Continuous", "min_value": 0, "max_value": 1}],
+    "max_training_jobs": 2,
+    "max_parallel_training_jobs": 1,
+}
+
+HTTP: dict[tuple[str, str], Rule] = {
+    ("favicon.ico", "GET"): Rule(EVERYONE),
+    ("accounts/login/", "GET"): Rule(EVERYONE),
+    ("accounts/logout/", "GET"): Rule(NOBODY),
+    ("accounts/logout/", "POST"): Rule(expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)),
+    # Pages.
+    ("", "GET"): Rule(SIGNED_IN),
+    ("new/", "GET"): Rule(CREATORS),
+    ("new/", "POST"): Rule(CREATORS, data={}),
+    ("import/sagemaker/", "GET"): Rule(STAFF_ONLY),
+    # An incomplete form: answered with its errors, no AWS call.
+    ("import/sagemaker/", "POST"): Rule(STAFF_ONLY, data={}),
+    ("tuning-jobs/<str:name>/", "GET"): Rule(TEAM_READS),
+    ("tuning-jobs/<str:name>/summary.json", "GET"): Rule(TEAM_READS_JSON),
+    ("tuning-jobs/<str:name>/curves.json", "GET"): Rule(TEAM_READS_JSON),
+    ("tuning-jobs/<str:name>/training-jobs/", "GET"): Rule(TEAM_READS_JSON),
+    ("tuning-jobs/<str:name>/stop/", "POST"): Rule(TEAM_OPERATES, data={}),
+    ("training-jobs/<str:name>/", "GET"): Rule(TEAM_READS),
+    ("training-jobs/<str:name>/metrics.json", "GET"): Rule(TEAM_READS_JSON),
+    ("training-jobs/<str:name>/log", "GET"): Rule(TEAM_READS_JSON),
+    ("training-jobs/<str:name>/log.txt", "GET"): Rule(TEAM_READS),
+    ("training-jobs/<str:name>/model.tar.gz", "GET"): Rule(TEAM_READS),
+    ("access-keys/", "GET"): Rule(SIGNED_IN),
+    # A key for team vision: its members (a viewer's key still reads) and staff.
+    ("access-keys/", "POST"): Rule(
+        expect(LOGIN, 400, 400, OK, OK, OK, OK), data={"action": "create", "team": "vision"}
+    ),
+    # Analytics pages and exports; any member may add a review note (analytics.services.review_note_add).
+    ("analytics/compare/", "GET"): Rule(SIGNED_IN),
+    ("analytics/tuning-jobs/<str:name>/report/", "GET"): Rule(TEAM_READS),
+    ("analytics/tuning-jobs/<str:name>/report/", "POST"): Rule(TEAM_READS, data={"text": "a note"}),
+    ("analytics/tuning-jobs/<str:name>/analytics.csv", "GET"): Rule(TEAM_READS),
+    ("analytics/tuning-jobs/<str:name>/analytics.json", "GET"): Rule(TEAM_READS),
+    # The REST API.
+    ("api/v1/", "GET"): Rule(SIGNED_IN_API),
+    ("api/v1/algorithms/", "GET"): Rule(SIGNED_IN_API),
+    ("api/v1/algorithms/", "POST"): Rule(ALGORITHM_WRITE, data=_algorithm_body("new-algorithm"), json=True),
+    ("api/v1/algorithms/<name>/", "GET"): Rule(SIGNED_IN_API),
+    ("api/v1/algorithms/<name>/", "PUT"): Rule(ALGORITHM_WRITE, data=_algorithm_body("spare"), json=True),
+    ("api/v1/algorithms/<name>/", "PATCH"): Rule(ALGORITHM_WRITE, data={"description": "changed"}, json=True),
+    ("api/v1/tuning-jobs/", "GET"): Rule(SIGNED_IN_API),
+    ("api/v1/tuning-jobs/", "POST"): Rule(expect(401, 400, 400, 400, OK, OK, OK), data=_TUNING_JOB_BODY, json=True),
+    ("api/v1/tuning-jobs/<name>/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/tuning-jobs/<name>/claim/", "POST"): Rule(TEAM_OPERATES_API, json=True),
+    ("api/v1/tuning-jobs/<name>/stop/", "POST"): Rule(TEAM_OPERATES_API, json=True),
+    ("api/v1/tuning-jobs/<name>/training-jobs/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/tuning-jobs/<str:name>/analytics/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/training-jobs/<name>/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/training-jobs/<name>/metrics/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/training-jobs/<name>/stop/", "POST"): Rule(TEAM_OPERATES_API, json=True),
+    ("api/v1/trainer/<str:name>/", "GET"): Rule(TRAINER_ONLY),
+    ("api/v1/trainer/<str:name>/metrics/", "POST"): Rule(TRAINER_ONLY, data={"samples": []}, json=True),
+    ("api/v1/trainer/<str:name>/heartbeat/", "POST"): Rule(TRAINER_ONLY, json=True),
+    ("api/v1/trainer/<str:name>/finish/", "POST"): Rule(TRAINER_ONLY, data={"status": "Completed"}, json=True),
+    # The schema and its docs describe the code, the same for everyone, and hold no data.
+    ("api/schema/", "GET"): Rule(EVERYONE),
+    ("api/docs/", "GET"): Rule(EVERYONE),
+    ("api/redoc/", "GET"): Rule(EVERYONE),
+    # A browser's session is no credential on /sagemaker: every role gets AWS's error (the roles'
+    # signed requests are in SAGEMAKER).
+    ("sagemaker|/", "POST"): Rule(expect(403, 403, 403, 403, 403, 403, 403), data={}, json=True),
+    # The admin.
+    ("admin/", "GET"): Rule(ADMIN_INDEX),
+    ("admin/login/", "GET"): Rule(EVERYONE),
+    # Who is not staff is sent to the admin's index (and from there to its login).
+    ("admin/logout/", "GET"): Rule(expect(OK, OK, OK, OK, OK, 405, 405)),
+    ("admin/password_change/", "GET"): Rule(ADMIN_INDEX),
+    ("admin/password_change/done/", "GET"): Rule(ADMIN_INDEX),
+    # Without a model to complete: refused even to the superuser.
+    ("admin/autocomplete/", "GET"): Rule(expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, 403, 403)),
+    ("admin/jsi18n/", "GET"): Rule(ADMIN_INDEX),
+    # A tuning job has no page of its own on the site to send to.
+    ("admin/r/<path:content_type_id>/<path:object_id>/", "GET"): Rule(ADMIN_NOT_FOUND),
+    # An app's index is hidden (404) from staff without a permission in it.
+    ("admin/<app_label>/", "GET"): Rule(expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, 404, OK)),
+    ("admin/<url>", "GET"): Rule(ADMIN_NOT_FOUND),
+    ("admin/auth/user/<id>/password/", "GET"): Rule(ADMIN_MODEL),
+    **admin_model("auth/user"),
+    **admin_model("auth/group"),
+    **admin_model("axes/accessattempt", add=ADMIN_READ_ONLY_ADD),
+    **admin_model("axes/accesslog", add=ADMIN_READ_ONLY_ADD),
+    **admin_model("axes/accessfailurelog", add=ADMIN_READ_ONLY_ADD),
+    **admin_model("jobs/algorithm"),
+    **admin_model("jobs/tuningjob", add=ADMIN_READ_ONLY_ADD),
+    **admin_model("jobs/trainingjob", add=ADMIN_READ_ONLY_ADD),
+    **admin_model("jobs/metricsample", add=ADMIN_READ_ONLY_ADD),
+    **admin_model("jobs/accesskey"),
+    **admin_model("jobs/apitoken"),
+    **admin_model("analytics/reviewnote", add=ADMIN_READ_ONLY_ADD),
+}
+
+
+# --- what the code serves ---------------------------------------------------------------------------
+
+
+def _route_key(route: str) -> str:
+    """A resolver route as the table writes it: regex groups as <name>, anchors dropped."""
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"<\1>", route).replace("^", "").replace("$", "")
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield _route_key(prefix + str(pattern.pattern)), pattern
+
+
+def served_routes() -> dict[str, URLPattern]:
+    return dict(_walk(get_resolver().url_patterns))
+
+
+def rest_methods(pattern: URLPattern) -> set[str] | None:
+    """The methods a DRF view answers (a viewset's routed actions; an APIView's handlers); None for other views."""
+    view_class = getattr(pattern.callback, "cls", None)
+    if view_class is None or not issubclass(view_class, APIView):
+        return None
+    actions = getattr(pattern.callback, "actions", None)
+    if actions is not None:
+        return {method.upper() for method in actions if method != "head"}
+    # OPTIONS (DRF's metadata) answers as the view's own permissions decide; it is not walked.
+    return {
+        method.upper()
+        for method in view_class.http_method_names
+        if method not in ("options", "head") and hasattr(view_class, method)
+    }
+
+
+def test_every_served_route_and_rest_operation_has_a_rule_and_every_rule_an_endpoint():
+    routes = served_routes()
+    declared_routes = {route for route, _ in HTTP}
+    assert sorted(set(routes) - declared_routes) == [], "routes without a rule in HTTP"
+    assert sorted(declared_routes - set(routes)) == [], "rules for routes that no longer exist"
+    for route, pattern in routes.items():
+        methods = rest_methods(pattern)
+        if methods is not None:
+            declared = {method for key, method in HTTP if key == route}
+            assert declared == methods, f"{route}: the view answers {sorted(methods)}, the table has {sorted(declared)}"
+
+
+# --- the world --------------------------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    sessions: dict[str, str | None]
+    keys: dict[str, tuple[str, str] | None]
+    objects: dict[str, int]
+
+
+def _build(tmp_path) -> World:
+    vision = Group.objects.create(name="vision")
+    audio = Group.objects.create(name="audio")
+    users = {
+        "no_team": ("nora", None, None),
+        "other_team": ("otto", audio, TeamRole.OPERATOR),
+        "viewer": ("victor", vision, TeamRole.VIEWER),
+        "operator": ("olivia", vision, TeamRole.OPERATOR),
+    }
+    User = get_user_model()
+    people = {}
+    for role, (username, team, team_role) in users.items():
+        people[role] = User.objects.create_user(username)
+        if team is not None:
+            TeamMember.objects.create(team=team, user=people[role], role=team_role)
+    people["staff"] = User.objects.create_user("stan", is_staff=True)
+    people["superuser"] = User.objects.create_superuser("root", "root@example.com", None)
+
+    keys: dict[str, tuple[str, str] | None] = {"anonymous": None}
+    for role, user in people.items():
+        team = {"other_team": audio, "staff": None, "superuser": None}.get(role, vision)
+        if role == "no_team":
+            # A key made while in the team, kept after leaving it.
+            membership = TeamMember.objects.create(team=vision, user=user, role=TeamRole.OPERATOR)
+        key, secret = services.access_key_create(user=user, team=team)
+        if role == "no_team":
+            membership.delete()
+        keys[role] = (key.access_key_id, secret)
+
+    sessions: dict[str, str | None] = {"anonymous": None}
+    for role, user in people.items():
+        client = Client()
+        client.force_login(user)
+        sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
+
+    register_algorithm()
+    register_image("quadratic")
+    register_algorithm(name="spare")
+    tuning_job = external_tuning_job(name=TUNING_JOB)
+    training_job, _ = services.training_job_claim_external(tuning_job_id=tuning_job.id, claimant="trainer")
+    services.training_job_append_log(training_job_id=training_job.id, start=0, text="epoch 1\n")
+    model = tmp_path / "model.tar.gz"
+    model.write_bytes(b"model")
+    TrainingJob.objects.filter(pk=training_job.id).update(model_artifact_uri=model.as_uri())
+    services.training_job_record_metrics(
+        training_job_id=training_job.id, records=[MetricRecord("validation:accuracy", 1, 0.5, datetime.now(UTC))]
+    )
+    services.tags_add(tuning_job_id=tuning_job.id, tags={"project": "seed"})
+    ended = services.tuning_job_create(config=tuning_job_config(name=ENDED_TUNING_JOB, team_name="vision"))
+    for job in services.tuning_job_advance(tuning_job_id=ended.id):
+        run(job, [0.5])
+    services.tuning_job_stop(tuning_job_id=ended.id)
+    services.tuning_job_advance(tuning_job_id=ended.id)
+
+    services.api_token_create(user=people["operator"])
+    objects = {
+        "auth/user": people["viewer"].pk,
+        "auth/group": vision.pk,
+        "axes/accessattempt": AccessAttempt.objects.create(username="x", failures_since_start=1).pk,
+        "axes/accesslog": AccessLog.objects.create(username="x").pk,
+        "axes/accessfailurelog": AccessFailureLog.objects.create(username="x").pk,
+        "jobs/algorithm": tuning_job.algorithm_id,
+        "jobs/tuningjob": tuning_job.pk,
+        "jobs/trainingjob": training_job.pk,
+        "jobs/metricsample": MetricSample.objects.filter(training_job=training_job).get().pk,
+        "jobs/accesskey": AccessKey.objects.first().pk,
+        "jobs/apitoken": ApiToken.objects.first().pk,
+        "analytics/reviewnote": ReviewNote.objects.create(tuning_job=tuning_job, author=people["viewer"], text="n").pk,
+        "content_type": ContentType.objects.get_for_model(TuningJob).pk,
+    }
+    assert training_job.name == TRAINING_JOB
+    return World(sessions=sessions, keys=keys, objects=objects)
+
+
+@pytest.fixture(scope="module")
+def world(django_db_setup, django_db_blocker, celery_broker, tmp_path_factory):
+    artifacts = tmp_path_factory.mktemp("artifacts")
+    with override_settings(TUNEBOARD_ARTIFACTS_DIR=artifacts), django_db_blocker.unblock():
+        try:
+            yield _build(artifacts)
+        finally:
+            call_command("flush", verbosity=0, interactive=False)
+
+
+# --- HTTP -------------------------------------------------------------------------------------------
+
+LOGIN_PATHS = {"/accounts/login/", "/admin/login/"}
+
+
+def _client(world: World, role: str) -> Client:
+    client = Client()
+    if world.sessions[role] is not None:
+        client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[role]
+    return client
+
+
+def _concrete(route: str, world: World, name: str | None = None) -> str:
+    """The URL `route` names for the world's objects (or for the missing `name`)."""
+    objects = {
+        "tuning-jobs": TUNING_JOB,
+        "training-jobs": TRAINING_JOB,
+        "trainer": TRAINING_JOB,
+        "algorithms": "spare",
+    }
+
+    def fill(match: re.Match) -> str:
+        parameter = match.group(2)
+        before = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
+        if parameter == "name":
+            return name or objects[before]
+        if parameter == "object_id":
+            if "content_type_id" in route:
+                return str(world.objects["jobs/tuningjob"])
+            return str(world.objects[route.removeprefix("admin/").split("/<", 1)[0]])
+        return {
+            "content_type_id": str(world.objects["content_type"]),
+            "id": str(world.objects["auth/user"]),
+            "app_label": "jobs",
+            "url": "no-such-page/",
+        }[parameter]
+
+    # A regex route of alternatives ("sagemaker|/"): the first.
+    return "/" + re.sub(r"<((?:\w+):)?(\w+)>", fill, route.split("|", 1)[0])
+
+
+def _outcome(response):
+    if response.status_code in (301, 302, 303, 307, 308):
+        return LOGIN if urlsplit(response["Location"]).path in LOGIN_PATHS else OK
+    if 200 <= response.status_code < 300:
+        return OK
+    return response.status_code
+
+
+def _send(world: World, role: str, method: str, url: str, rule: Rule):
+    """The response to one request of `role`, its body read, with what it wrote undone (every role meets the
+    same world)."""
+    client = _client(world, role)
+    with transaction.atomic():
+        if rule.json:
+            response = client.generic(method, url, json.dumps(rule.data or {}), content_type="application/json")
+        elif method == "POST":
+            response = client.post(url, rule.data or {})
+        else:
+            response = client.generic(method, url)
+        # A streamed body reads the database as it goes: read it before the rollback.
+        response.body = b"".join(response.streaming_content) if response.streaming else response.content
+        transaction.set_rollback(True)
+    return response
+
+
+def _shape(response, hidden: str) -> tuple:
+    """What tells one answer from another, with the name asked for replaced: status, type and body."""
+    return (response.status_code, response.get("Content-Type"), response.body.replace(hidden.encode(), b"<name>"))
+
+
+@pytest.mark.parametrize(("route", "method"), sorted(HTTP))
+def test_http(route, method, world, db):
+    rule = HTTP[(route, method)]
+    if rule.data is not None and not rule.json and "team" in rule.data:
+        # Forms choose a team by its id.
+        rule = Rule(rule.expected, {**rule.data, "team": str(Group.objects.get(name=rule.data["team"]).pk)})
+    url = _concrete(route, world)
+    hidden = TRAINING_JOB if "training-jobs/" in route or "trainer/" in route else TUNING_JOB
+    outcomes, problems = {}, []
+    for role in ROLES:
+        response = _send(world, role, method, url, rule)
+        outcomes[role] = _outcome(response)
+        if role in OUTSIDERS and SECRET.encode() in response.body.replace(url.encode(), b""):
+            problems.append(f"{role}'s answer shows a name of team vision's")
+        if outcomes[role] == 404 and re.search(r"<(str:)?name>", route):
+            missing = _send(world, role, method, _concrete(route, world, name=MISSING), rule)
+            if _shape(response, hidden) != _shape(missing, MISSING):
+                problems.append(f"{role}: a hidden object answers unlike a missing one")
+    assert (outcomes, problems) == (rule.expected, [])
+
+
+# --- /sagemaker -------------------------------------------------------------------------------------
+
+UNSIGNED = "MissingAuthenticationTokenException"
+DENIED = "AccessDeniedException"
+NOT_FOUND = "ResourceNotFound"
+# SageMaker answers a missing training job, and a missing resource to tag, with a ValidationException.
+INVALID = "ValidationException"
+
+
+@dataclass(frozen=True)
+class Operation:
+    expected: dict
+    # The request body, naming the world's object (or `name` instead, for the missing-object comparison).
+    body: object
+
+
+def _tuning_job(name=None) -> dict:
+    return {"HyperParameterTuningJobName": name or TUNING_JOB}
+
+
+def _training_job(name=None) -> dict:
+    return {"TrainingJobName": name or TRAINING_JOB}
+
+
+def _arn(name=None) -> str:
+    return f"arn:aws:sagemaker:local:000000000000:hyper-parameter-tuning-job/{name or TUNING_JOB}"
+
+
+def _ended(name=None) -> dict:
+    return {"HyperParameterTuningJobName": name or ENDED_TUNING_JOB}
+
+
+SM_TEAM_READS = expect(UNSIGNED, NOT_FOUND, NOT_FOUND, OK, OK, OK, OK)
+SM_TEAM_OPERATES = expect(UNSIGNED, NOT_FOUND, NOT_FOUND, DENIED, OK, OK, OK)
+SM_SIGNED = expect(UNSIGNED, OK, OK, OK, OK, OK, OK)
+
+SAGEMAKER: dict[str, Operation] = {
+    # A key acts in its team: the other team's operator creates in their own; a key kept after
+    # leaving its team creates nothing.
+    "CreateHyperParameterTuningJob": Operation(
+        expect(UNSIGNED, DENIED, OK, DENIED, OK, OK, OK), lambda name=None: create_request("sm-new")
+    ),
+    "DescribeHyperParameterTuningJob": Operation(SM_TEAM_READS, _tuning_job),
+    "ListHyperParameterTuningJobs": Operation(SM_SIGNED, lambda name=None: {}),
+    "StopHyperParameterTuningJob": Operation(SM_TEAM_OPERATES, _tuning_job),
+    "DeleteHyperParameterTuningJob": Operation(SM_TEAM_OPERATES, _ended),
+    "ListTrainingJobsForHyperParameterTuningJob": Operation(SM_TEAM_READS, _tuning_job),
+    "DescribeTrainingJob": Operation(expect(UNSIGNED, INVALID, INVALID, OK, OK, OK, OK), _training_job),
+    "ListTrainingJobs": Operation(SM_SIGNED, lambda name=None: {}),
+    "StopTrainingJob": Operation(expect(UNSIGNED, INVALID, INVALID, DENIED, OK, OK, OK), _training_job),
+    "AddTags": Operation(
+        expect(UNSIGNED, INVALID, INVALID, DENIED, OK, OK, OK),
+        lambda name=None: {"ResourceArn": _arn(name), "Tags": [{"Key": "k", "Value": "v"}]},
+    ),
+    "ListTags": Operation(
+        expect(UNSIGNED, INVALID, INVALID, OK, OK, OK, OK), lambda name=None: {"ResourceArn": _arn(name)}
+    ),
+    "DeleteTags": Operation(
+        expect(UNSIGNED, INVALID, INVALID, DENIED, OK, OK, OK),
+        lambda name=None: {"ResourceArn": _arn(name), "TagKeys": ["project"]},
+    ),
+    "Search": Operation(SM_SIGNED, lambda name=None: {"Resource": "TrainingJob"}),
+}
+
+
+def test_every_sagemaker_operation_has_a_rule_and_every_rule_an_operation():
+    assert sorted(OPERATIONS) == sorted(SAGEMAKER)
+
+
+def _signed(world: World, role: str, operation: str, body: dict):
+    """`operation` as boto3 sends it, signed with `role`'s access key (unsigned for anonymous), answered in a
+    savepoint rolled back."""
+    data = json.dumps(body).encode()
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": f"SageMaker.{operation}"}
+    request = AWSRequest(method="POST", url="http://testserver/sagemaker", data=data, headers=headers)
+    if world.keys[role] is not None:
+        SigV4Auth(Credentials(*world.keys[role]), "sagemaker", "us-east-1").add_auth(request)
+    sent = {name: value for name, value in request.headers.items() if name.lower() != "content-type"}
+    with transaction.atomic():
+        response = Client().post(
+            "/sagemaker", data, content_type=headers["Content-Type"], headers={"Host": "testserver", **sent}
+        )
+        transaction.set_rollback(True)
+    return response
+
+
+@pytest.mark.parametrize("operation", sorted(SAGEMAKER))
+def test_sagemaker(operation, world, db):
+    rule = SAGEMAKER[operation]
+    body = rule.body()
+    outcomes, problems = {}, []
+    for role in ROLES:
+        response = _signed(world, role, operation, body)
+        answer = json.loads(response.content)
+        outcomes[role] = OK if response.status_code == 200 else answer.get("__type")
+        text = response.content.decode()
+        # An error may repeat the name asked for; any other name of the team's is a leak.
+        for asked in re.findall(rf"{SECRET}[\w-]*", json.dumps(body)):
+            text = text.replace(asked, "")
+        if role in OUTSIDERS and SECRET in text:
+            problems.append(f"{role}'s answer shows a name of team vision's")
+        if outcomes[role] in (NOT_FOUND, INVALID):
+            hidden = json.dumps(body)
+            missing_body = json.loads(hidden.replace(SECRET, MISSING + "-"))
+            missing = _signed(world, role, operation, missing_body)
+            seen = (response.status_code, response.content.decode().replace(SECRET, MISSING + "-"))
+            if seen != (missing.status_code, missing.content.decode()):
+                problems.append(f"{role}: a hidden object answers unlike a missing one")
+    assert (outcomes, problems) == (rule.expected, [])
+
+
+# --- websockets -------------------------------------------------------------------------------------
+
+ACCEPTED = "accepted"
+REFUSED = "refused"
+
+WEBSOCKET = {
+    "ws/tuning-jobs/": expect(REFUSED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED),
+    "ws/tuning-jobs/<str:name>/": expect(REFUSED, REFUSED, REFUSED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED),
+}
+
+
+def test_every_websocket_route_has_a_rule_and_every_rule_a_route():
+    assert sorted(str(route.pattern) for route in websocket_urlpatterns) == sorted(WEBSOCKET)
+
+
+async def _connect(world: World, role: str, path: str):
+    """The site's whole websocket stack (origin check, session, router), as the role's browser opens it."""
+    headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
+    if world.sessions[role] is not None:
+        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={world.sessions[role]}".encode()))
+    communicator = WebsocketCommunicator(application, path, headers=headers)
+    connected, code = await communicator.connect()
+    if connected:
+        await communicator.disconnect()
+        return ACCEPTED, None
+    return REFUSED, code
+
+
+@pytest.mark.parametrize("route", sorted(WEBSOCKET))
+def test_websocket(route, world, django_db_blocker):
+    # Consumers read in threads of their own: they see the world committed, outside a test transaction.
+    outcomes, problems = {}, []
+    with django_db_blocker.unblock():
+        for role in ROLES:
+            outcomes[role], code = async_to_sync(_connect)(world, role, "/" + route.replace("<str:name>", TUNING_JOB))
+            if outcomes[role] == REFUSED and "<str:name>" in route:
+                _, missing = async_to_sync(_connect)(world, role, "/" + route.replace("<str:name>", MISSING))
+                if code != missing:
+                    problems.append(f"{role}: a hidden tuning job closes unlike a missing one")
+    assert (outcomes, problems) == (WEBSOCKET[route], [])
