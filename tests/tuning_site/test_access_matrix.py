@@ -27,6 +27,7 @@ leaves the next role the same world. No worker runs: what a request would
 dispatch is only a row.
 """
 
+import asyncio
 import dataclasses
 import json
 import re
@@ -40,6 +41,7 @@ from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -52,7 +54,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
 
 from analytics.models import ReviewNote
-from jobs import services
+from jobs import realtime, services
 from jobs.backends.metrics import MetricRecord
 from jobs.models import AccessKey, ApiToken, MetricSample, TeamMember, TeamRole, TrainingJob, TuningJob
 from jobs.routing import websocket_urlpatterns
@@ -603,9 +605,12 @@ def test_sagemaker(operation, world, db):
 
 ACCEPTED = "accepted"
 REFUSED = "refused"
+# The list socket is open to everyone signed in; what it forwards of a tuning job is the question.
+SEES = "accepted, forwards the team's tuning job"
+BLIND = "accepted, forwards nothing of the team's"
 
 WEBSOCKET = {
-    "ws/tuning-jobs/": expect(REFUSED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED),
+    "ws/tuning-jobs/": expect(REFUSED, BLIND, BLIND, SEES, SEES, SEES, SEES),
     "ws/tuning-jobs/<str:name>/": expect(REFUSED, REFUSED, REFUSED, ACCEPTED, ACCEPTED, ACCEPTED, ACCEPTED),
 }
 
@@ -616,29 +621,68 @@ def test_every_websocket_route_has_a_rule_and_every_rule_a_route():
     assert (without_rule, stale) == ([], []), "(routes without a rule, rules for routes that no longer exist)"
 
 
-async def _connect(world: World, role: str, path: str):
+async def _open(world: World, role: str, path: str):
     """The site's whole websocket stack (origin check, session, router), as the role's browser opens it."""
     headers = [(b"host", b"testserver"), (b"origin", b"http://testserver")]
     if world.sessions[role] is not None:
         headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={world.sessions[role]}".encode()))
     communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, code = await communicator.connect()
-    if connected:
-        await communicator.disconnect()
-        return ACCEPTED, None
-    return REFUSED, code
+    return communicator if connected else None, code
 
 
-@pytest.mark.parametrize("route", sorted(WEBSOCKET))
-def test_websocket(route, world, django_db_blocker):
-    # Consumers read in threads of their own: they see the world committed, outside a test transaction.
-    outcomes, problems = {}, []
-    with django_db_blocker.unblock():
-        for role in ROLES:
-            path = "/" + route.replace("<str:name>", TUNING_JOB)
-            outcomes[role], code = async_to_sync(_connect)(world, role, path)
-            if outcomes[role] == REFUSED and "<str:name>" in route:
-                _, code_if_missing = async_to_sync(_connect)(world, role, missing(path))
-                if code != code_if_missing:
-                    problems.append(f"{role}: a hidden tuning job closes unlike a missing one")
-    assert (outcomes, problems) == (WEBSOCKET[route], [])
+async def _forwarded(sockets: dict, tuning_job_id: int) -> dict[str, bool]:
+    """Publish a status change of the team's tuning job; which sockets forward it.
+
+    Every socket hears the same event at once: once the first have
+    forwarded it, the others get half a second more.
+    """
+    message = {"type": "job.event", "event": realtime.TUNING_JOB_STATUS, "tuning_job_id": tuning_job_id, "payload": {}}
+    await get_channel_layer().group_send(realtime.TUNING_JOB_LIST_GROUP, message)
+    loop = asyncio.get_running_loop()
+    deadline, last_arrival = loop.time() + 10, None
+    while loop.time() < deadline:
+        arrived = [role for role, socket in sockets.items() if not socket.output_queue.empty()]
+        if len(arrived) == len(sockets):
+            break
+        if arrived and last_arrival is None:
+            last_arrival = loop.time()
+        if last_arrival is not None and loop.time() - last_arrival > 0.5:
+            break
+        await asyncio.sleep(0.02)
+    forwarded = {}
+    for role, socket in sockets.items():
+        rows = []
+        while not socket.output_queue.empty():
+            rows.append(await socket.receive_json_from())
+        forwarded[role] = any(row.get("name") == TUNING_JOB for row in rows)
+    return forwarded
+
+
+async def _walk_route(world: World, route: str) -> tuple[dict, list]:
+    path = "/" + route.replace("<str:name>", TUNING_JOB)
+    outcomes, problems, sockets = {}, [], {}
+    for role in ROLES:
+        socket, code = await _open(world, role, path)
+        outcomes[role] = REFUSED if socket is None else ACCEPTED
+        if socket is not None:
+            sockets[role] = socket
+        elif "<str:name>" in route:
+            _, code_if_missing = await _open(world, role, missing(path))
+            if code != code_if_missing:
+                problems.append(f"{role}: a hidden tuning job closes unlike a missing one")
+    if route == "ws/tuning-jobs/":
+        for role, forwarded in (await _forwarded(sockets, world.objects["jobs/tuningjob"])).items():
+            outcomes[role] = SEES if forwarded else BLIND
+    for socket in sockets.values():
+        await socket.disconnect()
+    return outcomes, problems
+
+
+# Consumers read the database in threads of their own, outside any test transaction, so this test
+# runs without one, on the world as committed. The flush after it empties the database: it is the
+# module's last test, and walks every route in one.
+@pytest.mark.django_db(transaction=True)
+def test_websocket(world):
+    walked = {route: async_to_sync(_walk_route)(world, route) for route in WEBSOCKET}
+    assert walked == {route: (expected, []) for route, expected in WEBSOCKET.items()}
