@@ -1,25 +1,27 @@
 """The access matrix: every endpoint, as every role, against one declared table (docs/security.md).
 
-The endpoints are read from the code, not listed by hand: every pattern of
-the URLconf (Django's resolver, the admin and the DRF router's routes
-included), every method a DRF view answers, every websocket route of
-jobs.routing and every operation /sagemaker dispatches (its OPERATIONS
-table). Each must have a rule here, and each rule must name an endpoint that
-exists: a new endpoint without a declared policy fails the suite.
+The endpoints are read from the code, not listed by hand: every pattern
+Django's resolver serves (the admin and the DRF router's routes included),
+every method a DRF view answers, every websocket route of jobs.routing and
+every operation /sagemaker dispatches (its OPERATIONS table). Each must have
+a rule here, and each rule must name an endpoint that exists: a new endpoint
+without a declared policy fails the suite.
 
-Adding an endpoint: run this file; the failure names the missing key (the
-route as the resolver prints it, with the method). Add a rule to HTTP (or to
-SAGEMAKER, WEBSOCKET) with the outcome each role must get: OK (a 2xx, or a
-redirect that is not to a login page), LOGIN (a redirect to a login page),
-or a status code (400, 401, 403, 404, 405, 409); on /sagemaker "ok" or the
-AWS error's __type. Give a body where the request needs one to succeed for
-the roles allowed. A route's `<name>` is the team "vision"'s tuning job,
-training job or algorithm, by the path segment before it (see `_concrete`).
+Adding an endpoint: run this file; the failure names what has no rule (the
+route as the resolver prints it, regex anchors dropped, with the method; or
+the operation, or the websocket route). Add a rule to HTTP, SAGEMAKER or
+WEBSOCKET with the outcome each role must get: OK (a 2xx, or a redirect that
+is not to a login page), LOGIN (a redirect to a login page) or a status code
+for pages and the REST API; "ok" or the AWS error's __type on /sagemaker;
+refused or accepted for a socket. Give a body (or a query) where the request
+needs one to succeed for the roles allowed. A route's `<name>` is filled in
+by the path segment before it (`_concrete`): team vision's tuning job under
+tuning-jobs/, its claimed training job under training-jobs/ and trainer/.
 
-Besides the table, every answer that hides an object (a 404, a
-ResourceNotFound) must equal the answer for a name that does not exist, body
-included, and no answer to a role outside the team may contain the team's
-job names.
+Besides the table: every request that names team vision or its jobs is also
+sent naming nothing that exists (`missing`), and to the roles outside the
+team both must be answered alike, status and body; no answer to them may
+show a name of the team's jobs they did not ask for.
 
 The data is built once for the module and committed; each role's request
 runs in a savepoint rolled back after it, so a stop or a create by one role
@@ -73,7 +75,7 @@ from tuning_site.asgi import application
 ROLES = ("anonymous", "no_team", "other_team", "viewer", "operator", "staff", "superuser")
 OK = "ok"
 LOGIN = "login"
-# The team "vision"'s objects are named with this prefix; no answer to a role outside the team may contain it.
+# Team vision's jobs are named with this prefix; no answer to a role outside the team may show one it did not ask for.
 SECRET = "secret-"
 TUNING_JOB = f"{SECRET}tj"
 ENDED_TUNING_JOB = f"{SECRET}done"
@@ -404,8 +406,8 @@ def _client(world: World, role: str) -> Client:
     return client
 
 
-def _concrete(route: str, world: World, name: str | None = None) -> str:
-    """The URL `route` names for the world's objects (or for the missing `name`)."""
+def _concrete(route: str, world: World) -> str:
+    """The URL of `route` for the world's objects."""
     objects = {
         "tuning-jobs": TUNING_JOB,
         "training-jobs": TRAINING_JOB,
@@ -417,7 +419,7 @@ def _concrete(route: str, world: World, name: str | None = None) -> str:
         parameter = match.group(2)
         before = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
         if parameter == "name":
-            return name or objects[before]
+            return objects[before]
         if parameter == "object_id":
             if "content_type_id" in route:
                 return str(world.objects["jobs/tuningjob"])
@@ -482,8 +484,9 @@ def test_http(route, method, world, db):
     url = _concrete(route, world)
     # The same request naming nothing that exists, where it names the team or its jobs.
     missing_url = missing(url)
-    missing_rule = Rule(rule.expected, *(json.loads(missing(json.dumps(part))) for part in (rule.data, rule.query)))
-    missing_rule = dataclasses.replace(missing_rule, json=rule.json)
+    missing_rule = dataclasses.replace(
+        rule, data=json.loads(missing(json.dumps(rule.data))), query=json.loads(missing(json.dumps(rule.query)))
+    )
     names_something = (missing_url, missing_rule.data, missing_rule.query) != (url, rule.data, rule.query)
     outcomes, problems = {}, []
     for role in ROLES:
@@ -495,7 +498,8 @@ def test_http(route, method, world, db):
         if SECRET in _unasked(response.body.decode(errors="replace"), url, rule.data, rule.query):
             problems.append(f"{role}'s answer shows a name of team vision's")
         if names_something:
-            if _shape(response, missing) != _shape(_send(world, role, method, missing_url, missing_rule)):
+            answer_if_missing = _send(world, role, method, missing_url, missing_rule)
+            if _shape(response, missing) != _shape(answer_if_missing):
                 problems.append(f"{role}: what is hidden answers unlike what is missing")
     assert (outcomes, problems) == (rule.expected, [])
 
