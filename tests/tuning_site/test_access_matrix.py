@@ -35,6 +35,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -83,6 +84,9 @@ ENDED_TUNING_JOB = f"{SECRET}done"
 TRAINING_JOB = f"{TUNING_JOB}-001"
 TEAM = "team-vision"
 OUTSIDERS = ("anonymous", "no_team", "other_team")
+# The programs the world's algorithms run: their paths are shown only to who may change algorithms.
+COMMAND = Path("/srv/command-shown-to-algorithm-editors/train.py")
+MAY_CHANGE_ALGORITHMS = ("superuser",)
 
 
 def missing(text: str) -> str:
@@ -345,9 +349,9 @@ def _build(tmp_path) -> World:
         client.force_login(user)
         sessions[role] = client.cookies[settings.SESSION_COOKIE_NAME].value
 
-    register_algorithm()
+    register_algorithm(program=COMMAND)
     register_image("quadratic")
-    register_algorithm(name="spare")
+    register_algorithm(name="spare", program=COMMAND)
     tuning_job = external_tuning_job(name=TUNING_JOB, team_name=TEAM)
     training_job, _ = services.training_job_claim_external(tuning_job_id=tuning_job.id, claimant="trainer")
     services.training_job_append_log(training_job_id=training_job.id, start=0, text="epoch 1\n")
@@ -492,6 +496,8 @@ def test_http(route, method, world, db):
     for role in ROLES:
         response = _send(world, role, method, url, rule)
         outcomes[role] = _outcome(response)
+        if role not in MAY_CHANGE_ALGORITHMS and str(COMMAND) in response.body.decode(errors="replace"):
+            problems.append(f"{role}'s answer shows an algorithm's command")
         if role not in OUTSIDERS:
             continue
         # An answer may repeat the names asked for; any other name of the team's is a leak.
@@ -589,6 +595,8 @@ def test_sagemaker(operation, world, db):
         answer = json.loads(response.content)
         outcomes[role] = OK if response.status_code == 200 else answer.get("__type")
         text = _unasked(response.content.decode(), body)
+        if role not in MAY_CHANGE_ALGORITHMS and str(COMMAND) in text:
+            problems.append(f"{role}'s answer shows an algorithm's command")
         if role not in OUTSIDERS:
             continue
         # An answer may repeat the names asked for; any other name of the team's is a leak.
