@@ -200,29 +200,49 @@ HTTP: dict[tuple[str, str], Rule] = {
     ("analytics/tuning-jobs/<str:name>/analytics.json", "GET"): Rule(TEAM_READS),
     # The REST API.
     ("api/v1/", "GET"): Rule(SIGNED_IN_API),
+    ("api/v1/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/algorithms/", "GET"): Rule(SIGNED_IN_API),
     ("api/v1/algorithms/", "POST"): Rule(ALGORITHM_WRITE, data=_algorithm_body("new-algorithm"), json=True),
+    ("api/v1/algorithms/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/algorithms/<name>/", "GET"): Rule(SIGNED_IN_API),
     ("api/v1/algorithms/<name>/", "PUT"): Rule(ALGORITHM_WRITE, data=_algorithm_body("spare"), json=True),
     ("api/v1/algorithms/<name>/", "PATCH"): Rule(ALGORITHM_WRITE, data={"description": "changed"}, json=True),
+    ("api/v1/algorithms/<name>/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/", "GET"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/", "POST"): Rule(expect(401, 400, 400, 400, OK, OK, OK), data=_TUNING_JOB_BODY, json=True),
+    ("api/v1/tuning-jobs/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<name>/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/tuning-jobs/<name>/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<name>/claim/", "POST"): Rule(TEAM_OPERATES_API, json=True),
+    ("api/v1/tuning-jobs/<name>/claim/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<name>/stop/", "POST"): Rule(TEAM_OPERATES_API, json=True),
+    ("api/v1/tuning-jobs/<name>/stop/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<name>/training-jobs/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/tuning-jobs/<name>/training-jobs/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<str:name>/analytics/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/tuning-jobs/<str:name>/analytics/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/training-jobs/<name>/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/training-jobs/<name>/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/training-jobs/<name>/metrics/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/training-jobs/<name>/metrics/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/training-jobs/<name>/stop/", "POST"): Rule(TEAM_OPERATES_API, json=True),
+    ("api/v1/training-jobs/<name>/stop/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/trainer/<str:name>/", "GET"): Rule(TRAINER_ONLY),
+    ("api/v1/trainer/<str:name>/", "OPTIONS"): Rule(TRAINER_ONLY),
     ("api/v1/trainer/<str:name>/metrics/", "POST"): Rule(TRAINER_ONLY, data={"samples": []}, json=True),
+    ("api/v1/trainer/<str:name>/metrics/", "OPTIONS"): Rule(TRAINER_ONLY),
     ("api/v1/trainer/<str:name>/heartbeat/", "POST"): Rule(TRAINER_ONLY, json=True),
+    ("api/v1/trainer/<str:name>/heartbeat/", "OPTIONS"): Rule(TRAINER_ONLY),
     ("api/v1/trainer/<str:name>/finish/", "POST"): Rule(TRAINER_ONLY, data={"status": "Completed"}, json=True),
+    ("api/v1/trainer/<str:name>/finish/", "OPTIONS"): Rule(TRAINER_ONLY),
     # The schema and its docs describe the code, the same for everyone, and hold no data.
     ("api/schema/", "GET"): Rule(EVERYONE),
+    ("api/schema/", "OPTIONS"): Rule(EVERYONE),
     ("api/docs/", "GET"): Rule(EVERYONE),
+    # Pages for a browser: no DRF metadata (Swagger UI's page failed to render it, a 500).
+    ("api/docs/", "OPTIONS"): Rule(NOBODY),
     ("api/redoc/", "GET"): Rule(EVERYONE),
+    ("api/redoc/", "OPTIONS"): Rule(NOBODY),
     # A browser's session is no credential on /sagemaker: every role gets AWS's error (the roles'
     # signed requests are in SAGEMAKER).
     ("sagemaker|/", "POST"): Rule(expect(403, 403, 403, 403, 403, 403, 403), data={}, json=True),
@@ -278,19 +298,15 @@ def served_routes() -> dict[str, URLPattern]:
 
 
 def rest_methods(pattern: URLPattern) -> set[str] | None:
-    """The methods a DRF view answers (a viewset's routed actions; an APIView's handlers); None for other views."""
+    """The methods a DRF view answers (a viewset's routed actions, an APIView's handlers, and DRF's OPTIONS);
+    None for other views. HEAD is GET without the body: not walked."""
     view_class = getattr(pattern.callback, "cls", None)
     if view_class is None or not issubclass(view_class, APIView):
         return None
     actions = getattr(pattern.callback, "actions", None)
-    if actions is not None:
-        return {method.upper() for method in actions if method != "head"}
-    # OPTIONS (DRF's metadata) answers as the view's own permissions decide; it is not walked.
-    return {
-        method.upper()
-        for method in view_class.http_method_names
-        if method not in ("options", "head") and hasattr(view_class, method)
-    }
+    if actions is None:
+        actions = [name for name in view_class.http_method_names if hasattr(view_class, name)]
+    return {method.upper() for method in actions if method != "head"} | {"OPTIONS"}
 
 
 def test_every_served_route_and_rest_operation_has_a_rule_and_every_rule_an_endpoint():
@@ -461,8 +477,10 @@ def _send(world: World, role: str, method: str, url: str, rule: Rule):
             response = client.generic(method, url, json.dumps(data), content_type="application/json")
         elif method == "POST":
             response = client.post(url, data)
-        else:
+        elif method == "GET":
             response = client.get(url, rule.query or {})
+        else:
+            response = client.generic(method, url)
         # A streamed body reads the database as it goes: read it before the rollback.
         response.body = b"".join(response.streaming_content) if response.streaming else response.content
         transaction.set_rollback(True)
