@@ -21,7 +21,9 @@ tuning-jobs/, its claimed training job under training-jobs/ and trainer/.
 Besides the table: every request that names team vision or its jobs is also
 sent naming nothing that exists (`missing`), and to the roles outside the
 team both must be answered alike, status and body; no answer to them may
-show a name of the team's jobs they did not ask for.
+show a name of the team's jobs they did not ask for. No answer shows an
+algorithm's command to a role that may not change algorithms, and no
+request that changes something succeeds without its CSRF token.
 
 The data is built once for the module and committed; each role's request
 runs in a savepoint rolled back after it, so a stop or a create by one role
@@ -423,12 +425,17 @@ def world(django_db_setup, django_db_blocker, celery_broker, tmp_path_factory):
 # --- HTTP -------------------------------------------------------------------------------------------
 
 LOGIN_PATHS = {"/accounts/login/", "/admin/login/"}
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-def _client(world: World, role: str) -> Client:
-    client = Client()
+def _client(world: World, role: str, cross_site: bool = False) -> Client:
+    """The role's browser; `cross_site`: a page elsewhere making it send a request, with the browser's CSRF
+    cookie but without the token only the site's own pages know."""
+    client = Client(enforce_csrf_checks=cross_site)
     if world.sessions[role] is not None:
         client.cookies[settings.SESSION_COOKIE_NAME] = world.sessions[role]
+    if cross_site:
+        client.cookies[settings.CSRF_COOKIE_NAME] = "x" * 32
     return client
 
 
@@ -469,10 +476,10 @@ def _outcome(response):
     return response.status_code
 
 
-def _send(world: World, role: str, method: str, url: str, rule: Rule):
+def _send(world: World, role: str, method: str, url: str, rule: Rule, cross_site: bool = False):
     """The response to one request of `role`, its body read, with what it wrote undone (every role meets the
     same world)."""
-    client = _client(world, role)
+    client = _client(world, role, cross_site)
     data = rule.data or {}
     if not rule.json and "team" in data:
         # Forms choose a team by its id.
@@ -522,6 +529,9 @@ def test_http(route, method, world, db):
         outcomes[role] = _outcome(response)
         if role not in MAY_CHANGE_ALGORITHMS and str(COMMAND) in response.body.decode(errors="replace"):
             problems.append(f"{role}'s answer shows an algorithm's command")
+        if method not in SAFE_METHODS and outcomes[role] == OK:
+            if _outcome(_send(world, role, method, url, rule, cross_site=True)) == OK:
+                problems.append(f"{role}'s session acts for a request from another site (no CSRF token)")
         if role not in OUTSIDERS:
             continue
         # An answer may repeat the names asked for; any other name of the team's is a leak.
