@@ -35,13 +35,13 @@ import asyncio
 import dataclasses
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from asgiref.sync import async_to_sync
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -720,15 +720,14 @@ async def _walk_route(world: World, route: str) -> tuple[dict, list]:
     if route == "ws/tuning-jobs/":
         for role, forwarded in (await _forwarded(sockets, world.objects["jobs/tuningjob"])).items():
             outcomes[role] = SEES if forwarded else BLIND
-    for socket in sockets.values():
-        await socket.disconnect()
+    await asyncio.gather(*(socket.disconnect() for socket in sockets.values()))
     return outcomes, problems
 
 
-# Consumers read the database in threads of their own, outside any test transaction, so this test
-# runs without one, on the world as committed. The flush after it empties the database: it is the
-# module's last test, and walks every route in one.
-@pytest.mark.django_db(transaction=True)
-def test_websocket(world):
-    walked = {route: async_to_sync(_walk_route)(world, route) for route in WEBSOCKET}
+def test_websocket(world, db):
+    # Run from a thread of its own, not under this test's async_to_sync, the consumers' database reads
+    # (database_sync_to_async) take a connection of their own: outside this test's transaction, on the
+    # world as committed, and closing it as they go leaves this test's one alone.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        walked = {route: thread.submit(asyncio.run, _walk_route(world, route)).result() for route in WEBSOCKET}
     assert walked == {route: (expected, []) for route, expected in WEBSOCKET.items()}
