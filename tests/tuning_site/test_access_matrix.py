@@ -174,7 +174,8 @@ HTTP: dict[tuple[str, str], Rule] = {
     ("accounts/logout/", "GET"): Rule(NOBODY),
     ("accounts/logout/", "POST"): Rule(expect(LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN, LOGIN)),
     # Pages.
-    ("", "GET"): Rule(SIGNED_IN),
+    # Lists and searches name the team's job too: an outsider's answer is the one for a name nobody has.
+    ("", "GET"): Rule(SIGNED_IN, query={"q": TUNING_JOB}),
     ("new/", "GET"): Rule(CREATORS),
     # Naming team vision: refused to the other team's operator as a team that does not exist.
     ("new/", "POST"): Rule(CREATORS, data={"team_name": TEAM}),
@@ -210,7 +211,7 @@ HTTP: dict[tuple[str, str], Rule] = {
     ("api/v1/algorithms/<name>/", "PUT"): Rule(ALGORITHM_WRITE, data=_algorithm_body("spare"), json=True),
     ("api/v1/algorithms/<name>/", "PATCH"): Rule(ALGORITHM_WRITE, data={"description": "changed"}, json=True),
     ("api/v1/algorithms/<name>/", "OPTIONS"): Rule(SIGNED_IN_API),
-    ("api/v1/tuning-jobs/", "GET"): Rule(SIGNED_IN_API),
+    ("api/v1/tuning-jobs/", "GET"): Rule(SIGNED_IN_API, query={"name_contains": TUNING_JOB}),
     # A job in team vision, warm-started from its ended job: its operators and staff. Its viewer is told
     # to be an operator; to outsiders team and parent do not exist (field errors, 400).
     ("api/v1/tuning-jobs/", "POST"): Rule(expect(401, 400, 400, 400, OK, OK, OK), data=_TUNING_JOB_BODY, json=True),
@@ -579,21 +580,27 @@ SAGEMAKER: dict[str, Operation] = {
         },
     ),
     "DescribeHyperParameterTuningJob": Operation(SM_TEAM_READS, {"HyperParameterTuningJobName": TUNING_JOB}),
-    "ListHyperParameterTuningJobs": Operation(SM_SIGNED, {}),
+    "ListHyperParameterTuningJobs": Operation(SM_SIGNED, {"NameContains": TUNING_JOB}),
     "StopHyperParameterTuningJob": Operation(SM_TEAM_OPERATES, {"HyperParameterTuningJobName": TUNING_JOB}),
     "DeleteHyperParameterTuningJob": Operation(SM_TEAM_OPERATES, {"HyperParameterTuningJobName": ENDED_TUNING_JOB}),
     "ListTrainingJobsForHyperParameterTuningJob": Operation(SM_TEAM_READS, {"HyperParameterTuningJobName": TUNING_JOB}),
     "DescribeTrainingJob": Operation(
         expect(UNSIGNED, INVALID, INVALID, OK, OK, OK, OK), {"TrainingJobName": TRAINING_JOB}
     ),
-    "ListTrainingJobs": Operation(SM_SIGNED, {}),
+    "ListTrainingJobs": Operation(SM_SIGNED, {"NameContains": TUNING_JOB}),
     "StopTrainingJob": Operation(
         expect(UNSIGNED, INVALID, INVALID, DENIED, OK, OK, OK), {"TrainingJobName": TRAINING_JOB}
     ),
     "AddTags": Operation(SM_TAGS, {"ResourceArn": TUNING_JOB_ARN, "Tags": [{"Key": "k", "Value": "v"}]}),
     "ListTags": Operation(expect(UNSIGNED, INVALID, INVALID, OK, OK, OK, OK), {"ResourceArn": TUNING_JOB_ARN}),
     "DeleteTags": Operation(SM_TAGS, {"ResourceArn": TUNING_JOB_ARN, "TagKeys": ["project"]}),
-    "Search": Operation(SM_SIGNED, {"Resource": "TrainingJob"}),
+    "Search": Operation(
+        SM_SIGNED,
+        {
+            "Resource": "TrainingJob",
+            "SearchExpression": {"Filters": [{"Name": "TrainingJobName", "Operator": "Contains", "Value": TUNING_JOB}]},
+        },
+    ),
 }
 
 
