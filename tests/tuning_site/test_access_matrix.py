@@ -52,8 +52,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
-from django.core.management import call_command
-from django.db import transaction
+from django.core.management.color import no_style
+from django.db import connection, transaction
 from django.test import Client, override_settings
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.views import APIView
@@ -413,6 +413,19 @@ def _build(tmp_path) -> World:
     return World(sessions=sessions, keys=keys, objects=objects)
 
 
+# What migrate fills and nothing here changes: kept, so their ids stay what other modules' tests read.
+MIGRATED_TABLES = {"django_migrations", "django_content_type", "auth_permission"}
+
+
+def _empty_the_database() -> None:
+    """Every other table emptied, as flush would, without flush's rebuilding of the content types and
+    permissions."""
+    tables = set(connection.introspection.django_table_names(only_existing=True)) - MIGRATED_TABLES
+    with connection.cursor() as cursor:
+        for statement in connection.ops.sql_flush(no_style(), sorted(tables), allow_cascade=True):
+            cursor.execute(statement)
+
+
 @pytest.fixture(scope="module")
 def world(django_db_setup, django_db_blocker, celery_broker, tmp_path_factory):
     artifacts = tmp_path_factory.mktemp("artifacts")
@@ -420,7 +433,7 @@ def world(django_db_setup, django_db_blocker, celery_broker, tmp_path_factory):
         try:
             yield _build(artifacts)
         finally:
-            call_command("flush", verbosity=0, interactive=False)
+            _empty_the_database()
 
 
 # --- HTTP -------------------------------------------------------------------------------------------
@@ -630,11 +643,12 @@ def _signed(world: World, role: str, operation: str, body: dict):
 def test_sagemaker(operation, world, db):
     rule = SAGEMAKER[operation]
     body = rule.body
+    # The same request naming nothing that exists, where it names the team or its jobs.
+    missing_body = json.loads(missing(json.dumps(body)))
     outcomes, problems = {}, []
     for role in ROLES:
         response = _signed(world, role, operation, body)
-        answer = json.loads(response.content)
-        outcomes[role] = OK if response.status_code == 200 else answer.get("__type")
+        outcomes[role] = OK if response.status_code == 200 else json.loads(response.content).get("__type")
         text = _unasked(response.content.decode(), body)
         if role not in MAY_CHANGE_ALGORITHMS and str(COMMAND) in text:
             problems.append(f"{role}'s answer shows an algorithm's command")
@@ -643,13 +657,10 @@ def test_sagemaker(operation, world, db):
         # An answer may repeat the names asked for; any other name of the team's is a leak.
         if SECRET in text:
             problems.append(f"{role}'s answer shows a name of team vision's")
-        missing_body = json.loads(missing(json.dumps(body)))
-        if role in OUTSIDERS and missing_body != body:
-            answer = _signed(world, role, operation, missing_body)
-            if (response.status_code, missing(response.content.decode())) != (
-                answer.status_code,
-                answer.content.decode(),
-            ):
+        if missing_body != body:
+            answer_if_missing = _signed(world, role, operation, missing_body)
+            hidden = (response.status_code, missing(response.content.decode()))
+            if hidden != (answer_if_missing.status_code, answer_if_missing.content.decode()):
                 problems.append(f"{role}: what is hidden answers unlike what is missing")
     assert (outcomes, problems) == (rule.expected, [])
 
@@ -732,9 +743,9 @@ async def _walk_route(world: World, route: str) -> tuple[dict, list]:
 
 
 def test_websocket(world, db):
-    # Run from a thread of its own, not under this test's async_to_sync, the consumers' database reads
-    # (database_sync_to_async) take a connection of their own: outside this test's transaction, on the
-    # world as committed, and closing it as they go leaves this test's one alone.
+    # An event loop on a thread of its own (not async_to_sync from this test's thread) runs the consumers'
+    # database reads (database_sync_to_async) on a connection of their own: outside this test's
+    # transaction, on the world as committed, and closing it as they go leaves this test's one alone.
     with ThreadPoolExecutor(max_workers=1) as thread:
         walked = {route: thread.submit(asyncio.run, _walk_route(world, route)).result() for route in WEBSOCKET}
     assert walked == {route: (expected, []) for route, expected in WEBSOCKET.items()}
