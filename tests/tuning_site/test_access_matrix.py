@@ -2,7 +2,7 @@
 
 The endpoints are read from the code, not listed by hand: every pattern
 Django's resolver serves (the admin and the DRF router's routes included),
-every method a DRF view answers, every websocket route of jobs.routing and
+every method a DRF view answers (and OPTIONS), every websocket route of jobs.routing and
 every operation /sagemaker dispatches (its OPERATIONS table). Each must have
 a rule here, and each rule must name an endpoint that exists: a new endpoint
 without a declared policy fails the suite.
@@ -17,6 +17,8 @@ refused or accepted for a socket. Give a body (or a query) where the request
 needs one to succeed for the roles allowed. A route's `<name>` is filled in
 by the path segment before it (`_concrete`): team vision's tuning job under
 tuning-jobs/, its claimed training job under training-jobs/ and trainer/.
+A new ModelAdmin is one `admin_model("app/model")` line (and an object of
+it in `_build`).
 
 Besides the table: every request that names team vision or its jobs is also
 sent naming nothing that exists (`missing`), and to the roles outside the
