@@ -86,6 +86,8 @@ TUNING_JOB = f"{SECRET}tj"
 ENDED_TUNING_JOB = f"{SECRET}done"
 # The first training job of TUNING_JOB, the one a trainer claimed.
 TRAINING_JOB = f"{TUNING_JOB}-001"
+# A training job of ENDED_TUNING_JOB that completed: one a team may choose.
+COMPLETED_TRAINING_JOB = f"{ENDED_TUNING_JOB}-001"
 TEAM = "team-vision"
 OUTSIDERS = ("anonymous", "no_team", "other_team")
 # The programs the world's algorithms run: their paths are shown only to who may change algorithms.
@@ -133,6 +135,8 @@ class Rule:
     data: dict | None = None
     query: dict | None = None
     json: bool = False
+    # The object the route's <name> names, where not the one `_concrete` takes by the path.
+    name: str | None = None
 
 
 def admin_model(app_model: str, *, add=ADMIN_MODEL) -> dict:
@@ -203,6 +207,12 @@ HTTP: dict[tuple[str, str], Rule] = {
     ("analytics/tuning-jobs/<str:name>/report/", "POST"): Rule(TEAM_READS, data={"text": "a note"}),
     ("analytics/tuning-jobs/<str:name>/analytics.csv", "GET"): Rule(TEAM_READS),
     ("analytics/tuning-jobs/<str:name>/analytics.json", "GET"): Rule(TEAM_READS),
+    # The team's decision is its operators'; a note on a training job, any member's.
+    ("analytics/training-jobs/<str:name>/choose/", "POST"): Rule(
+        TEAM_OPERATES, data={"reason": "the best"}, name=COMPLETED_TRAINING_JOB
+    ),
+    ("analytics/tuning-jobs/<str:name>/decision/withdraw/", "POST"): Rule(TEAM_OPERATES, data={}),
+    ("analytics/training-jobs/<str:name>/notes/", "POST"): Rule(TEAM_READS, data={"text": "a note"}),
     # The REST API.
     ("api/v1/", "GET"): Rule(SIGNED_IN_API),
     ("api/v1/", "OPTIONS"): Rule(SIGNED_IN_API),
@@ -228,6 +238,15 @@ HTTP: dict[tuple[str, str], Rule] = {
     ("api/v1/tuning-jobs/<name>/training-jobs/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<str:name>/analytics/", "GET"): Rule(TEAM_READS_JSON),
     ("api/v1/tuning-jobs/<str:name>/analytics/", "OPTIONS"): Rule(SIGNED_IN_API),
+    ("api/v1/tuning-jobs/<str:name>/decision/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/tuning-jobs/<str:name>/decision/", "PUT"): Rule(
+        TEAM_OPERATES_API,
+        data={"training_job": COMPLETED_TRAINING_JOB, "reason": "the best"},
+        json=True,
+        name=ENDED_TUNING_JOB,
+    ),
+    ("api/v1/tuning-jobs/<str:name>/decision/", "DELETE"): Rule(TEAM_OPERATES_API, json=True),
+    ("api/v1/tuning-jobs/<str:name>/decision/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/training-jobs/<name>/", "GET"): Rule(TEAM_READS_JSON),
     ("api/v1/training-jobs/<name>/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/training-jobs/<name>/metrics/", "GET"): Rule(TEAM_READS_JSON),
@@ -455,8 +474,8 @@ def _client(world: World, role: str, cross_site: bool = False) -> Client:
     return client
 
 
-def _concrete(route: str, world: World) -> str:
-    """The URL of `route` for the world's objects."""
+def _concrete(route: str, world: World, name: str | None = None) -> str:
+    """The URL of `route` for the world's objects, or naming `name`."""
     objects = {
         "tuning-jobs": TUNING_JOB,
         "training-jobs": TRAINING_JOB,
@@ -468,7 +487,7 @@ def _concrete(route: str, world: World) -> str:
         parameter = match.group(2)
         before = route[: match.start()].rstrip("/").rsplit("/", 1)[-1]
         if parameter == "name":
-            return objects[before]
+            return name or objects[before]
         if parameter == "object_id":
             if "content_type_id" in route:
                 return str(world.objects["jobs/tuningjob"])
@@ -532,7 +551,7 @@ def _unasked(text: str, *asked) -> str:
 @pytest.mark.parametrize(("route", "method"), sorted(HTTP))
 def test_http(route, method, world, db):
     rule = HTTP[(route, method)]
-    url = _concrete(route, world)
+    url = _concrete(route, world, rule.name)
     # The same request naming nothing that exists, where it names the team or its jobs.
     missing_url = missing(url)
     missing_rule = dataclasses.replace(
