@@ -16,7 +16,8 @@ for pages and the REST API; "ok" or the AWS error's __type on /sagemaker;
 refused or accepted for a socket. Give a body (or a query) where the request
 needs one to succeed for the roles allowed. A route's `<name>` is filled in
 by the path segment before it (`_concrete`): team vision's tuning job under
-tuning-jobs/, its claimed training job under training-jobs/ and trainer/.
+tuning-jobs/, its claimed training job under training-jobs/ and trainer/;
+a rule's `name` names another (an ended job, a completed training job).
 A new ModelAdmin is one `admin_model("app/model")` line (and an object of
 it in `_build`).
 
