@@ -183,7 +183,9 @@ HTTP: dict[tuple[str, str], Rule] = {
     # Pages.
     # Lists and searches name the team's job too: an outsider's answer is the one for a name nobody has.
     ("", "GET"): Rule(SIGNED_IN, query={"q": TUNING_JOB}),
-    ("new/", "GET"): Rule(CREATORS),
+    # Started from team vision's ended job (?clone=, ?warm_start=): to the other team's operator, a job
+    # that does not exist.
+    ("new/", "GET"): Rule(expect(LOGIN, 403, 404, 403, OK, OK, OK), query={"warm_start": ENDED_TUNING_JOB}),
     # Naming team vision: refused to the other team's operator as a team that does not exist.
     ("new/", "POST"): Rule(CREATORS, data={"team_name": TEAM}),
     ("import/sagemaker/", "GET"): Rule(STAFF_ONLY),
