@@ -11,10 +11,18 @@ from csp.decorators import csp_update
 from drf_spectacular.views import SpectacularRedocView, SpectacularSwaggerSplitView
 
 DOCS_POLICY = {"worker-src": ["'self'", "blob:"]}
+# Pages for a browser: DRF's OPTIONS would render its metadata into the page's
+# template, which Swagger UI's cannot take (a 500); refused instead, with a 405.
+PAGE_METHODS = ["get", "head"]
 
 
 class RedocView(SpectacularRedocView):
     template_name = "api/redoc.html"
+    http_method_names = PAGE_METHODS
+
+
+class SwaggerView(SpectacularSwaggerSplitView):
+    http_method_names = PAGE_METHODS
 
 
 def redoc_view(**kwargs):
@@ -23,4 +31,4 @@ def redoc_view(**kwargs):
 
 def swagger_view(**kwargs):
     # The split view serves its start-up script from a URL instead of inline.
-    return csp_update(DOCS_POLICY)(SpectacularSwaggerSplitView.as_view(**kwargs))
+    return csp_update(DOCS_POLICY)(SwaggerView.as_view(**kwargs))
