@@ -152,13 +152,22 @@ def tuning_job_name(suffix: str = "") -> str:
     return "imageclassif-job-{}{}".format(strftime("%d-%H-%M-%S", gmtime()), suffix)
 
 
-def launch(tuner, name: str, s3_train_data: str, s3_validation_data: str) -> None:
-    """`tuner.fit` with the two channels, as the seed calls it (SDK v2: TrainingInput)."""
+def launch(tuner, name: str, s3_train_data: str, s3_validation_data: str, wait: bool = True) -> None:
+    """`tuner.fit` with the two channels, as the seed calls it (SDK v2: TrainingInput).
+
+    SDK v2's `fit` waits for the tuning job to end (`wait=True`, polling every 5 s), where
+    the seed's SDK returned at once; `wait=False` and later `tuner.wait()` is the seed's flow.
+    """
     from sagemaker.inputs import TrainingInput
 
     s3_input_train = TrainingInput(s3_data=s3_train_data, content_type="text/csv")
     s3_input_validation = TrainingInput(s3_data=s3_validation_data, content_type="text/csv")
-    tuner.fit({"train": s3_input_train, "validation": s3_input_validation}, job_name=name, include_cls_metadata=False)
+    tuner.fit(
+        {"train": s3_input_train, "validation": s3_input_validation},
+        job_name=name,
+        include_cls_metadata=False,
+        wait=wait,
+    )
 
 
 # --- Cells 3, 5 and 6: the tables ---------------------------------------------------------

@@ -59,8 +59,9 @@ def test_the_seeds_notebook_off_and_auto(workers, static_root, people, monkeypat
         for early_stopping_type in ("Off", "Auto")
     }
     names = {"Off": seed_notebook.tuning_job_name(), "Auto": seed_notebook.tuning_job_name("-es")}
+    # Both at once, then wait for each: the SDK's waits poll every 5 s, one after the other they add up.
     for early_stopping_type, tuner in tuners.items():
-        seed_notebook.launch(tuner, names[early_stopping_type], s3_train_data, s3_validation_data)
+        seed_notebook.launch(tuner, names[early_stopping_type], s3_train_data, s3_validation_data, wait=False)
     for tuner in tuners.values():
         tuner.wait()
     frames = {early_stopping_type: seed_notebook.results(name) for early_stopping_type, name in names.items()}
