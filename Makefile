@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 MANAGE := $(PY) manage.py
 
-.PHONY: run demo test test-sqlite install prepare lint clean
+.PHONY: run demo demo-notebook test test-sqlite install prepare lint clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ run: prepare
 # The seed's experiment: the image classifier, 20 training jobs, 2 in parallel, early stopping Off and Auto.
 demo: prepare
 	$(MANAGE) runall --demo
+
+# The seed's notebook through the SageMaker Python SDK, against the Tuneboard `make run` started
+# (docs/sagemaker-endpoint.md, "The seed's notebook"). Without TUNEBOARD_ACCESS_KEY_ID it makes a key
+# for DEMO_USER. DEMO_ARGS="--start-s3" starts moto's S3 server too; `--help` lists the rest.
+DEMO_USER ?= admin
+demo-notebook: install
+	@if [ -z "$$TUNEBOARD_ACCESS_KEY_ID" ]; then \
+		eval "$$($(MANAGE) create_access_key $(DEMO_USER) --env --description demo-notebook | sed 's/^AWS_/export TUNEBOARD_/')"; \
+	fi; $(PY) examples/seed_notebook.py $(DEMO_ARGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -237,8 +237,6 @@ def best_model(tuner):
 
 def run(args: argparse.Namespace) -> Comparison:
     """Every cell in the seed's order, printing what the notebook shows."""
-    import sagemaker
-
     os.environ.update(
         environment(
             tuneboard_url=args.tuneboard,
@@ -247,6 +245,8 @@ def run(args: argparse.Namespace) -> Comparison:
             secret_access_key=args.secret_access_key,
         )
     )
+    import sagemaker
+
     s3_train_data, s3_validation_data = upload_dataset(args.bucket)
     print(f"data: {s3_train_data} and {s3_validation_data}")
     sess = sagemaker.Session()
