@@ -60,9 +60,10 @@ def environment(*, tuneboard_url: str, s3_endpoint_url: str, access_key_id: str,
 # --- The data, which the seed prepares in its notebook and the blog skips ------------------
 
 
-def upload_dataset(bucket: str, prefix: str = "digits") -> tuple[str, str]:
+def upload_dataset(bucket: str, prefix: str = "digits", s3=None) -> tuple[str, str]:
     """The 8x8 digit images bundled with scikit-learn as train and validation CSV files in S3
     (a label, then 64 pixels, per row): the seed's Caltech-256 in RecordIO, at laptop scale.
+    `s3` is a boto3 S3 client for a store with keys of its own; by default the environment's.
     Returns the two channels' S3 prefixes."""
     import boto3
     import numpy as np
@@ -73,7 +74,7 @@ def upload_dataset(bucket: str, prefix: str = "digits") -> tuple[str, str]:
     x_train, x_valid, y_train, y_valid = train_test_split(
         images, labels, test_size=0.2, random_state=0, stratify=labels
     )
-    s3 = boto3.client("s3")
+    s3 = s3 or boto3.client("s3")
     if bucket not in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
         s3.create_bucket(Bucket=bucket)
     for channel, x, y in (("train", x_train, y_train), ("validation", x_valid, y_valid)):
@@ -245,9 +246,15 @@ def run(args: argparse.Namespace) -> Comparison:
             secret_access_key=args.secret_access_key,
         )
     )
+    import boto3
     import sagemaker
 
-    s3_train_data, s3_validation_data = upload_dataset(args.bucket)
+    s3 = None
+    if args.s3_access_key_id:
+        s3 = boto3.client(
+            "s3", aws_access_key_id=args.s3_access_key_id, aws_secret_access_key=args.s3_secret_access_key
+        )
+    s3_train_data, s3_validation_data = upload_dataset(args.bucket, s3=s3)
     print(f"data: {s3_train_data} and {s3_validation_data}")
     sess = sagemaker.Session()
     estimator = make_estimator(
@@ -317,6 +324,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         default=env("TUNEBOARD_S3_ENDPOINT_URL") or "http://127.0.0.1:9000",
         help="the S3 store's URL; default $TUNEBOARD_S3_ENDPOINT_URL, else http://127.0.0.1:9000",
     )
+    parser.add_argument(
+        "--s3-access-key-id",
+        default=env("DEMO_S3_ACCESS_KEY_ID"),
+        help="the S3 store's own key, to upload the data with; default $DEMO_S3_ACCESS_KEY_ID, else the Tuneboard key",
+    )
+    parser.add_argument("--s3-secret-access-key", default=env("DEMO_S3_SECRET_ACCESS_KEY"))
     parser.add_argument("--start-s3", action="store_true", help="start moto's S3 server at --s3-endpoint meanwhile")
     parser.add_argument("--bucket", default="tuneboard-demo")
     parser.add_argument("--jobs", type=_positive, default=20, help="training jobs per tuning job (seed: 20)")
@@ -329,6 +342,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "give a Tuneboard access key: --access-key-id and --secret-access-key, or TUNEBOARD_ACCESS_KEY_ID "
             "and TUNEBOARD_SECRET_ACCESS_KEY (manage.py create_access_key USER prints one)"
         )
+    if bool(args.s3_access_key_id) != bool(args.s3_secret_access_key):
+        parser.error("give both --s3-access-key-id and --s3-secret-access-key, or neither")
     if urlsplit(args.s3_endpoint).port is None and args.start_s3:
         parser.error(f"--start-s3 needs a port in --s3-endpoint, got {args.s3_endpoint}")
     if args.epoch_seconds < 0:

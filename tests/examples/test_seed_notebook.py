@@ -16,6 +16,8 @@ SCRIPT = Path(__file__).resolve().parents[2] / "examples" / "seed_notebook.py"
 def no_settings(monkeypatch):
     for name in ("URL", "ACCESS_KEY_ID", "SECRET_ACCESS_KEY", "S3_ENDPOINT_URL"):
         monkeypatch.delenv(f"TUNEBOARD_{name}", raising=False)
+    for name in ("DEMO_S3_ACCESS_KEY_ID", "DEMO_S3_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_the_script_runs_and_explains_itself():
@@ -59,6 +61,7 @@ def test_settings_come_from_the_environment_the_server_uses(no_settings, monkeyp
         ([], "give a Tuneboard access key"),
         (["--access-key-id", "a", "--secret-access-key", "s", "--jobs", "0"], "must be at least 1, got 0"),
         (["--access-key-id", "a", "--secret-access-key", "s", "--epoch-seconds", "-1"], "at least 0"),
+        (["--access-key-id", "a", "--secret-access-key", "s", "--s3-access-key-id", "m"], "give both"),
         (
             ["--access-key-id", "a", "--secret-access-key", "s", "--start-s3", "--s3-endpoint", "http://s3"],
             "--start-s3 needs a port",
