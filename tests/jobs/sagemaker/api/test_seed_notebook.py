@@ -42,6 +42,9 @@ def test_the_seeds_notebook_off_and_auto(workers, static_root, people, monkeypat
     )
     for name, value in cell_0.items():
         monkeypatch.setenv(name, value)
+    # boto3's default session keeps the credentials of whichever test made it first; a notebook's
+    # first cell runs before any session exists.
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     with pytest.raises(ProxyConnectionError):
         boto3.client("sts", config=Config(retries={"max_attempts": 1})).get_caller_identity()
 
