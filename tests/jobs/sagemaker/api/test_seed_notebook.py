@@ -54,7 +54,9 @@ def test_the_seeds_notebook_off_and_auto(workers, static_root, people, monkeypat
     sess = sagemaker.Session()
     image = seed_notebook.training_image()
     assert [image] == next(e["image_uri_aliases"] for e in EXAMPLES if e["name"] == "channel-classifier")
-    estimator = seed_notebook.make_estimator(sess, image, BUCKET, epochs=6, epoch_seconds=0.3, train_rows=1437)
+    estimator = seed_notebook.make_estimator(
+        sess, image, BUCKET, epochs=6, epoch_seconds=0.3, train_rows=seed_notebook.TRAIN_IMAGES
+    )
     tuners = {
         early_stopping_type: seed_notebook.make_tuner(
             estimator, early_stopping_type=early_stopping_type, max_jobs=JOBS, max_parallel_jobs=2, random_seed=3
@@ -93,4 +95,4 @@ def test_the_seeds_notebook_off_and_auto(workers, static_root, people, monkeypat
     archive = boto3.client("s3").get_object(Bucket=BUCKET, Key=model.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         trained = pickle.load(tar.extractfile("model.pkl"))
-    assert trained["trained_on"] == {"train": 1437, "validation": 360}
+    assert trained["trained_on"] == {"train": seed_notebook.TRAIN_IMAGES, "validation": seed_notebook.VALIDATION_IMAGES}
