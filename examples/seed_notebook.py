@@ -6,7 +6,8 @@ early stopping Off and Auto, and compares the two tables of training jobs. Each 
 a function here, holding the seed's code as it is written for SDK v2, whose only
 changes are SDK v2's renames: `sagemaker.s3_input` is `TrainingInput`,
 `get_image_uri(region, name)` is `image_uris.retrieve(name, region)`,
-`train_instance_count`/`train_instance_type` are `instance_count`/`instance_type`.
+`train_instance_count`, `train_instance_type`, `train_volume_size`, `train_max_run` are
+`instance_count`, `instance_type`, `volume_size`, `max_run`.
 
 Nothing in the cells names Tuneboard. The first cell (`environment`) sets what a
 notebook's first cell sets to reach any SageMaker: the endpoints and the key. The
@@ -17,7 +18,7 @@ Run against a running Tuneboard (`make run`), see `--help` or docs/sagemaker-end
 
     make demo-notebook DEMO_ARGS="--start-s3"
 
-tests/jobs/sagemaker/test_seed_notebook.py runs the same cells against a live Tuneboard
+tests/jobs/sagemaker/api/test_seed_notebook.py runs the same cells against a live Tuneboard
 with real Celery workers and a moto S3 server, so this script cannot drift from what is
 tested.
 """
