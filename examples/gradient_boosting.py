@@ -21,7 +21,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from sagemaker_env import TERMINATED_BY_SIGTERM, Hyperparameters, TerminationFlag, save_model
+from sagemaker_env import Hyperparameters, TerminationFlag, finish
 from sklearn.datasets import load_diabetes
 from sklearn.ensemble import GradientBoostingRegressor
 from sklearn.model_selection import train_test_split
@@ -66,11 +66,7 @@ def main() -> int:
         print(f"epoch={stage} train:loss={train_rmse:.6g} validation:loss={valid_rmse:.6g}", flush=True)
         completed_stages = stage
 
-    save_model(model)
-    if terminated.raised:
-        print(f"stopped by SIGTERM after stage {completed_stages}; model saved", file=sys.stderr)
-        return TERMINATED_BY_SIGTERM
-    return 0
+    return finish(model, terminated, f"stage {completed_stages}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from sagemaker_env import TERMINATED_BY_SIGTERM, Hyperparameters, TerminationFlag, save_model
+from sagemaker_env import Hyperparameters, TerminationFlag, finish
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
@@ -88,11 +88,7 @@ def main() -> int:
         print(f"epoch={epoch} train:loss={model.loss_:.6g} validation:accuracy={accuracy:.4f}", flush=True)
         completed_epochs = epoch
 
-    save_model(model)
-    if terminated.raised:
-        print(f"stopped by SIGTERM after epoch {completed_epochs}; model saved", file=sys.stderr)
-        return TERMINATED_BY_SIGTERM
-    return 0
+    return finish(model, terminated, f"epoch {completed_epochs}")
 
 
 if __name__ == "__main__":

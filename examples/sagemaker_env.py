@@ -61,6 +61,12 @@ class Hyperparameters:
             fail(f"hyperparameter {name}={value}: must be greater than {low} and at most {high}")
         return value
 
+    def nonnegative(self, name: str, default: float) -> float:
+        value = self._convert(name, default, float, "a number")
+        if not value >= 0:
+            fail(f"hyperparameter {name}={value}: must be at least 0")
+        return value
+
     def _convert(self, name: str, default: _Number, kind: Callable[[str], _Number], what: str) -> _Number:
         if name not in self._values:
             return default
@@ -107,6 +113,16 @@ def save_model(model: object) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as file:
         pickle.dump(model, file)
+
+
+def finish(model: object, terminated: TerminationFlag, progress: str) -> int:
+    """Save the model and give the exit code: 143 when a stop cut the run short after `progress`
+    ("epoch 3"), since the run did not finish, else 0."""
+    save_model(model)
+    if terminated.raised:
+        print(f"stopped by SIGTERM after {progress}; model saved", file=sys.stderr)
+        return TERMINATED_BY_SIGTERM
+    return 0
 
 
 class TerminationFlag:

@@ -18,6 +18,7 @@ from django.db.models import QuerySet
 
 from jobs import selectors
 from jobs.backends.metrics import MetricDefinition, MetricDefinitionError, compile_metric_definitions
+from jobs.backends.s3 import S3Error, parse_s3_uri
 from jobs.models import (
     TUNING_JOB_NAME_PATTERN,
     Algorithm,
@@ -85,6 +86,10 @@ class TuningJobConfig:
     team_name: str | None = None
     # SageMaker's Tags, key -> value, in the order given.
     tags: dict[str, str] = field(default_factory=dict)
+    # InputDataConfig, channel name -> s3:// URI: the tuning job's data, instead of its algorithm's channels.
+    input_channels: dict[str, str] = field(default_factory=dict)
+    # OutputDataConfig.S3OutputPath: where its models go, instead of the algorithm's.
+    s3_output_path: str = ""
 
 
 @dataclass(frozen=True)
@@ -280,6 +285,13 @@ def validate_tuning_job_config(config: TuningJobConfig, *, user) -> ValidatedCon
         _check_count(config.max_retry_attempts, "max_retry_attempts", 0, MAX_RETRY_ATTEMPTS, fail)
     if config.random_seed is not None:
         _check_count(config.random_seed, "random_seed", 0, RANDOM_SEED_MAX, fail)
+    for problem in sagemaker_algorithm.input_channel_problems(config.input_channels):
+        fail("input_channels", problem)
+    if config.s3_output_path:
+        try:
+            parse_s3_uri(config.s3_output_path)
+        except S3Error as exc:
+            fail("s3_output_path", str(exc))
 
     space = None
     try:

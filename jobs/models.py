@@ -282,6 +282,12 @@ class TuningJob(models.Model):
     s3_output_path = models.CharField(
         max_length=1024, blank=True, help_text="OutputDataConfig.S3OutputPath: where model artifacts are uploaded."
     )
+    input_channels = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='InputDataConfig, {"train": "s3://bucket/prefix", ...}: the data of its training jobs, '
+        "instead of its algorithm's input channels.",
+    )
     source = models.CharField(
         max_length=20, choices=TuningJobSource.choices, default=TuningJobSource.NATIVE, db_index=True
     )

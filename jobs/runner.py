@@ -349,7 +349,7 @@ def _run_locally(training_job: TrainingJob, spec: TrainingRunSpec, monitor: RunM
     """SageMaker's container contract, here: s3:// channels in input/data/<channel>/ before
     the program starts, model/ uploaded as model.tar.gz when it has ended."""
     tuning_job = training_job.tuning_job
-    channels = tuning_job.algorithm.input_channels
+    channels = input_channels(tuning_job)
     output_path = s3_output_path(tuning_job)
     client = aws.client("s3") if channels or output_path else None
     for channel, uri in channels.items():
@@ -425,11 +425,16 @@ def _sagemaker_backend(training_job: TrainingJob, remote_name: str) -> SageMaker
         volume_size_gb=sagemaker_config.get("VolumeSizeInGB", 30),
         training_image=algorithm.image_uri or "",
         algorithm_name=sagemaker_config.get("AlgorithmName", ""),
-        input_channels=dict(algorithm.input_channels),
+        input_channels=input_channels(tuning_job),
     )
     return SageMakerBackend(
         config, sagemaker=aws.client("sagemaker"), cloudwatch=aws.client("cloudwatch"), s3=aws.client("s3")
     )
+
+
+def input_channels(tuning_job: TuningJob) -> dict[str, str]:
+    """InputDataConfig: the tuning job's own channels when it was given some, else its algorithm's."""
+    return dict(tuning_job.input_channels or tuning_job.algorithm.input_channels)
 
 
 def s3_output_path(tuning_job: TuningJob) -> str:

@@ -41,23 +41,29 @@ def check_input_channels(algorithm: Algorithm, errors: dict[str, list[str]]) -> 
     channels = algorithm.input_channels
     if not channels:
         return
-
-    def fail(message: str) -> None:
-        errors.setdefault("input_channels", []).append(message)
-
     if algorithm.backend == Backend.EXTERNAL:
-        fail("An external algorithm's trainers fetch their own data: it has no input channels.")
+        errors.setdefault("input_channels", []).append(
+            "An external algorithm's trainers fetch their own data: it has no input channels."
+        )
         return
+    problems = input_channel_problems(channels)
+    if problems:
+        errors.setdefault("input_channels", []).extend(problems)
+
+
+def input_channel_problems(channels) -> list[str]:
+    """What is wrong with {channel name: s3:// URI}: an algorithm's channels, or a tuning job's InputDataConfig."""
     if not isinstance(channels, dict):
-        fail('Give an object of channel name: S3 URI, e.g. {"train": "s3://bucket/prefix"}.')
-        return
+        return ['Give an object of channel name: S3 URI, e.g. {"train": "s3://bucket/prefix"}.']
+    problems = []
     for channel, uri in channels.items():
         if not _matches("ChannelName", channel):
-            fail(f"{channel!r}: a channel name is 1 to 64 letters, digits, dots, hyphens and underscores.")
+            problems.append(f"{channel!r}: a channel name is 1 to 64 letters, digits, dots, hyphens and underscores.")
         try:
             parse_s3_uri(uri)
         except S3Error as exc:
-            fail(f"{channel}: {exc}")
+            problems.append(f"{channel}: {exc}")
+    return problems
 
 
 def algorithm_for_image(image: str) -> Algorithm | None:

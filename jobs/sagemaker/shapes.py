@@ -55,6 +55,8 @@ CONFIG_FIELD_PATHS = {
     "warm_start_type": "warmStartConfig.warmStartType",
     "warm_start_parents": "warmStartConfig.parentHyperParameterTuningJobs",
     "tags": "tags",
+    "input_channels": "trainingJobDefinition.inputDataConfig",
+    "s3_output_path": "trainingJobDefinition.outputDataConfig.s3OutputPath",
 }
 
 
@@ -153,6 +155,22 @@ def create_tuning_job_violations(body: Any) -> list[Violation]:
         found.append(Violation(None, CONFIG_FIELD_PATHS["algorithm_name"], reason))
     _parse_parameter_ranges(body["HyperParameterTuningJobConfig"].get("ParameterRanges") or {}, found)
     found += duplicate_tag_keys(body.get("Tags") or [], "tags")
+    found += _unreadable_channels(_member(body, ("TrainingJobDefinition", "InputDataConfig")) or [])
+    return found
+
+
+def _unreadable_channels(channels: list[dict]) -> list[Violation]:
+    """Channels Tuneboard could not give a training job as SageMaker would: it copies the objects
+    under an S3 prefix into input/data/<channel>/, and has no file systems or manifests to read."""
+    found = []
+    for index, channel in enumerate(channels, start=1):
+        path = f"trainingJobDefinition.inputDataConfig.{index}.member.dataSource"
+        source = channel["DataSource"].get("S3DataSource")
+        if source is None:
+            found.append(Violation(None, f"{path}.s3DataSource", "Member must not be null: Tuneboard reads S3 only"))
+        elif source["S3DataType"] != "S3Prefix":
+            reason = "Member must be S3Prefix: Tuneboard downloads the objects under a prefix, not manifests"
+            found.append(Violation(source["S3DataType"], f"{path}.s3DataSource.s3DataType", reason))
     return found
 
 
@@ -222,6 +240,11 @@ def parse_create_tuning_job(body: Any) -> TuningJobConfig:
             parent["HyperParameterTuningJobName"] for parent in warm_start.get("ParentHyperParameterTuningJobs") or []
         ],
         tags=tags_from_shape(body.get("Tags") or []),
+        input_channels={
+            channel["ChannelName"]: channel["DataSource"]["S3DataSource"]["S3Uri"]
+            for channel in definition.get("InputDataConfig") or []
+        },
+        s3_output_path=(definition.get("OutputDataConfig") or {}).get("S3OutputPath", ""),
     )
 
 
@@ -688,7 +711,8 @@ def parse_imported_tuning_job(description: dict, training_job_count: int) -> Imp
     body = {
         "HyperParameterTuningJobName": description.get("HyperParameterTuningJobName"),
         "HyperParameterTuningJobConfig": config,
-        "TrainingJobDefinition": definition,
+        # Its data stays SageMaker's business: an imported tuning job never runs here.
+        "TrainingJobDefinition": {key: value for key, value in definition.items() if key != "InputDataConfig"},
     }
     if description.get("WarmStartConfig"):
         body["WarmStartConfig"] = description["WarmStartConfig"]

@@ -88,6 +88,8 @@ def _store_tuning_job(config: TuningJobConfig, validated, owner, seed: int) -> T
         max_jobs_not_improving=config.max_jobs_not_improving,
         complete_on_convergence=config.complete_on_convergence,
         warm_start_type=config.warm_start_type,
+        input_channels=dict(config.input_channels),
+        s3_output_path=config.s3_output_path,
     )
 
 

@@ -304,9 +304,16 @@ def test_stop_an_unknown_tuning_job():
 def test_register_examples_is_idempotent():
     first = command("register_examples")
     second = command("register_examples")
-    assert first == second == "registered algorithm image-classifier\nregistered algorithm gradient-boosting\n"
+    assert (
+        first
+        == second
+        == (
+            "registered algorithm image-classifier\nregistered algorithm gradient-boosting\n"
+            "registered algorithm channel-classifier\n"
+        )
+    )
     algorithms = {a.name: a for a in Algorithm.objects.all()}
-    assert set(algorithms) == {"image-classifier", "gradient-boosting"}
+    assert set(algorithms) == {"image-classifier", "gradient-boosting", "channel-classifier"}
     examples = Path(django_settings.BASE_DIR) / "examples"
     for example in EXAMPLES:
         algorithm = algorithms[example["name"]]

@@ -158,7 +158,7 @@ def test_training_image_names_the_algorithm_when_algorithm_name_is_absent():
     assert parse_create_tuning_job(body).algorithm_name == "image-classifier"
 
 
-def test_aws_infrastructure_members_are_accepted_and_ignored():
+def test_aws_infrastructure_members_are_accepted_and_the_data_members_read():
     body = body_with(
         {
             "TrainingJobDefinition.RoleArn": "arn:aws:iam::123456789012:role/SageMakerRole",
@@ -175,7 +175,32 @@ def test_aws_infrastructure_members_are_accepted_and_ignored():
             "TrainingJobDefinition.AlgorithmSpecification.MetricDefinitions": [{"Name": "x", "Regex": "x=(.*)"}],
         }
     )  # fmt: skip
-    assert parse_create_tuning_job(body) == EXPECTED
+    assert parse_create_tuning_job(body) == dataclasses.replace(
+        EXPECTED, input_channels={"train": "s3://bucket/train"}, s3_output_path="s3://bucket/output"
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "path", "reason"),
+    [
+        (
+            {"S3DataSource": {"S3DataType": "ManifestFile", "S3Uri": "s3://bucket/train.manifest"}},
+            "trainingJobDefinition.inputDataConfig.1.member.dataSource.s3DataSource.s3DataType",
+            "Member must be S3Prefix: Tuneboard downloads the objects under a prefix, not manifests",
+        ),
+        (
+            {"FileSystemDataSource": {"FileSystemId": "fs-0123456789abcdef0", "FileSystemAccessMode": "ro",
+                                      "FileSystemType": "EFS", "DirectoryPath": "/train"}},
+            "trainingJobDefinition.inputDataConfig.1.member.dataSource.s3DataSource",
+            "Member must not be null: Tuneboard reads S3 only",
+        ),
+    ],
+)  # fmt: skip
+def test_a_channel_tuneboard_cannot_download_is_refused(source, path, reason):
+    body = body_with({"TrainingJobDefinition.InputDataConfig": [{"ChannelName": "train", "DataSource": source}]})
+    with pytest.raises(ShapeError) as caught:
+        parse_create_tuning_job(body)
+    assert caught.value.errors == {path: [reason]}
 
 
 def test_tags_are_read_in_order_and_a_key_given_twice_is_refused():

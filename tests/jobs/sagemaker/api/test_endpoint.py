@@ -267,6 +267,18 @@ def test_every_create_error_code(alice, algorithm):
         "Value 'x' at 'hyperParameterTuningJobConfig.parameterRanges.continuousParameterRanges.1.member.minValue'"
         in (message)
     )
+
+    # SageMaker takes https:// data too; Tuneboard downloads channels and uploads models with an S3 client.
+    web_data = create_request("web")
+    web_data["TrainingJobDefinition"]["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = "https://x/t"
+    web_data["TrainingJobDefinition"]["OutputDataConfig"]["S3OutputPath"] = "https://x/out"
+    code, message, _ = error_of(alice.create_hyper_parameter_tuning_job, **web_data)
+    assert code == "ValidationException"
+    assert message.startswith("2 validation errors detected: ")
+    assert "at 'trainingJobDefinition.inputDataConfig' failed to satisfy constraint: train: 'https://x/t' is not an " \
+        "S3 URI: use s3://bucket/prefix." in message  # fmt: skip
+    assert "Value 'https://x/out' at 'trainingJobDefinition.outputDataConfig.s3OutputPath' failed to satisfy " \
+        "constraint: 'https://x/out' is not an S3 URI" in message  # fmt: skip
     assert set(TuningJob.objects.values_list("name", flat=True)) == {"taken"}
 
     Algorithm.objects.filter(name="quadratic").update(supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)

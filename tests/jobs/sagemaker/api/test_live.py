@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from jobs import aws
 from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, write_program
 from tests.jobs.sagemaker.api.conftest import (
     IMAGE,
@@ -31,10 +32,17 @@ def wait_for_status(client, name, statuses, workers, timeout=90.0) -> dict:
     pytest.fail(f"{name} did not reach {statuses} in {timeout:.0f} s\n{workers.logs()}")
 
 
-def test_boto3_and_the_sagemaker_sdk_against_a_live_tuneboard(workers, static_root, people, tmp_path, monkeypatch):
+def test_boto3_and_the_sagemaker_sdk_against_a_live_tuneboard(
+    workers, static_root, people, tmp_path, monkeypatch, aws_worker_env
+):
     program = write_program(tmp_path / "programs", "converging.py", CONVERGING_PROGRAM)
     register_algorithm(program=program, static_hyperparameters={"epoch_seconds": "0.01"})
     register_image("quadratic")
+    # The request's InputDataConfig and OutputDataConfig: the training jobs read and write there.
+    s3 = aws.client("s3")
+    s3.create_bucket(Bucket="bucket")
+    s3.put_object(Bucket="bucket", Key="train/part-0.csv", Body=b"1,2\n")
+    workers.env.update(aws_worker_env)
     workers.start_worker("control", 1)
     workers.start_worker("training", 2)
     url = workers.start_web(static_root)
@@ -57,6 +65,9 @@ def test_boto3_and_the_sagemaker_sdk_against_a_live_tuneboard(workers, static_ro
     training = client.describe_training_job(TrainingJobName=best)
     assert training["FinalMetricDataList"][0]["Value"] == values[0]
     assert training["HyperParameters"]["epochs"] == "3"
+    model = training["ModelArtifacts"]["S3ModelArtifacts"]
+    assert model == f"s3://bucket/output/live-1/{best}/output/model.tar.gz"
+    assert s3.head_object(Bucket="bucket", Key=model.removeprefix("s3://bucket/"))["ContentLength"] > 0
 
     # The seed's analysis, unchanged but for the session's client, behind a dead proxy.
     sdk_environment(monkeypatch, url, key)
