@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from channels.layers import channel_layers
 from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
@@ -111,6 +112,18 @@ def celery_broker(redis_url):
     }
     with override_settings(CHANNEL_LAYERS=layers, CACHES=cache):
         yield redis_url
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets a channel layer of its own making.
+
+    channels_redis binds its locks to the event loop that first used them; a layer left by a
+    test whose loop is gone (a live server's thread, asyncio.run) fails the next test that
+    receives on it with "bound to a different event loop".
+    """
+    yield
+    channel_layers.backends.clear()
 
 
 @pytest.fixture(autouse=True)
