@@ -1,0 +1,119 @@
+"""Reads of a tuning job's Analysis page and importance API: importance, per-job observations, timeline.
+
+The tuning job passed in was found through jobs.selectors.tuning_jobs_visible_to
+by the caller; everything here reads only that job's training jobs.
+"""
+
+from datetime import datetime
+
+from django.utils import timezone
+
+from analytics import importance, timeline
+from analytics.table import Row, analytics_rows, is_finite_number
+from jobs.models import ObjectiveType, TrainingJob, TrainingJobStatus, TuningJob
+from jobs.tuning.hyperband import infer_max_resource
+from jobs.tuning.space import (
+    CategoricalParameterRange,
+    IntegerParameterRange,
+    ScalingType,
+    SearchSpace,
+    SearchSpaceError,
+    effective_scaling,
+)
+
+
+def _space(tuning_job: TuningJob) -> SearchSpace | None:
+    try:
+        return SearchSpace.from_dicts(tuning_job.parameter_ranges)
+    except SearchSpaceError:
+        return None
+
+
+def _observations(space: SearchSpace, rows: list[Row]) -> list[importance.Observation]:
+    return [
+        importance.Observation({name: row[name] for name in space.names}, row["FinalObjectiveValue"])
+        for row in rows
+        if is_finite_number(row["FinalObjectiveValue"])
+    ]
+
+
+def tuning_job_importance(*, tuning_job: TuningJob, rows: list[Row] | None = None) -> importance.ImportanceResult:
+    space = _space(tuning_job)
+    if space is None:
+        return importance.ImportanceResult(0, (), "This tuning job's parameter ranges cannot be read.")
+    rows = analytics_rows(tuning_job) if rows is None else rows
+    return importance.hyperparameter_importance(
+        space, _observations(space, rows), maximize=tuning_job.objective_type == ObjectiveType.MAXIMIZE
+    )
+
+
+def _parameters(space: SearchSpace | None) -> list[dict]:
+    """Each hyperparameter as the charts need it: a log axis is offered for positive ranges only."""
+    if space is None:
+        return []
+    parameters = []
+    for param_range in space.ranges:
+        if isinstance(param_range, CategoricalParameterRange):
+            parameters.append({"name": param_range.name, "type": "Categorical", "values": list(param_range.values)})
+            continue
+        parameters.append(
+            {
+                "name": param_range.name,
+                "type": "Integer" if isinstance(param_range, IntegerParameterRange) else "Continuous",
+                "log_possible": param_range.min_value > 0,
+                "log": effective_scaling(param_range) is ScalingType.LOGARITHMIC,
+            }
+        )
+    return parameters
+
+
+def _max_epochs(tuning_job: TuningJob) -> dict[str, int | None]:
+    """What each early-stopped job would have run: Hyperband's MaxResource, or its own static epochs."""
+    stopped = TrainingJob.objects.filter(
+        tuning_job_id=tuning_job.id, status=TrainingJobStatus.STOPPED, stop_reason__in=timeline.EARLY_STOP_REASONS
+    ).values_list("name", "hyperparameters")
+    return {
+        name: tuning_job.hyperband_max_resource or infer_max_resource(hyperparameters or {})
+        for name, hyperparameters in stopped
+    }
+
+
+def analysis_charts(*, tuning_job: TuningJob, now: datetime | None = None) -> dict:
+    """The JSON the Analysis page draws from (no NaN: only finite objectives are observations)."""
+    now = now or timezone.now()
+    rows = analytics_rows(tuning_job)
+    space = _space(tuning_job)
+    finished = [row for row in rows if is_finite_number(row["FinalObjectiveValue"])] if space else []
+    bars = timeline.timeline_bars(rows, max_epochs=_max_epochs(tuning_job), now=now)
+    return {
+        "objective": {
+            "name": tuning_job.objective_metric_name,
+            "type": tuning_job.objective_type,
+            "log_possible": bool(finished) and all(row["FinalObjectiveValue"] > 0 for row in finished),
+        },
+        "parameters": _parameters(space),
+        "observations": {
+            "names": [row["TrainingJobName"] for row in finished],
+            "values": [row["FinalObjectiveValue"] for row in finished],
+            "outcomes": [timeline.outcome(row) for row in finished],
+            "params": {name: [row[name] for row in finished] for name in (space.names if space else ())},
+        },
+        "importance": tuning_job_importance(tuning_job=tuning_job, rows=rows).as_dict(),
+        "timeline": {
+            "bars": [
+                {
+                    "name": bar.name,
+                    "slot": bar.slot,
+                    # Milliseconds since the epoch: what a Plotly date axis reads without guessing a zone.
+                    "start": bar.start.timestamp() * 1000,
+                    "end": bar.end.timestamp() * 1000,
+                    "seconds": bar.seconds,
+                    "outcome": bar.outcome,
+                    "epochs_run": bar.epochs_run,
+                    "gave_back_seconds": bar.gave_back_seconds,
+                }
+                for bar in bars
+            ],
+            "summary": timeline.gave_back_summary(bars),
+        },
+    }

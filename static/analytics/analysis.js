@@ -1,0 +1,241 @@
+// The Analysis page: importance, contour and rank of two hyperparameters, a slice per
+// hyperparameter, the objective's EDF and the timeline, all drawn from the page's
+// #analysis-charts JSON (analytics/analysis.py). Log toggles redraw every chart that
+// has the axis; the page holds at most a few thousand points, so redrawing is cheap.
+import { COLORS, baseLayout, emptyNote, escapeLabel, react } from "../js/charts/common.js";
+import { PLOTLY_NUMBER, duration } from "../js/format.js";
+
+const data = JSON.parse(document.getElementById("analysis-charts").textContent);
+const objective = data.objective.name;
+const minimize = data.objective.type === "Minimize";
+const observations = data.observations;
+const parameters = new Map(data.parameters.map((parameter) => [parameter.name, parameter]));
+
+const OUTCOMES = {
+  Completed: { label: "completed", color: COLORS.Completed, symbol: "circle" },
+  EarlyStopped: { label: "early-stopped", color: "#7f56d9", symbol: "x" },
+  Stopped: { label: "stopped", color: COLORS.Stopped, symbol: "square" },
+  Failed: { label: "failed", color: COLORS.Failed, symbol: "triangle-up" },
+  InProgress: { label: "running", color: COLORS.InProgress, symbol: "diamond" },
+};
+
+const logAxes = new Map(
+  [...document.querySelectorAll("[data-log-axis]")].map((box) => [box.dataset.logAxis, box.checked]),
+);
+
+/** A Plotly axis for a hyperparameter or the objective, logarithmic if its toggle says so. */
+function axis(name, title) {
+  const parameter = parameters.get(name);
+  if (parameter && parameter.type === "Categorical") {
+    return { title: { text: title }, type: "category", categoryorder: "array", categoryarray: parameter.values };
+  }
+  return { title: { text: title }, type: logAxes.get(name) ? "log" : "linear", zeroline: false };
+}
+
+const labels = observations.names.map(escapeLabel);
+
+function hover(xName, yName) {
+  const x = parameters.has(xName) ? `${escapeLabel(xName)}=%{x}` : "%{x}";
+  return `%{customdata}<br>${x}<br>${escapeLabel(yName)}: %{y:${PLOTLY_NUMBER}}<extra></extra>`;
+}
+
+function drawImportance() {
+  const node = document.getElementById("chart-importance");
+  if (!node) return;
+  const methods = data.importance.methods;
+  // Least important at the bottom: Plotly draws the first category lowest.
+  const order = Object.keys(methods[0].importances).reverse();
+  const traces = methods.map((method) => ({
+    type: "bar",
+    orientation: "h",
+    name: method.method,
+    y: order,
+    x: order.map((name) => method.importances[name]),
+    hovertemplate: `%{y}: %{x:.3f}<extra>${method.method}</extra>`,
+  }));
+  const height = Math.max(220, 60 + 36 * order.length);
+  node.style.height = `${height}px`;
+  react(node, traces, baseLayout({ barmode: "group", xaxis: { title: { text: "importance" }, range: [0, 1] }, margin: { l: 140, r: 16, t: 30, b: 44 } }));
+}
+
+function drawContourAndRank() {
+  const contour = document.getElementById("chart-contour");
+  const rank = document.getElementById("chart-rank");
+  if (!contour) return;
+  const xName = document.getElementById("contour-x").value;
+  const yName = document.getElementById("contour-y").value;
+  const x = observations.params[xName];
+  const y = observations.params[yName];
+  const z = observations.values;
+  const layout = baseLayout({ xaxis: axis(xName, xName), yaxis: axis(yName, yName), margin: { l: 64, r: 16, t: 12, b: 48 } });
+  const points = {
+    type: "scatter",
+    mode: "markers",
+    x,
+    y,
+    customdata: labels,
+    marker: { color: "#1d2330", size: 5 },
+    hovertemplate: `%{customdata}<br>${escapeLabel(xName)}=%{x}<br>${escapeLabel(yName)}=%{y}<extra></extra>`,
+    showlegend: false,
+  };
+  if (xName === yName) {
+    react(contour, [points], { ...layout, annotations: emptyNote("Pick two different hyperparameters.") });
+  } else {
+    const surface = {
+      type: "contour",
+      x,
+      y,
+      z,
+      connectgaps: true,
+      colorscale: "Blues",
+      reversescale: !minimize, // the darker, the better
+      colorbar: { title: { text: objective } },
+      hovertemplate: `${escapeLabel(xName)}=%{x}<br>${escapeLabel(yName)}=%{y}<br>${escapeLabel(objective)}: %{z:${PLOTLY_NUMBER}}<extra></extra>`,
+    };
+    react(contour, [surface, points], layout);
+  }
+  // 0 is the best training job, 1 the worst, whichever way the objective goes.
+  const order = z.map((_, i) => i).sort((a, b) => (minimize ? z[a] - z[b] : z[b] - z[a]));
+  const ranks = new Array(z.length);
+  order.forEach((index, position) => {
+    ranks[index] = z.length > 1 ? position / (z.length - 1) : 0;
+  });
+  react(
+    rank,
+    [
+      {
+        type: "scatter",
+        mode: "markers",
+        x,
+        y,
+        customdata: labels.map((label, i) => [label, z[i]]),
+        marker: { color: ranks, colorscale: "RdYlBu", cmin: 0, cmax: 1, size: 9, colorbar: { title: { text: "rank" } } },
+        hovertemplate: `%{customdata[0]}<br>${escapeLabel(xName)}=%{x}<br>${escapeLabel(yName)}=%{y}<br>${escapeLabel(objective)}: %{customdata[1]:${PLOTLY_NUMBER}}<br>rank %{marker.color:.2f}<extra></extra>`,
+      },
+    ],
+    layout,
+  );
+}
+
+/** One trace per outcome present: a legend says which marker is which. */
+function byOutcome(x) {
+  return Object.entries(OUTCOMES)
+    .map(([outcome, style]) => {
+      const picked = observations.outcomes.map((o, i) => (o === outcome ? i : -1)).filter((i) => i >= 0);
+      return {
+        type: "scatter",
+        mode: "markers",
+        name: style.label,
+        x: picked.map((i) => x[i]),
+        y: picked.map((i) => observations.values[i]),
+        customdata: picked.map((i) => labels[i]),
+        marker: { color: style.color, symbol: style.symbol, size: 8, line: { width: style.symbol === "x" ? 0 : 1, color: "#fff" } },
+      };
+    })
+    .filter((trace) => trace.x.length);
+}
+
+function drawSlices() {
+  const container = document.getElementById("slices");
+  if (!container) return;
+  for (const name of parameters.keys()) {
+    let node = container.querySelector(`[data-slice="${CSS.escape(name)}"]`);
+    if (!node) {
+      const figure = document.createElement("figure");
+      figure.className = "chart-box";
+      node = document.createElement("div");
+      node.className = "chart";
+      node.dataset.slice = name;
+      const caption = document.createElement("figcaption");
+      caption.textContent = name;
+      figure.append(node, caption);
+      container.append(figure);
+    }
+    const traces = byOutcome(observations.params[name]).map((trace) => ({ ...trace, hovertemplate: hover(name, objective) }));
+    react(node, traces, baseLayout({ xaxis: axis(name, name), yaxis: axis("objective", objective) }));
+  }
+}
+
+function drawEdf() {
+  const node = document.getElementById("chart-edf");
+  if (!node) return;
+  const sorted = [...observations.values].sort((a, b) => a - b);
+  const trace = {
+    type: "scatter",
+    mode: "lines",
+    line: { shape: "hv", color: COLORS.Completed },
+    x: sorted,
+    y: sorted.map((_, i) => (i + 1) / sorted.length),
+    hovertemplate: `${escapeLabel(objective)} ≤ %{x:${PLOTLY_NUMBER}}: %{y:.0%} of training jobs<extra></extra>`,
+  };
+  react(node, [trace], baseLayout({ xaxis: axis("objective", objective), yaxis: { title: { text: "fraction of training jobs" }, range: [0, 1.02] } }));
+}
+
+function drawTimeline() {
+  const node = document.getElementById("chart-timeline");
+  if (!node) return;
+  const bars = data.timeline.bars;
+  const traces = Object.entries(OUTCOMES)
+    .map(([outcome, style]) => {
+      const picked = bars.filter((bar) => bar.outcome === outcome);
+      return {
+        type: "bar",
+        orientation: "h",
+        name: style.label,
+        base: picked.map((bar) => bar.start),
+        x: picked.map((bar) => bar.end - bar.start),
+        y: picked.map((bar) => bar.slot + 1),
+        customdata: picked.map((bar) => [escapeLabel(bar.name), duration(bar.seconds), bar.epochs_run, bar.gave_back_seconds === null ? "" : `<br>gave back about ${duration(bar.gave_back_seconds)}`]),
+        marker: { color: style.color },
+        hovertemplate: "%{customdata[0]}<br>%{customdata[1]}, %{customdata[2]} epochs%{customdata[3]}<extra>" + style.label + "</extra>",
+      };
+    })
+    .filter((trace) => trace.x.length);
+  const saved = bars.filter((bar) => bar.gave_back_seconds !== null);
+  if (saved.length) {
+    traces.push({
+      type: "bar",
+      orientation: "h",
+      name: "given back by early stopping (estimate)",
+      base: saved.map((bar) => bar.end),
+      x: saved.map((bar) => bar.gave_back_seconds * 1000),
+      y: saved.map((bar) => bar.slot + 1),
+      customdata: saved.map((bar) => [escapeLabel(bar.name), duration(bar.gave_back_seconds)]),
+      marker: { color: "rgba(127, 86, 217, 0.15)", line: { color: OUTCOMES.EarlyStopped.color, width: 1 }, pattern: { shape: "/", fgcolor: OUTCOMES.EarlyStopped.color } },
+      hovertemplate: "%{customdata[0]} would have run about %{customdata[1]} more<extra></extra>",
+    });
+  }
+  const slots = Math.max(...bars.map((bar) => bar.slot)) + 1;
+  node.style.height = `${Math.max(220, 110 + 26 * slots)}px`;
+  react(
+    node,
+    traces,
+    baseLayout({
+      barmode: "overlay",
+      bargap: 0.25,
+      xaxis: { type: "date", title: { text: "wall time (UTC)" } },
+      yaxis: { title: { text: "slot" }, autorange: "reversed", dtick: 1 },
+    }),
+  );
+}
+
+function drawAxes() {
+  drawContourAndRank();
+  drawSlices();
+  drawEdf();
+}
+
+drawImportance();
+drawAxes();
+drawTimeline();
+
+for (const box of document.querySelectorAll("[data-log-axis]")) {
+  box.addEventListener("change", () => {
+    logAxes.set(box.dataset.logAxis, box.checked);
+    drawAxes();
+  });
+}
+for (const id of ["contour-x", "contour-y"]) {
+  const select = document.getElementById(id);
+  if (select) select.addEventListener("change", drawContourAndRank);
+}
