@@ -135,22 +135,26 @@ function byOutcome(x) {
     .filter((trace) => trace.x.length);
 }
 
+/** A box per hyperparameter, all placed before any is drawn: Plotly sizes a chart to its box once. */
+function sliceNodes(container) {
+  if (!container.children.length) {
+    for (const name of parameters.keys()) {
+      const figure = document.createElement("figure");
+      figure.className = "chart-box";
+      const node = document.createElement("div");
+      node.className = "chart";
+      node.dataset.slice = name;
+      figure.append(node);
+      container.append(figure);
+    }
+  }
+  return new Map([...container.querySelectorAll("[data-slice]")].map((node) => [node.dataset.slice, node]));
+}
+
 function drawSlices() {
   const container = document.getElementById("slices");
   if (!container) return;
-  for (const name of parameters.keys()) {
-    let node = container.querySelector(`[data-slice="${CSS.escape(name)}"]`);
-    if (!node) {
-      const figure = document.createElement("figure");
-      figure.className = "chart-box";
-      node = document.createElement("div");
-      node.className = "chart";
-      node.dataset.slice = name;
-      const caption = document.createElement("figcaption");
-      caption.textContent = name;
-      figure.append(node, caption);
-      container.append(figure);
-    }
+  for (const [name, node] of sliceNodes(container)) {
     const traces = byOutcome(observations.params[name]).map((trace) => ({ ...trace, hovertemplate: hover(name, objective) }));
     react(node, traces, baseLayout({ xaxis: axis(name, name), yaxis: axis("objective", objective) }));
   }

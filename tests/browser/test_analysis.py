@@ -1,0 +1,49 @@
+"""The Analysis page in a real browser: every chart drawn, the axis toggles and the pickers work."""
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.test_dashboard import algorithm, alice, finished_tuning_job, log_in, web  # noqa: F401 (fixtures)
+
+pytestmark = pytest.mark.integration
+
+CHARTS = ["chart-importance", "chart-contour", "chart-rank", "chart-edf", "chart-timeline"]
+
+
+def traces(page, selector):
+    return page.locator(selector).evaluate("(plot) => (plot.data || []).length")
+
+
+def test_the_analysis_page_draws_every_chart(web, page, alice, algorithm):  # noqa: F811 (fixtures)
+    finished_tuning_job("analyse-me", [0.5, 0.9, 0.7, 0.6, 0.3], stopped=(3, 4), early_stopping="Auto")
+    log_in(page, web)
+    page.goto(f"{web}/tuning-jobs/analyse-me/")
+    page.get_by_role("link", name="Analysis", exact=True).click()
+    expect(page).to_have_url(f"{web}/analytics/tuning-jobs/analyse-me/analysis/")
+    for chart in CHARTS:
+        expect(page.locator(f"#{chart}.js-plotly-plot")).to_be_visible()
+        assert traces(page, f"#{chart}") > 0, chart
+    # A slice per hyperparameter, completed and early-stopped jobs in their own legend entries.
+    slices = page.locator("[data-slice]")
+    expect(slices).to_have_count(2)
+    # Each drawn to its own box (the first was once drawn full width, before the second box existed).
+    for index in range(2):
+        assert slices.nth(index).evaluate("(plot) => plot._fullLayout.width <= plot.clientWidth + 1")
+    legend = slices.first.evaluate("(plot) => plot.data.map((trace) => trace.name)")
+    assert legend == ["completed", "early-stopped"]
+    # Early stopping gave back a bar each behind the two stopped jobs (3 of 6 epochs not run).
+    names = page.locator("#chart-timeline").evaluate("(plot) => plot.data.map((trace) => trace.name)")
+    assert names == ["completed", "early-stopped", "given back by early stopping (estimate)"]
+    expect(page.locator("[data-gave-back]")).to_contain_text("gave back about 10 s")
+
+    # learning_rate's range is logarithmic: its axes start log, and the toggle makes them linear.
+    rate_axis = "(plot) => plot.layout.xaxis.type"
+    assert page.locator('[data-slice="learning_rate"]').evaluate(rate_axis) == "log"
+    page.get_by_label("learning_rate", exact=True).uncheck()
+    assert page.locator('[data-slice="learning_rate"]').evaluate(rate_axis) == "linear"
+    assert page.locator("#chart-contour").evaluate(rate_axis) == "linear"
+    # The contour follows the pickers.
+    page.select_option("#contour-x", "optimizer")
+    page.select_option("#contour-y", "learning_rate")
+    assert page.locator("#chart-contour").evaluate("(plot) => plot.layout.xaxis.type") == "category"
+    assert not [line for line in page.console_messages if line.startswith(("error", "pageerror"))]
