@@ -4,7 +4,7 @@ The tuning job passed in was found through jobs.selectors.tuning_jobs_visible_to
 by the caller; everything here reads only that job's training jobs.
 """
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.utils import timezone
 
@@ -78,6 +78,15 @@ def _max_epochs(tuning_job: TuningJob) -> dict[str, int | None]:
     }
 
 
+def _wall_clock_ms(moment: datetime) -> float:
+    """`moment` on the server's zone's wall clock, in milliseconds as if that clock were UTC.
+
+    Plotly's date axes know no zones and show milliseconds as UTC; written so, the
+    timeline reads in the zone every other page shows times in.
+    """
+    return timezone.localtime(moment).replace(tzinfo=UTC).timestamp() * 1000
+
+
 def analysis_charts(*, tuning_job: TuningJob, now: datetime | None = None) -> dict:
     """The JSON the Analysis page draws from (no NaN: only finite objectives are observations)."""
     now = now or timezone.now()
@@ -104,9 +113,8 @@ def analysis_charts(*, tuning_job: TuningJob, now: datetime | None = None) -> di
                 {
                     "name": bar.name,
                     "slot": bar.slot,
-                    # Milliseconds since the epoch: what a Plotly date axis reads without guessing a zone.
-                    "start": bar.start.timestamp() * 1000,
-                    "end": bar.end.timestamp() * 1000,
+                    "start": _wall_clock_ms(bar.start),
+                    "end": _wall_clock_ms(bar.end),
                     "seconds": bar.seconds,
                     "outcome": bar.outcome,
                     "epochs_run": bar.epochs_run,

@@ -217,7 +217,7 @@ function drawTimeline() {
     baseLayout({
       barmode: "overlay",
       bargap: 0.25,
-      xaxis: { type: "date", title: { text: "wall time (UTC)" } },
+      xaxis: { type: "date", title: { text: `wall time (${document.documentElement.dataset.timeZone || "UTC"})` } },
       yaxis: { title: { text: "slot" }, autorange: "reversed", dtick: 1 },
     }),
   );

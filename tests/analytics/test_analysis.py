@@ -1,10 +1,12 @@
 """The Analysis page and the importance API: who sees them, and what they hold."""
 
 import json
+from datetime import UTC, timedelta
 
 import pytest
 from django.urls import reverse
 
+from tests.analytics.conftest import T0
 from tests.analytics.helpers import completed, stopped_early
 
 pytestmark = [pytest.mark.django_db, pytest.mark.filterwarnings("ignore:No directory at:UserWarning")]
@@ -74,3 +76,12 @@ def test_a_viewer_reads_importance_from_the_api(carol_client, reviewed, tj_1):
     too_few = carol_client.get("/api/v1/tuning-jobs/tj-1/importance/")
     assert too_few.status_code == 200
     assert too_few.json()["methods"] == [] and "at least 2" in too_few.json()["message"]
+
+
+def test_the_timeline_reads_in_the_server_s_zone(alice_client, reviewed, settings):
+    # Plotly shows milliseconds as UTC: the server's wall clock is sent, as the other pages show times.
+    settings.TIME_ZONE = "Europe/Paris"
+    bars = page_charts(alice_client.get(reverse("tuning-job-analysis", args=["tj-review"])))["timeline"]["bars"]
+    first = next(bar for bar in bars if bar["name"] == "tj-review-001")
+    assert first["start"] == (T0 + timedelta(hours=1)).replace(tzinfo=UTC).timestamp() * 1000
+    assert first["end"] - first["start"] == 100_000
