@@ -84,7 +84,11 @@ def _wall_clock_ms(moment: datetime) -> float:
     Plotly's date axes know no zones and show milliseconds as UTC; written so, the
     timeline reads in the zone every other page shows times in.
     """
-    return timezone.localtime(moment).replace(tzinfo=UTC).timestamp() * 1000
+    return round(timezone.localtime(moment).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+def _rounded(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds, 3)
 
 
 def analysis_charts(*, tuning_job: TuningJob, now: datetime | None = None) -> dict:
@@ -108,20 +112,15 @@ def analysis_charts(*, tuning_job: TuningJob, now: datetime | None = None) -> di
             "params": {name: [row[name] for row in finished] for name in (space.names if space else ())},
         },
         "importance": tuning_job_importance(tuning_job=tuning_job, rows=rows).as_dict(),
+        # Column by column, as the observations: a 10,000-job timeline is then ~0.7 MB, not 1.6.
         "timeline": {
-            "bars": [
-                {
-                    "name": bar.name,
-                    "slot": bar.slot,
-                    "start": _wall_clock_ms(bar.start),
-                    "end": _wall_clock_ms(bar.end),
-                    "seconds": bar.seconds,
-                    "outcome": bar.outcome,
-                    "epochs_run": bar.epochs_run,
-                    "gave_back_seconds": bar.gave_back_seconds,
-                }
-                for bar in bars
-            ],
+            "names": [bar.name for bar in bars],
+            "slots": [bar.slot for bar in bars],
+            "starts": [_wall_clock_ms(bar.start) for bar in bars],
+            "seconds": [round(bar.seconds, 3) for bar in bars],
+            "outcomes": [bar.outcome for bar in bars],
+            "epochs_run": [bar.epochs_run for bar in bars],
+            "gave_back_seconds": [_rounded(bar.gave_back_seconds) for bar in bars],
             "summary": timeline.gave_back_summary(bars),
         },
     }

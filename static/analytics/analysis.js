@@ -58,6 +58,45 @@ function drawImportance() {
   react(node, traces, baseLayout({ barmode: "group", xaxis: { title: { text: "importance" }, range: [0, 1] }, margin: { l: 140, r: 16, t: 30, b: 44 } }));
 }
 
+// Plotly grids scattered (x, y, z) on every distinct x and y: 10,000 jobs made a
+// 10,000 x 10,000 grid that froze the tab. The contour is drawn on at most GRID x GRID
+// cells instead (each the mean objective of its jobs; Plotly interpolates the empty ones),
+// with the jobs themselves as dots on top.
+const GRID = 30;
+
+/** Cells along one axis: a category each, or GRID equal steps on the axis's (log or linear) scale. */
+function bins(name, values) {
+  const parameter = parameters.get(name);
+  if (parameter.type === "Categorical") {
+    return { centers: parameter.values, cell: (value) => parameter.values.indexOf(value) };
+  }
+  const log = logAxes.get(name);
+  const scale = log ? Math.log10 : (value) => value;
+  const low = values.reduce((least, value) => Math.min(least, scale(value)), Infinity);
+  const high = values.reduce((most, value) => Math.max(most, scale(value)), -Infinity);
+  const count = Math.min(GRID, new Set(values).size);
+  if (!(high > low) || count < 2) return { centers: [values[0]], cell: () => 0 };
+  const step = (high - low) / count;
+  const centers = Array.from({ length: count }, (_, i) => low + (i + 0.5) * step).map((c) => (log ? 10 ** c : c));
+  return { centers, cell: (value) => Math.min(count - 1, Math.floor((scale(value) - low) / step)) };
+}
+
+function meanGrid(xBins, x, yBins, y, z) {
+  const sums = yBins.centers.map(() => xBins.centers.map(() => 0));
+  const counts = yBins.centers.map(() => xBins.centers.map(() => 0));
+  z.forEach((value, i) => {
+    const column = xBins.cell(x[i]);
+    const row = yBins.cell(y[i]);
+    sums[row][column] += value;
+    counts[row][column] += 1;
+  });
+  return {
+    x: xBins.centers,
+    y: yBins.centers,
+    z: sums.map((row, r) => row.map((sum, c) => (counts[r][c] ? sum / counts[r][c] : null))),
+  };
+}
+
 function drawContourAndRank() {
   const contour = document.getElementById("chart-contour");
   const rank = document.getElementById("chart-rank");
@@ -69,23 +108,23 @@ function drawContourAndRank() {
   const z = observations.values;
   const layout = baseLayout({ xaxis: axis(xName, xName), yaxis: axis(yName, yName), margin: { l: 64, r: 16, t: 12, b: 48 } });
   const points = {
-    type: "scatter",
+    type: "scattergl",
     mode: "markers",
     x,
     y,
     customdata: labels,
-    marker: { color: "#1d2330", size: 5 },
+    // Past a few hundred jobs, full-size dots would hide the contour under them.
+    marker: { color: "#1d2330", size: z.length > 300 ? 3 : 5, opacity: z.length > 300 ? 0.35 : 1 },
     hovertemplate: `%{customdata}<br>${escapeLabel(xName)}=%{x}<br>${escapeLabel(yName)}=%{y}<extra></extra>`,
     showlegend: false,
   };
   if (xName === yName) {
     react(contour, [points], { ...layout, annotations: emptyNote("Pick two different hyperparameters.") });
   } else {
+    const grid = meanGrid(bins(xName, x), x, bins(yName, y), y, z);
     const surface = {
       type: "contour",
-      x,
-      y,
-      z,
+      ...grid,
       connectgaps: true,
       colorscale: "Blues",
       reversescale: !minimize, // the darker, the better
@@ -104,12 +143,12 @@ function drawContourAndRank() {
     rank,
     [
       {
-        type: "scatter",
+        type: "scattergl",
         mode: "markers",
         x,
         y,
         customdata: labels.map((label, i) => [label, z[i]]),
-        marker: { color: ranks, colorscale: "RdYlBu", cmin: 0, cmax: 1, size: 9, colorbar: { title: { text: "rank" } } },
+        marker: { color: ranks, colorscale: "YlOrRd", reversescale: true, cmin: 0, cmax: 1, size: 9, colorbar: { title: { text: "rank" } } },
         hovertemplate: `%{customdata[0]}<br>${escapeLabel(xName)}=%{x}<br>${escapeLabel(yName)}=%{y}<br>${escapeLabel(objective)}: %{customdata[1]:${PLOTLY_NUMBER}}<br>rank %{marker.color:.2f}<extra></extra>`,
       },
     ],
@@ -123,7 +162,7 @@ function byOutcome(x) {
     .map(([outcome, style]) => {
       const picked = observations.outcomes.map((o, i) => (o === outcome ? i : -1)).filter((i) => i >= 0);
       return {
-        type: "scatter",
+        type: "scattergl",
         mode: "markers",
         name: style.label,
         x: picked.map((i) => x[i]),
@@ -178,7 +217,16 @@ function drawEdf() {
 function drawTimeline() {
   const node = document.getElementById("chart-timeline");
   if (!node) return;
-  const bars = data.timeline.bars;
+  const t = data.timeline;
+  const bars = t.names.map((name, i) => ({
+    name,
+    slot: t.slots[i],
+    start: t.starts[i],
+    seconds: t.seconds[i],
+    outcome: t.outcomes[i],
+    epochsRun: t.epochs_run[i],
+    gaveBack: t.gave_back_seconds[i],
+  }));
   const traces = Object.entries(OUTCOMES)
     .map(([outcome, style]) => {
       const picked = bars.filter((bar) => bar.outcome === outcome);
@@ -187,29 +235,34 @@ function drawTimeline() {
         orientation: "h",
         name: style.label,
         base: picked.map((bar) => bar.start),
-        x: picked.map((bar) => bar.end - bar.start),
+        x: picked.map((bar) => bar.seconds * 1000),
         y: picked.map((bar) => bar.slot + 1),
-        customdata: picked.map((bar) => [escapeLabel(bar.name), duration(bar.seconds), bar.epochs_run, bar.gave_back_seconds === null ? "" : `<br>gave back about ${duration(bar.gave_back_seconds)}`]),
+        customdata: picked.map((bar) => [
+          escapeLabel(bar.name),
+          duration(bar.seconds),
+          bar.epochsRun,
+          bar.gaveBack === null ? "" : `<br>gave back about ${duration(bar.gaveBack)}`,
+        ]),
         marker: { color: style.color },
         hovertemplate: "%{customdata[0]}<br>%{customdata[1]}, %{customdata[2]} epochs%{customdata[3]}<extra>" + style.label + "</extra>",
       };
     })
     .filter((trace) => trace.x.length);
-  const saved = bars.filter((bar) => bar.gave_back_seconds !== null);
+  const saved = bars.filter((bar) => bar.gaveBack !== null);
   if (saved.length) {
     traces.push({
       type: "bar",
       orientation: "h",
       name: "given back by early stopping (estimate)",
-      base: saved.map((bar) => bar.end),
-      x: saved.map((bar) => bar.gave_back_seconds * 1000),
+      base: saved.map((bar) => bar.start + bar.seconds * 1000),
+      x: saved.map((bar) => bar.gaveBack * 1000),
       y: saved.map((bar) => bar.slot + 1),
-      customdata: saved.map((bar) => [escapeLabel(bar.name), duration(bar.gave_back_seconds)]),
+      customdata: saved.map((bar) => [escapeLabel(bar.name), duration(bar.gaveBack)]),
       marker: { color: "rgba(127, 86, 217, 0.15)", line: { color: OUTCOMES.EarlyStopped.color, width: 1 }, pattern: { shape: "/", fgcolor: OUTCOMES.EarlyStopped.color } },
       hovertemplate: "%{customdata[0]} would have run about %{customdata[1]} more<extra></extra>",
     });
   }
-  const slots = Math.max(...bars.map((bar) => bar.slot)) + 1;
+  const slots = bars.reduce((most, bar) => Math.max(most, bar.slot + 1), 0);
   node.style.height = `${Math.max(220, 110 + 26 * slots)}px`;
   react(
     node,
