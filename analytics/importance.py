@@ -11,7 +11,6 @@ is seeded), so the page and the API agree on every load.
 """
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -58,8 +57,7 @@ class MethodImportance:
     method: str
     # Hyperparameter -> importance (they sum to 1 unless all are 0), most important first.
     importances: dict[str, float]
-    # What Optuna warned about (e.g. too few trials in PED-ANOVA's top quantile): the
-    # numbers are then uninformative, and the page says so rather than hiding it.
+    # How the numbers were got when it is not from every training job (a sample).
     notes: tuple[str, ...]
 
 
@@ -166,14 +164,7 @@ def _study(space: SearchSpace, observations: Sequence[Observation], *, maximize:
     return study
 
 
-def _evaluate(method: str, evaluator, study: optuna.Study, notes: tuple[str, ...] = ()) -> MethodImportance:
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        importances = optuna.importance.get_param_importances(study, evaluator=evaluator, normalize=True)
-    notes += tuple(dict.fromkeys(str(warning.message) for warning in caught if _is_about_the_data(warning)))
+def _evaluate(method: str, evaluator, study: optuna.Study, notes: tuple[str, ...]) -> MethodImportance:
+    # Normalised (the default; passing `normalize` at all is an experimental argument in Optuna).
+    importances = optuna.importance.get_param_importances(study, evaluator=evaluator)
     return MethodImportance(method, {name: float(value) for name, value in importances.items()}, notes)
-
-
-def _is_about_the_data(warning: warnings.WarningMessage) -> bool:
-    # PED-ANOVA is marked experimental in Optuna: that says nothing about these numbers.
-    return not issubclass(warning.category, optuna.exceptions.ExperimentalWarning)
