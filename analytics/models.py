@@ -1,16 +1,17 @@
-"""What a team writes down while reviewing a tuning job.
+"""What a team writes down while reviewing a tuning job: notes, and the decision.
 
 Everything else the analytics pages show is derived on read from jobs' rows
-(see analytics.table); only the notes are stored here.
+(see analytics.table); only the notes and decisions are stored here.
 """
 
 from django.conf import settings
 from django.core.validators import MaxLengthValidator
 from django.db import models
 
-from jobs.models import TuningJob
+from jobs.models import TrainingJob, TuningJob
 
 NOTE_MAX_LENGTH = 5000
+REASON_MAX_LENGTH = 2000
 
 
 class ReviewNote(models.Model):
@@ -22,6 +23,10 @@ class ReviewNote(models.Model):
     """
 
     tuning_job = models.ForeignKey(TuningJob, on_delete=models.CASCADE, related_name="review_notes")
+    # A note about one of its training jobs, shown on that job's page too; None: about the tuning job.
+    training_job = models.ForeignKey(
+        TrainingJob, null=True, blank=True, on_delete=models.CASCADE, related_name="review_notes"
+    )
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="review_notes"
     )
@@ -34,3 +39,21 @@ class ReviewNote(models.Model):
 
     def __str__(self):
         return f"Note by {self.author} on {self.tuning_job} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class Decision(models.Model):
+    """The training job a team chose from a tuning job, with who chose it, when and why.
+
+    What a review meeting produces: one per tuning job, replaced when the team
+    changes its mind (the one before is not kept: the notes say the history).
+    Written only through analytics.services.decision_make and decision_withdraw.
+    """
+
+    tuning_job = models.OneToOneField(TuningJob, on_delete=models.CASCADE, related_name="decision")
+    training_job = models.ForeignKey(TrainingJob, on_delete=models.CASCADE, related_name="+")
+    decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    reason = models.TextField(validators=[MaxLengthValidator(REASON_MAX_LENGTH)])
+    decided_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.training_job} chosen from {self.tuning_job}"

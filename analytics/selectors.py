@@ -11,10 +11,10 @@ from datetime import datetime
 from django.utils import timezone
 
 from analytics import compare
-from analytics.models import ReviewNote
+from analytics.models import Decision, ReviewNote
 from analytics.table import Row, analytics_columns, analytics_rows, is_finite_number
 from jobs import selectors as jobs_selectors
-from jobs.models import TuningJob
+from jobs.models import TrainingJob, TuningJob
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,16 @@ def compare_choices(*, user) -> list[tuple[str, str]]:
     return [(name, f"{name} (early stopping {early_stopping}, {status})") for name, early_stopping, status in jobs]
 
 
-def review_notes_for(*, tuning_job: TuningJob):
-    return ReviewNote.objects.filter(tuning_job=tuning_job).select_related("author").order_by("created_at", "id")
+def review_notes_for(*, tuning_job: TuningJob, training_job: TrainingJob | None = None):
+    """The tuning job's notes (all of them, those on its training jobs included), or one training job's."""
+    notes = ReviewNote.objects.filter(tuning_job=tuning_job)
+    if training_job is not None:
+        notes = notes.filter(training_job=training_job)
+    return notes.select_related("author", "training_job").order_by("created_at", "id")
+
+
+def decision_for(*, tuning_job: TuningJob) -> Decision | None:
+    return Decision.objects.filter(tuning_job=tuning_job).select_related("training_job", "decided_by").first()
 
 
 # --- chart data (JSON-ready: no NaN, which JSON cannot carry) -------------------------

@@ -4,8 +4,8 @@ One row per training job, as a plain dict whose keys are the dataframe's
 columns, in the dataframe's order: one column per tuned hyperparameter (in the
 order of the tuning job's ParameterRanges), then TrainingJobName,
 TrainingJobStatus, FinalObjectiveValue, TrainingStartTime, TrainingEndTime,
-TrainingElapsedTimeSeconds; then two columns of ours that SageMaker does not
-have, TrainingJobStopReason and EpochsRun.
+TrainingElapsedTimeSeconds; then three columns of ours that SageMaker does not
+have, TrainingJobStopReason, EpochsRun and Chosen (whether the team chose it: analytics.models.Decision).
 
 Deliberate differences from the SDK's dataframe:
 
@@ -31,6 +31,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
+from analytics.models import Decision
 from jobs.models import ObjectiveType, TrainingJob, TrainingJobStatus, TuningJob, elapsed_seconds
 from jobs.tuning.space import SearchSpace, SearchSpaceError
 
@@ -44,7 +47,7 @@ BASE_COLUMNS = (
     "TrainingEndTime",
     "TrainingElapsedTimeSeconds",
 )
-EXTRA_COLUMNS = ("TrainingJobStopReason", "EpochsRun")
+EXTRA_COLUMNS = ("TrainingJobStopReason", "EpochsRun", "Chosen")
 
 # A text cell starting with one of these is run as a formula by spreadsheet
 # programs (CSV injection); categorical values are free text, so the CSV
@@ -69,14 +72,25 @@ def analytics_rows(tuning_job: TuningJob) -> list[Row]:
     # instances was most of the read.
     training_jobs = (
         TrainingJob.objects.filter(tuning_job_id=tuning_job.id)
+        .annotate(chosen=Exists(Decision.objects.filter(tuning_job_id=tuning_job.id, training_job=OuterRef("pk"))))
         .order_by("sequence")
         .values_list(
             "name", "status", "stop_reason", "final_objective_value", "tuned_hyperparameters",
-            "epochs_run", "started_at", "ended_at",
+            "epochs_run", "started_at", "ended_at", "chosen",
         )
     )  # fmt: skip
     rows = []
-    for name, status, stop_reason, final_objective_value, tuned, epochs_run, started_at, ended_at in training_jobs:
+    for (
+        name,
+        status,
+        stop_reason,
+        final_objective_value,
+        tuned,
+        epochs_run,
+        started_at,
+        ended_at,
+        chosen,
+    ) in training_jobs:
         # Hyperparameters first, then the fixed columns, as the SDK builds its dict
         # (a hyperparameter named like a fixed column is shadowed, as there).
         row: Row = _typed_hyperparameters(space, names, tuned)
@@ -88,6 +102,7 @@ def analytics_rows(tuning_job: TuningJob) -> list[Row]:
         row["TrainingElapsedTimeSeconds"] = elapsed_seconds(started_at, ended_at)
         row["TrainingJobStopReason"] = stop_reason or None
         row["EpochsRun"] = epochs_run
+        row["Chosen"] = chosen
         rows.append(row)
     return rows
 

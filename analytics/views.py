@@ -4,15 +4,16 @@ A tuning job the user may not see is a 404 on every page and export, exactly
 like one that does not exist.
 """
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from analytics import analysis, selectors, services
-from analytics.forms import CompareForm, ReviewNoteForm
+from analytics.forms import CompareForm, DecisionForm, ReviewNoteForm
 from analytics.table import analytics_csv, analytics_json, analytics_top
 from jobs import selectors as jobs_selectors
 
@@ -21,6 +22,70 @@ TOP_N = 5
 
 def _visible_tuning_job(request, name):
     return get_object_or_404(jobs_selectors.tuning_jobs_visible_to(user=request.user), name=name)
+
+
+def _visible_training_job(request, name):
+    return get_object_or_404(
+        jobs_selectors.training_jobs_visible_to(user=request.user).select_related("tuning_job"), name=name
+    )
+
+
+def _training_job_page(training_job, anchor: str):
+    return redirect(reverse("training-job-detail", args=[training_job.name]) + anchor)
+
+
+@login_required
+@require_POST
+def training_job_choose(request, name):
+    """The training job page's "Choose this training job": the team's decision (operators)."""
+    training_job = _visible_training_job(request, name)
+    form = DecisionForm(request.POST)
+    if not form.is_valid():
+        return _form_errors(request, form, training_job, "#decision")
+    try:
+        services.decision_make(training_job=training_job, user=request.user, reason=form.cleaned_data["reason"])
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+        return _training_job_page(training_job, "#decision")
+    messages.success(request, f"{training_job.name} is the team's choice from {training_job.tuning_job.name}.")
+    return redirect(reverse("tuning-job-detail", args=[training_job.tuning_job.name]) + "#decision")
+
+
+@login_required
+@require_POST
+def tuning_job_decision_withdraw(request, name):
+    tuning_job = _visible_tuning_job(request, name)
+    services.decision_withdraw(tuning_job=tuning_job, user=request.user)
+    messages.success(request, f"The decision on {tuning_job.name} was withdrawn.")
+    return redirect(reverse("tuning-job-detail", args=[tuning_job.name]) + "#decision")
+
+
+@login_required
+@require_POST
+def training_job_note_add(request, name):
+    """A note on one training job (anyone who may see it, as on the report)."""
+    training_job = _visible_training_job(request, name)
+    form = ReviewNoteForm(request.POST)
+    if form.is_valid():
+        try:
+            services.review_note_add(
+                tuning_job=training_job.tuning_job,
+                training_job=training_job,
+                author=request.user,
+                text=form.cleaned_data["text"],
+            )
+        except ValidationError as error:
+            for message in error.messages:
+                messages.error(request, message)
+    return _training_job_page(training_job, "#notes")
+
+
+def _form_errors(request, form, training_job, anchor):
+    for errors in form.errors.values():
+        for message in errors:
+            messages.error(request, message)
+    return _training_job_page(training_job, anchor)
 
 
 @login_required
@@ -54,6 +119,7 @@ def tuning_job_report(request, name):
             "top_n": TOP_N,
             "charts": charts,
             "notes": selectors.review_notes_for(tuning_job=tuning_job),
+            "decision": selectors.decision_for(tuning_job=tuning_job),
             "form": form,
         },
     )
@@ -96,19 +162,24 @@ def _attachment(body: str, content_type: str, filename: str) -> HttpResponse:
 @login_required
 @require_GET
 def tuning_jobs_compare(request):
-    """Two or more tuning jobs side by side: ?jobs=off&jobs=auto, the first one the baseline."""
+    """Two or more tuning jobs side by side: ?jobs=off&jobs=auto[&baseline=off], the baseline first
+    (the first one named when none is chosen)."""
     names = list(dict.fromkeys(name for name in request.GET.getlist("jobs") if name))
-    tuning_jobs = selectors.tuning_jobs_named_visible_to(user=request.user, names=names)
-    if tuning_jobs is None:
+    baseline = request.GET.get("baseline", "")
+    named = [*names, baseline] if baseline else names
+    if selectors.tuning_jobs_named_visible_to(user=request.user, names=named) is None:
         raise Http404("No such tuning job.")
     data = None
     if "jobs" in request.GET:
         data = QueryDict(mutable=True)
         data.setlist("jobs", names)
+        data["baseline"] = baseline
     form = CompareForm(data, choices=selectors.compare_choices(user=request.user))
     summaries = []
     charts = None
+    tuning_jobs = []
     if form.is_valid():
+        tuning_jobs = selectors.tuning_jobs_named_visible_to(user=request.user, names=form.ordered_names())
         summaries = selectors.tuning_jobs_compare(tuning_jobs=tuning_jobs)
         first = tuning_jobs[0]
         charts = {

@@ -27,6 +27,7 @@ class AlgorithmAdminForm(forms.ModelForm):
             "environment_passthrough",
             "objective_metric_name",
             "objective_type",
+            "supported_hyperparameters",
         ]
 
     def clean(self):

@@ -33,6 +33,13 @@ from jobs.tuning.criteria import MIN_JOBS_NOT_IMPROVING
 from jobs.tuning.hyperband import MAX_RESOURCE_KEYS, infer_max_resource
 from jobs.tuning.space import SearchSpace, SearchSpaceError
 from jobs.tuning.strategies import STRATEGIES, validate_strategy
+from jobs.tuning.supported import (
+    SupportedHyperParameterError,
+    missing_required,
+    parse_supported,
+    range_errors,
+    static_errors,
+)
 
 # SageMaker's limits.
 MAX_TRAINING_JOBS_LIMIT = 10_000
@@ -138,6 +145,7 @@ def validate_algorithm(algorithm: Algorithm) -> None:
     if not isinstance(statics, dict) or not all(isinstance(v, str) for v in statics.values()):
         errors["static_hyperparameters"] = ["Give an object whose values are strings."]
     _check_objective(algorithm, errors)
+    _check_supported_hyperparameters(algorithm, errors)
     sagemaker_algorithm.check_input_channels(algorithm, errors)
     sagemaker_algorithm.check_image_uri_aliases(algorithm, errors)
     _check_environment_passthrough(algorithm, errors)
@@ -147,6 +155,36 @@ def validate_algorithm(algorithm: Algorithm) -> None:
         sagemaker_algorithm.check_output_path_only(algorithm, errors)
     if errors:
         raise ValidationError(errors)
+
+
+def _check_supported_hyperparameters(algorithm: Algorithm, errors: dict[str, list[str]]) -> None:
+    """The declaration's shape, and the algorithm's own static values against it."""
+    try:
+        supported = parse_supported(algorithm.supported_hyperparameters)
+    except SupportedHyperParameterError as exc:
+        errors["supported_hyperparameters"] = [str(exc)]
+        return
+    if "static_hyperparameters" not in errors:
+        problems = static_errors(algorithm.static_hyperparameters, supported)
+        if problems:
+            errors["static_hyperparameters"] = problems
+
+
+def _check_against_supported(config: TuningJobConfig, algorithm: Algorithm, space: SearchSpace | None, fail) -> None:
+    """Ranges and static values against the hyperparameters the algorithm declares (none: anything goes)."""
+    supported = algorithm.supported
+    if not supported:
+        return
+    if space is not None:
+        for message in range_errors(space.ranges, supported):
+            fail("parameter_ranges", message)
+    if isinstance(config.static_hyperparameters, dict):
+        for message in static_errors(config.static_hyperparameters, supported):
+            fail("static_hyperparameters", message)
+        given = {*config.static_hyperparameters, *algorithm.static_hyperparameters, *(space.names if space else ())}
+        missing = missing_required(given, supported)
+        if missing and space is not None:
+            fail("static_hyperparameters", f"Required by the algorithm and not set: {', '.join(missing)}.")
 
 
 # What a POSIX shell accepts as a variable name; anything else could not be set by one.
@@ -263,6 +301,9 @@ def validate_tuning_job_config(config: TuningJobConfig, *, user) -> ValidatedCon
                 fail("static_hyperparameters", f"{name}: the value must be a string of at most 2500 characters.")
             if space is not None and name in space.names:
                 fail("static_hyperparameters", f"{name} is tuned, so it cannot also be static.")
+
+    if algorithm is not None:
+        _check_against_supported(config, algorithm, space, fail)
 
     team = None
     if config.team_name:

@@ -38,7 +38,10 @@ ROW_DEPENDENT_ERRORS = {"parameter_ranges", "static_hyperparameters", "hyperband
 class ParameterRangeForm(forms.Form):
     """One of ParameterRanges: Continuous or Integer with bounds and scaling, or Categorical with values."""
 
-    name = forms.CharField(label="Name", widget=forms.TextInput(attrs={"placeholder": "learning_rate"}))
+    # The datalist offers the chosen algorithm's tunable hyperparameters (tuning_job_form.js fills it).
+    name = forms.CharField(
+        label="Name", widget=forms.TextInput(attrs={"placeholder": "learning_rate", "list": "tunable-hyperparameters"})
+    )
     type = forms.ChoiceField(label="Type", choices=[(t.value, t.value) for t in ParameterType], initial="Continuous")
     # Text, not numbers: the search space reads bounds as SageMaker sends them
     # (strings) and says precisely what is wrong with one.
@@ -233,7 +236,18 @@ class TuningJobCreationForm:
                 validate_tuning_job_config(self.config(), user=self.user)
             except ValidationError as error:
                 self.add_errors(error, skip=ROW_DEPENDENT_ERRORS)
+        elif rows_valid and not form_valid:
+            # The ranges are judged without the rest of the form: an empty form says at once
+            # that it has none, not only once its other fields are right.
+            self._check_search_space()
         return form_valid and rows_valid
+
+    def _check_search_space(self) -> None:
+        ranges = [ParameterRangeForm.as_range(row.cleaned_data) for row in self.ranges.live_forms()]
+        try:
+            SearchSpace.from_dicts(ranges)
+        except SearchSpaceError as error:
+            self.add_errors(ValidationError({"parameter_ranges": [str(error)]}))
 
     def config(self) -> TuningJobConfig:
         data = self.form.cleaned_data
@@ -301,6 +315,10 @@ class TuningJobCreationForm:
                 "objective": [algorithm.objective_metric_name, algorithm.objective_type]
                 if algorithm.objective_metric_name
                 else None,
+                "hyperparameters": [
+                    {"name": declared.name, "tunable": declared.is_tunable, "valid": declared.describe()}
+                    for declared in algorithm.supported
+                ],
             }
             for algorithm in self.algorithms
         }

@@ -12,6 +12,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from jobs.fields import IEEEFloatField
+from jobs.tuning.supported import SupportedHyperParameter, parse_supported
 
 # SageMaker's pattern for tuning job names (and, longer, algorithm names); \Z, not $,
 # because $ also matches before a trailing newline.
@@ -160,6 +161,14 @@ class Algorithm(models.Model):
         '["WANDB_API_KEY"]. Nothing else of the worker\'s environment reaches them beyond the basics '
         "(PATH, HOME, locale...): see docs/algorithms.md.",
     )
+    supported_hyperparameters = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="SageMaker's SupportedHyperParameters: the hyperparameters the program accepts, e.g. "
+        '[{"Name": "learning_rate", "Type": "Continuous", "IsTunable": true, "Range": '
+        '{"ContinuousParameterRangeSpecification": {"MinValue": "0", "MaxValue": "1"}}}]. When given, a tuning '
+        "job naming any other hyperparameter, or a value outside its range, is refused. Empty: any name.",
+    )
     objective_metric_name = models.CharField(
         max_length=255,
         blank=True,
@@ -179,6 +188,11 @@ class Algorithm(models.Model):
     @property
     def metric_names(self) -> list[str]:
         return [definition["Name"] for definition in self.metric_definitions]
+
+    @property
+    def supported(self) -> list[SupportedHyperParameter]:
+        """The declared hyperparameters, parsed; validate_algorithm refuses a declaration this cannot read."""
+        return parse_supported(self.supported_hyperparameters)
 
 
 class TeamRole(models.TextChoices):
@@ -363,6 +377,11 @@ class TrainingJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def ended_with_model(self) -> bool:
+        """Completed, or Stopped (early stopping included): what a team may choose as its model."""
+        return self.status in (TrainingJobStatus.COMPLETED, TrainingJobStatus.STOPPED)
 
     @property
     def elapsed_seconds(self) -> float | None:

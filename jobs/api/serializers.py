@@ -80,16 +80,19 @@ class AlgorithmSerializer(serializers.ModelSerializer):
     static_hyperparameters = serializers.DictField(child=serializers.CharField(allow_blank=True), required=False)
     environment_passthrough = serializers.ListField(child=serializers.CharField(), required=False)
     image_uri_aliases = serializers.ListField(child=serializers.CharField(), required=False)
+    # SageMaker's HyperParameterSpecification objects; their shape is jobs.tuning.supported's to check.
+    supported_hyperparameters = serializers.ListField(child=serializers.DictField(), required=False)
 
     class Meta:
         model = Algorithm
         fields = ["name", "description", "backend", "command", "metric_definitions", "static_hyperparameters",
                   "environment_passthrough", "image_uri_aliases", "objective_metric_name", "objective_type",
-                  "created_at", "updated_at"]  # fmt: skip
+                  "supported_hyperparameters", "created_at", "updated_at"]  # fmt: skip
         read_only_fields = ["created_at", "updated_at"]
 
     WRITABLE = ("command", "metric_definitions", "static_hyperparameters", "description", "backend",
-                "environment_passthrough", "image_uri_aliases", "objective_metric_name", "objective_type")  # fmt: skip
+                "environment_passthrough", "image_uri_aliases", "objective_metric_name", "objective_type",
+                "supported_hyperparameters")  # fmt: skip
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -20,7 +20,8 @@ ACTIVE_TUNING_JOB_STATUSES = (TuningJobStatus.IN_PROGRESS, TuningJobStatus.STOPP
 
 EMPTY = {"command": [], "metric_definitions": [], "static_hyperparameters": {}, "description": "", "backend": "",
          "input_channels": {}, "sagemaker_config": {}, "environment_passthrough": [],
-         "image_uri_aliases": [], "objective_metric_name": "", "objective_type": ""}  # fmt: skip
+         "image_uri_aliases": [], "objective_metric_name": "", "objective_type": "",
+         "supported_hyperparameters": []}  # fmt: skip
 
 
 def algorithm_validate(*, name: str, algorithm_id: int | None = None, **fields) -> Algorithm:
@@ -109,6 +110,7 @@ def algorithm_register(
     environment_passthrough: list[str] | None = None,
     objective_metric_name: str = "",
     objective_type: str = "",
+    supported_hyperparameters: list[dict] | None = None,
     algorithm_id: int | None = None,
 ) -> Algorithm:
     """Create the algorithm `name`, or replace every field of the one stored under that name.
@@ -130,6 +132,7 @@ def algorithm_register(
         environment_passthrough=environment_passthrough,
         objective_metric_name=objective_metric_name,
         objective_type=objective_type,
+        supported_hyperparameters=supported_hyperparameters,
         algorithm_id=algorithm_id,
     )
     algorithm.save()

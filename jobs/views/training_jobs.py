@@ -75,6 +75,9 @@ def training_job_detail(request, name):
             "duration_text": formatting.duration(training_job_seconds(training_job, timezone.now())),
             "objective_text": formatting.number(training_job.final_objective_value),
             "log": log,
+            "can_operate": selectors.can_operate(user=request.user, tuning_job=tuning_job),
+            "choosable": training_job.ended_with_model,
+            "notes": training_job.review_notes.select_related("author").order_by("created_at", "id"),
             "page_config": {
                 "name": training_job.name,
                 "objective_metric": tuning_job.objective_metric_name,

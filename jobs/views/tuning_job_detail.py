@@ -203,6 +203,7 @@ def tuning_job_detail(request, name):
             "counters": counters,
             "can_operate": can_operate,
             "tags": list(tuning_job.tags.all()),
+            "notes": tuning_job.review_notes.select_related("author", "training_job").order_by("created_at", "id"),
             **_table_context(request, tuning_job),
             "page_config": {
                 "name": tuning_job.name,

@@ -7,16 +7,67 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
+from django.db.models import F
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs import formatting, selectors, services
 from jobs.forms import TuningJobCreationForm
-from jobs.models import TuningJob, TuningJobStatus
+from jobs.models import Tag, TuningJob, TuningJobStatus
 from jobs.views.base import visible_tuning_job
 
 LIST_PAGE_SIZE = 25
+# ?sort=<key> or -<key>: the columns the list sorts by, each with the ordering it means (ties by name).
+LIST_SORTS = {
+    "name": (F("name"),),
+    "status": (F("status"), F("name")),
+    "algorithm": (F("algorithm__name"), F("name")),
+    "best": (F("best_training_job__final_objective_value"), F("name")),
+    "created": (F("created_at"), F("id")),
+}
+LIST_DEFAULT_SORT = "-created"
+LIST_COLUMNS = [
+    # (label, sort key or None, class, title)
+    ("Name", "name", "", ""),
+    ("Status", "status", "", ""),
+    ("Algorithm", "algorithm", "", ""),
+    ("Objective", None, "", "The objective metric and its goal"),
+    ("Strategy", None, "", ""),
+    ("Early stopping", None, "", ""),
+    ("Completed", None, "num", "Training jobs Completed"),
+    ("InProgress", None, "num", "Training jobs InProgress (including Stopping)"),
+    ("Stopped", None, "num", "Training jobs Stopped"),
+    ("Failed", None, "num", "Training jobs Failed"),
+    ("Best objective", "best", "num", ""),
+    ("Training time", None, "num", "Sum of the training jobs' running times"),
+    ("Wall time", None, "num", "From creation to the end (or now)"),
+    ("Created", "created", "", ""),
+]
+
+
+def _list_ordering(sort: str) -> list:
+    """The ORDER BY of `sort`: descending for a leading "-", tuning jobs without a value last either way."""
+    descending = sort.startswith("-")
+    keys = LIST_SORTS[sort.lstrip("-")]
+    return [key.desc(nulls_last=True) if descending else key.asc(nulls_last=True) for key in keys]
+
+
+def _list_columns(sort: str) -> list[dict]:
+    """The list's headers; a sortable one links to its sort, reversed when it is the current one."""
+    current, descending = sort.lstrip("-"), sort.startswith("-")
+    columns = []
+    for label, key, css_class, title in LIST_COLUMNS:
+        column = {"label": label, "class": css_class, "title": title, "sort": key}
+        if key:
+            is_current = key == current
+            # Names and algorithms read A to Z first; values, times and statuses newest or highest first.
+            ascending_first = key in ("name", "algorithm", "status")
+            next_descending = not descending if is_current else not ascending_first
+            column["next"] = f"{'-' if next_descending else ''}{key}"
+            column["aria_sort"] = ("descending" if descending else "ascending") if is_current else "none"
+        columns.append(column)
+    return columns
 
 
 @dataclass(frozen=True)
@@ -58,6 +109,18 @@ def tuning_job_list(request):
     query = request.GET.get("q", "").strip()
     if query:
         tuning_jobs = tuning_jobs.filter(name__icontains=query)
+    tag_key, tag_value = request.GET.get("tag", "").strip(), request.GET.get("tag_value", "").strip()
+    if tag_key:
+        tagged = Tag.objects.filter(key=tag_key, **({"value": tag_value} if tag_value else {}))
+        tuning_jobs = tuning_jobs.filter(id__in=tagged.values("tuning_job_id"))
+    sort = request.GET.get("sort", "")
+    if sort.lstrip("-") not in LIST_SORTS:
+        sort = LIST_DEFAULT_SORT
+    tuning_jobs = (
+        tuning_jobs.order_by(*_list_ordering(sort))
+        .select_related("decision__training_job")
+        .prefetch_related("tags")
+    )
     page = Paginator(tuning_jobs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
     totals = selectors.tuning_job_totals(tuning_job_ids=[job.id for job in page], now=now)
@@ -84,11 +147,16 @@ def tuning_job_list(request):
             "statuses": TuningJobStatus.values,
             "status": status,
             "query": query,
+            "tag": tag_key,
+            "tag_value": tag_value,
+            "sort": sort,
+            "columns": _list_columns(sort),
             "can_create": selectors.can_create_anywhere(user=request.user),
             "page_config": {
                 "socket": "/ws/tuning-jobs/",
                 "status": status if status in TuningJobStatus.values else "",
                 "query": query,
+                "tag": tag_key,
                 "active": sorted(active.values_list("name", flat=True)),
             },
         },

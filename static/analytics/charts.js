@@ -38,6 +38,19 @@ if (data) {
     drawn.push(element);
   }
 
+  async function printFigure(element) {
+    // The size it was drawn at (a chart drawn while the page was already in print media has
+    // plotly's default size, its box being hidden then).
+    const { width, height } = element._fullLayout;
+    const url = await Plotly.toImage(element, { format: "png", width, height, scale: 2 });
+    const image = document.createElement("img");
+    image.className = "print-figure";
+    image.alt = "";
+    image.src = url;
+    await image.decode();
+    element.after(image);
+  }
+
   function statusMarkers(groups) {
     return Object.keys(STATUS_COLORS)
       .filter((status) => groups && groups[status])
@@ -99,12 +112,12 @@ if (data) {
     draw("chart-curves", traces, { ...layout("epoch", objective), shapes });
   }
 
-  // Fit the charts to the page before printing, and back afterwards.
-  function resizeAll() {
-    drawn.forEach((element) => Plotly.Plots.resize(element));
-  }
-  window.addEventListener("beforeprint", resizeAll);
-  window.addEventListener("afterprint", resizeAll);
+  // Paper gets a picture of each chart, which scales to the page's width like any image. The
+  // SVG charts keep the size they were drawn at, and a browser printing without a window
+  // (page.pdf()) sends no beforeprint event to resize them: they spilled over their captions.
+  Promise.all(drawn.map(printFigure)).then(() => {
+    document.body.dataset.printReady = "true";
+  });
 
   document.querySelectorAll("[data-print]").forEach((button) => {
     button.addEventListener("click", () => window.print());

@@ -2,6 +2,7 @@
 // 2 s while the job runs (metrics.json?after=<sample id>, log?offset=<byte>),
 // then once more after it ends, and never again.
 
+import { followWidth } from "./charts/common.js";
 import { el, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
 import * as format from "./format.js";
 
@@ -60,6 +61,7 @@ function chartFor(metric) {
     uirevision: "keep",
   };
   Plotly.newPlot(node, [trace], layout, { responsive: true, displaylogo: false });
+  followWidth(node);
   chart = { node, epochs: new Set() };
   charts.set(metric, chart);
   return chart;

@@ -540,7 +540,7 @@ window.setTimeout(jobChartsMayStart, JOB_CHARTS_WAIT_MS);
 // that renderJobCharts already drew is left as it is.
 await plotlyReady;
 await firstCurves;
-const blank = { ...state, jobs: new Map(), curves: new Map() };
+const blank = { ...state, jobs: new Map(), curves: new Map(), pending: true };
 if (!state.curves.size) await drawCurves(blank);
 await Promise.race([firstDraw, new Promise((resolve) => window.setTimeout(resolve, JOB_CHARTS_WAIT_MS))]);
 await new Promise((resolve) =>

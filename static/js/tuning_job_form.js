@@ -75,6 +75,8 @@ const algorithmSelect = form.querySelector('select[name="algorithm_name"]');
 const metricSelect = form.querySelector('select[name="objective_metric_name"]');
 const description = form.querySelector("[data-algorithm-description]");
 const defaults = form.querySelector("[data-algorithm-defaults]");
+const tunableHint = form.querySelector("[data-algorithm-hyperparameters]");
+const tunableList = form.querySelector("#tunable-hyperparameters");
 
 // `chosen` says whether the user just picked the algorithm: then its own objective (metric and
 // goal) is selected, as the page does for the first algorithm; otherwise the form's stays.
@@ -95,6 +97,19 @@ function showAlgorithm(chosenNow = false) {
   defaults.textContent = statics.length
     ? `The algorithm's defaults, which rows here override: ${statics.map(([k, v]) => `${k}=${v}`).join(", ")}.`
     : "The algorithm has no default hyperparameters.";
+  showHyperparameters(algorithm.hyperparameters || []);
+}
+
+// What the algorithm declares it accepts (SageMaker's SupportedHyperParameters): the tunable ones
+// are offered as range names, and the server refuses any other.
+function showHyperparameters(declared) {
+  const tunable = declared.filter((hyperparameter) => hyperparameter.tunable);
+  tunableList.replaceChildren(
+    ...tunable.map((hyperparameter) => el("option", { value: hyperparameter.name }, hyperparameter.valid)),
+  );
+  tunableHint.textContent = declared.length
+    ? `Tunable: ${tunable.map((h) => `${h.name} (${h.valid})`).join("; ") || "none"}.`
+    : "The algorithm does not declare its hyperparameters: any name is accepted.";
 }
 
 if (algorithmSelect) {

@@ -68,6 +68,30 @@ def test_off_vs_auto_savings_counts_and_best(alice_client, off_and_auto):
     assert off.training_time_saved_percent == pytest.approx((280 - 400) / 280 * 100)
 
 
+def test_the_baseline_is_the_one_chosen_whatever_the_order_ticked(alice_client, off_and_auto):
+    # Checkboxes send the jobs in the list's order (oldest first): the baseline says which one it is.
+    response = alice_client.get(COMPARE, {"jobs": ["off", "auto"], "baseline": "auto"})
+    auto, off = response.context["summaries"]
+    assert (auto.tuning_job.name, off.tuning_job.name) == ("auto", "off")
+    assert off.training_time_saved_percent == pytest.approx((280 - 400) / 280 * 100)
+    assert auto.training_time_saved_percent == 0.0
+    content = response.content.decode()
+    assert 'name="jobs" value="off"' in content and 'type="checkbox"' in content
+    assert '<option value="auto" selected>' in content
+
+
+def test_a_baseline_not_compared_is_a_form_error_and_an_invisible_one_a_404(alice_client, two_small, build):
+    build("third", [completed(0, 1, [0.5])], team_name="vision")
+    response = alice_client.get(COMPARE, {"jobs": ["off", "auto"], "baseline": "third"})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"baseline": ["The baseline must be one of the tuning jobs compared."]}
+    assert response.context["summaries"] == []
+    response = alice_client.get(COMPARE, {"jobs": ["off", "auto"], "baseline": "speech-1"})
+    assert response.status_code == 404
+    response = alice_client.get(COMPARE, {"jobs": ["off", "off"], "baseline": "nope"})
+    assert response.status_code == 404
+
+
 @pytest.fixture
 def two_small(build, bob):
     """off and auto of the "vision" team, speech-1 of Bob's team: one short training job each."""

@@ -34,7 +34,7 @@ def test_a_note_is_saved_with_its_author_and_time_and_shown(alice_client, alice,
     content = alice_client.get(REPORT).content.decode()
     assert "<strong>alice</strong>" in content
     assert '<time datetime="2025-03-01T10:00:00+00:00">2025-03-01 10:00:00 UTC</time>' in content
-    assert "Auto saved a quarter of the time.<br>Ship it." in content
+    assert "<p>Auto saved a quarter of the time.<br>\nShip it.</p>" in content
 
 
 def test_notes_are_escaped(alice_client, tuning_job):

@@ -28,7 +28,7 @@ COLUMNS = [
     "learning_rate", "mini_batch_size", "optimizer",
     "TrainingJobName", "TrainingJobStatus", "FinalObjectiveValue",
     "TrainingStartTime", "TrainingEndTime", "TrainingElapsedTimeSeconds",
-    "TrainingJobStopReason", "EpochsRun",
+    "TrainingJobStopReason", "EpochsRun", "Chosen",
 ]  # fmt: skip
 
 
@@ -45,17 +45,17 @@ def test_one_row_per_training_job_with_sagemakers_values(four_kinds):
     assert fixed == [
         {"TrainingJobName": "tj-mixed-001", "TrainingJobStatus": "Completed", "FinalObjectiveValue": 0.75,
          "TrainingStartTime": T0, "TrainingEndTime": T0 + timedelta(seconds=100),
-         "TrainingElapsedTimeSeconds": 100.0, "TrainingJobStopReason": None, "EpochsRun": 2},
+         "TrainingElapsedTimeSeconds": 100.0, "TrainingJobStopReason": None, "EpochsRun": 2, "Chosen": False},
         {"TrainingJobName": "tj-mixed-002", "TrainingJobStatus": "Stopped", "FinalObjectiveValue": 0.1,
          "TrainingStartTime": T0, "TrainingEndTime": T0 + timedelta(seconds=40),
-         "TrainingElapsedTimeSeconds": 40.0, "TrainingJobStopReason": "EarlyStopping", "EpochsRun": 1},
+         "TrainingElapsedTimeSeconds": 40.0, "TrainingJobStopReason": "EarlyStopping", "EpochsRun": 1, "Chosen": False},
         # A failed job has no final objective, whatever it emitted before failing.
         {"TrainingJobName": "tj-mixed-003", "TrainingJobStatus": "Failed", "FinalObjectiveValue": None,
          "TrainingStartTime": T0 + timedelta(seconds=40), "TrainingEndTime": T0 + timedelta(seconds=70),
-         "TrainingElapsedTimeSeconds": 30.0, "TrainingJobStopReason": None, "EpochsRun": 1},
+         "TrainingElapsedTimeSeconds": 30.0, "TrainingJobStopReason": None, "EpochsRun": 1, "Chosen": False},
         {"TrainingJobName": "tj-mixed-004", "TrainingJobStatus": "Completed",
          "TrainingStartTime": T0 + timedelta(seconds=100), "TrainingEndTime": T0 + timedelta(seconds=160),
-         "TrainingElapsedTimeSeconds": 60.0, "TrainingJobStopReason": None, "EpochsRun": 2},
+         "TrainingElapsedTimeSeconds": 60.0, "TrainingJobStopReason": None, "EpochsRun": 2, "Chosen": False},
     ]  # fmt: skip
 
 

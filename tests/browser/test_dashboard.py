@@ -11,7 +11,13 @@ from playwright.sync_api import expect
 
 from jobs import services
 from jobs.models import TeamMember, TeamRole, TrainingJobStatus, TuningJob, TuningJobStatus
-from tests.jobs.factories import CONVERGING_PROGRAM, register_algorithm, tuning_job_config, write_program
+from tests.jobs.factories import (
+    CONVERGING_PROGRAM,
+    SUPPORTED_HYPERPARAMETERS,
+    register_algorithm,
+    tuning_job_config,
+    write_program,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -200,7 +206,39 @@ def test_a_field_error_shows_at_its_field(stack, page, alice, algorithm):
     assert not TuningJob.objects.exists()
 
 
-def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_stopping="Off"):
+def test_the_form_offers_the_algorithms_hyperparameters_and_refuses_others(web, page, alice):
+    register_algorithm(name="declaring", supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)
+    log_in(page, web)
+    open_create_form(page, web)
+    page.select_option("#id_algorithm_name", "declaring")
+    expect(page.get_by_test_id("algorithm-hyperparameters")).to_have_text(
+        "Tunable: learning_rate (Continuous, 1e-05 to 1); optimizer (Categorical: sgd, adam, rmsprop)."
+    )
+    options = page.locator("#tunable-hyperparameters option")
+    expect(options).to_have_count(2)
+    assert page.get_attribute("#id_ranges-0-name", "list") == "tunable-hyperparameters"
+    page.fill("#id_name", "undeclared")
+    page.select_option("#id_team_name", "vision")
+    fill_range(page, 0, "momentum", "Continuous", 0.1, 0.9)
+    page.get_by_test_id("create-button").click()
+    expect(page.get_by_test_id("parameter-ranges")).to_contain_text(
+        "momentum is not a hyperparameter of this algorithm (its tunable ones: learning_rate, optimizer)."
+    )
+    assert not TuningJob.objects.exists()
+
+
+def test_an_empty_form_names_every_missing_part_on_the_first_submit(web, page, alice, algorithm):
+    log_in(page, web)
+    open_create_form(page, web)
+    page.get_by_test_id("create-button").click()
+    expect(page.get_by_test_id("error-summary")).to_be_visible()
+    expect(page.get_by_test_id("parameter-ranges")).to_contain_text("a search space needs at least one parameter range")
+    expect(page.locator("#id_name").locator("xpath=ancestor::*[contains(@class, 'field')][1]")).to_contain_text(
+        "required"
+    )
+
+
+def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_stopping="Off", **config):
     """A tuning job whose training jobs ran `seconds_per_job` each (the stopped ones half as long)."""
     from datetime import UTC, datetime, timedelta
 
@@ -211,7 +249,7 @@ def finished_tuning_job(name, finals, stopped=(), seconds_per_job=10.0, early_st
     tuning_job = services.tuning_job_create(
         config=tuning_job_config(
             name=name, team_name="vision", max_training_jobs=len(finals), max_parallel_training_jobs=len(finals),
-            early_stopping_type=early_stopping, random_seed=5,
+            early_stopping_type=early_stopping, random_seed=5, **config,
         )
     )  # fmt: skip
     start = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -244,7 +282,14 @@ def test_compare_shows_the_savings_of_an_off_auto_pair(web, page, alice, algorit
     finished_tuning_job("seed-off", [0.30, 0.35, 0.33, 0.20])
     finished_tuning_job("seed-auto", [0.30, 0.35, 0.10, 0.12], stopped=(2, 3), early_stopping="Auto")
     log_in(page, web)
-    page.goto(f"{web}/analytics/compare/?jobs=seed-off&jobs=seed-auto")
+    # Ticked on the list, the baseline chosen on the compare page.
+    for name in ("seed-off", "seed-auto"):
+        page.get_by_label(f"Compare {name}").check()
+    page.get_by_test_id("compare-selected").click()
+    expect(page).to_have_url(re.compile(r"/analytics/compare/\?jobs=seed-auto&jobs=seed-off$"))
+    expect(page.get_by_role("checkbox", name=re.compile("^seed-off"))).to_be_checked()
+    page.select_option("#id_baseline", "seed-off")
+    page.get_by_test_id("compare-picker").get_by_role("button", name="Compare").click()
     saved = page.locator("tr", has_text="Training time saved vs seed-off")
     expect(saved).to_be_visible()
     # Off trained 4 x 10 s; Auto 2 x 10 s + 2 x 5 s = 30 s: 25% saved.
@@ -273,11 +318,137 @@ def test_the_report_prints_the_top_5_table(web, page, alice, algorithm):
     expect(page.locator("header.topbar, .site-header, nav").first).to_be_hidden()
     # The learning curves: one path per status group, a subpath per training job.
     curves = page.locator("#chart-curves.js-plotly-plot")
-    expect(curves).to_be_visible()
+    expect(curves).to_have_count(1)
     subpaths = curves.evaluate("(plot) => plot.layout.shapes.map((shape) => shape.path.match(/M/g).length)")
     assert sum(subpaths) == 7, subpaths
+    # On paper each chart is a picture as wide as its box, above its caption (the SVG kept its
+    # screen size, spilling over the caption, when printed without a beforeprint event).
+    expect(page.locator("body[data-print-ready]")).to_have_count(1)
+    figures = page.locator(".chart-box").filter(has=page.locator(".print-figure"))
+    expect(figures).to_have_count(3)
+    for index in range(3):
+        figure = figures.nth(index)
+        expect(figure.locator(".js-plotly-plot")).to_be_hidden()
+        picture, caption = figure.locator(".print-figure").bounding_box(), figure.locator("figcaption").bounding_box()
+        box = figure.bounding_box()
+        assert picture["width"] <= box["width"] and picture["y"] + picture["height"] <= caption["y"] + 1
     pdf = page.pdf()
     assert pdf.startswith(b"%PDF")
+
+
+def two_metric_training_job(name="wide") -> str:
+    """A finished tuning job of one training job that reported two metrics; the training job's name."""
+    from datetime import UTC, datetime
+
+    from jobs.backends.base import Outcome, RunResult
+    from jobs.backends.metrics import MetricRecord
+
+    register_algorithm(metrics=("validation:accuracy", "train:loss"))
+    tuning_job = services.tuning_job_create(
+        config=tuning_job_config(name=name, team_name="vision", max_training_jobs=1, max_parallel_training_jobs=1)
+    )
+    [job] = services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    services.training_job_start(training_job_id=job.id, worker="w@h:1", log_path="")
+    now = datetime.now(UTC)
+    records = [MetricRecord(metric, e, value * e, now) for e in (1, 2, 3) for metric, value in
+               (("validation:accuracy", 0.2), ("train:loss", 0.5))]  # fmt: skip
+    services.training_job_record_metrics(training_job_id=job.id, records=records)
+    services.training_job_finish(training_job_id=job.id, result=RunResult(Outcome.COMPLETED, 0))
+    return job.name
+
+
+# How wide the page is against its window: wider means a sideways scroll of the whole page.
+OVERFLOW = "() => ({scroll: document.documentElement.scrollWidth, window: window.innerWidth})"
+
+
+def test_every_metric_chart_fits_its_card_and_pages_fit_a_phone(web, page, alice):
+    name = two_metric_training_job()
+    log_in(page, web)
+    page.goto(f"{web}/training-jobs/{name}/")
+    charts = page.locator('[data-testid="metric-charts"] .js-plotly-plot')
+    expect(charts).to_have_count(2)
+    # The second chart was once drawn 1,330 px wide, off its card and the window, until a resize.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('[data-testid="metric-charts"] figure')].every((figure) => {
+            const svg = figure.querySelector('.main-svg');
+            return svg && svg.getBoundingClientRect().width <= figure.clientWidth + 1;
+        })"""
+    )
+    overflow = page.evaluate(OVERFLOW)
+    assert overflow["scroll"] <= overflow["window"], overflow
+    # Times say their zone, values have six significant digits (0.6 * 3 = 0.6000000000000001 once showed raw).
+    for moment in page.get_by_test_id("status-history").locator("time").all_inner_texts():
+        assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", moment), moment
+    expect(page.locator('[data-field="objective"]')).to_have_text("0.6")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("/", f"/tuning-jobs/{name.rsplit('-', 1)[0]}/", f"/training-jobs/{name}/", "/new/"):
+        page.goto(f"{web}{path}")
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate(OVERFLOW)
+        assert overflow["scroll"] <= 390, (path, overflow)
+        # The title and the navigation do not collide.
+        title = page.locator("header .brand").bounding_box()
+        links = page.get_by_role("navigation", name="Main").locator("a, button")
+        for index in range(links.count()):
+            box = links.nth(index).bounding_box()
+            assert box["x"] + box["width"] <= 390, (path, index, box)
+            assert not overlap(box, title), (path, index, box, title)
+
+
+def overlap(a: dict, b: dict) -> bool:
+    return (
+        a["x"] < b["x"] + b["width"]
+        and b["x"] < a["x"] + a["width"]
+        and a["y"] < b["y"] + b["height"]
+        and (b["y"] < a["y"] + a["height"])
+    )
+
+
+def test_a_team_chooses_a_training_job_with_a_reason_and_sees_it_on_the_tuning_job(web, page, alice, algorithm):
+    finished_tuning_job("decide", [0.5, 0.9, 0.7])
+    log_in(page, web)
+    page.goto(f"{web}/training-jobs/decide-002/")
+    page.get_by_test_id("choose-form").locator("textarea").fill("Best **validation** accuracy; ship it.")
+    page.get_by_role("button", name="Choose this training job").click()
+    expect(page).to_have_url(re.compile(r"/tuning-jobs/decide/#decision$"))
+    decision = page.get_by_test_id("decision")
+    expect(decision.get_by_test_id("chosen-training-job")).to_have_text("decide-002")
+    expect(decision.locator("strong")).to_have_text("validation")  # the reason is Markdown
+    expect(decision).to_contain_text("by alice")
+    page.goto(f"{web}/")
+    expect(page.get_by_test_id("chosen")).to_have_text("chosen: decide-002")
+
+
+LONG_LABEL = "stochastic-gradient-descent-with-nesterov-momentum"
+
+
+def test_charts_below_the_fold_wait_honestly_and_the_slice_plot_has_a_legend(web, page, alice, algorithm):
+    optimizer = {"name": "optimizer", "type": "Categorical", "values": [LONG_LABEL, "adam"]}
+    ranges = [{"name": "learning_rate", "type": "Continuous", "min_value": 1e-4, "max_value": 1.0}, optimizer]
+    finished_tuning_job("slices", [0.5, 0.9, 0.2, 0.3], stopped=(2, 3), early_stopping="Auto", parameter_ranges=ranges)
+    log_in(page, web)
+    page.goto(f"{web}/tuning-jobs/slices/")
+    # A chart below the fold is drawn empty first (for its frame) and says why it is empty: it
+    # once said "No objective value yet." of a tuning job full of them.
+    parallel = page.get_by_test_id("parallel-coordinates")
+    expect(parallel.locator(".annotation-text")).to_have_text("Drawn when scrolled into view…")
+    parallel.scroll_into_view_if_needed()
+    expect(parallel).to_have_attribute("data-drawn-jobs", "4")
+    page.get_by_test_id("hyperparameter-choice").select_option("optimizer")
+    chart = page.get_by_test_id("objective-vs-hyperparameter")
+    chart.scroll_into_view_if_needed()
+    expect(chart).to_have_attribute("data-drawn-jobs", "4")
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"objective-vs-hyperparameter\"]').layout.xaxis.title.text"
+        " === 'optimizer'"
+    )
+    figure = chart.evaluate("(plot) => ({names: plot.data.map((t) => t.name), counts: plot.data.map((t) => t.x.length),"
+                            " legend: plot.layout.showlegend, ticks: plot.layout.xaxis.ticktext})")  # fmt: skip
+    assert figure["names"] == ["Completed", "Stopped (early or by a user)"]
+    assert figure["counts"] == [2, 2] and figure["legend"] is True
+    assert figure["ticks"] == ["stochastic-gradie…", "adam"]
+    expect(chart.locator(".legendtext")).to_have_count(2)
 
 
 def test_the_training_jobs_table_sorts_and_filters_in_place(web, page, alice, algorithm):

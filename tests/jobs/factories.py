@@ -17,6 +17,15 @@ from jobs.models import Backend, TuningJob
 LEARNING_RATE = {"name": "learning_rate", "type": "Continuous", "min_value": 1e-4, "max_value": 1.0,
                  "scaling_type": "Logarithmic"}  # fmt: skip
 OPTIMIZER = {"name": "optimizer", "type": "Categorical", "values": ["sgd", "adam"]}
+# SageMaker's SupportedHyperParameters for the default tuning job's two ranges and a static epochs.
+SUPPORTED_HYPERPARAMETERS = [
+    {"Name": "learning_rate", "Type": "Continuous", "IsTunable": True,
+     "Range": {"ContinuousParameterRangeSpecification": {"MinValue": "0.00001", "MaxValue": "1"}}},
+    {"Name": "optimizer", "Type": "Categorical", "IsTunable": True,
+     "Range": {"CategoricalParameterRangeSpecification": {"Values": ["sgd", "adam", "rmsprop"]}}},
+    {"Name": "epochs", "Type": "Integer", "IsTunable": False,
+     "Range": {"IntegerParameterRangeSpecification": {"MinValue": "1", "MaxValue": "100"}}},
+]  # fmt: skip
 
 
 def register_algorithm(name="quadratic", program: Path | None = None, metrics=("validation:accuracy",), **kwargs):

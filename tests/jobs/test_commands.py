@@ -20,7 +20,7 @@ from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricDefinition, MetricRecord, compile_metric_definitions
 from jobs.management.commands.register_examples import EXAMPLES
 from jobs.models import Algorithm, TrainingJob, TuningJob, TuningJobStatus
-from tests.jobs.factories import register_algorithm, tuning_job_config
+from tests.jobs.factories import SUPPORTED_HYPERPARAMETERS, register_algorithm, tuning_job_config
 
 pytestmark = pytest.mark.django_db
 
@@ -136,6 +136,14 @@ def test_create_beyond_the_teams_limit_names_the_limit(algorithm, write_spec, no
         error.value
     )
     assert not TuningJob.objects.filter(name="second").exists()
+
+
+def test_a_range_the_algorithm_does_not_declare_is_named_in_the_error(write_spec):
+    register_algorithm(supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)
+    with pytest.raises(CommandError) as error:
+        command("create_tuning_job", str(write_spec(BODY)))
+    assert "mini_batch_size is not a hyperparameter of this algorithm" in str(error.value)
+    assert not TuningJob.objects.exists()
 
 
 def test_invalid_json_is_reported_with_line_and_column(algorithm, write_spec):

@@ -10,7 +10,13 @@ from django.core.exceptions import ValidationError
 from jobs import services
 from jobs.config import ValidatedConfig, validate_algorithm, validate_tuning_job_config
 from jobs.models import Algorithm
-from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
+from tests.jobs.factories import (
+    LEARNING_RATE,
+    OPTIMIZER,
+    SUPPORTED_HYPERPARAMETERS,
+    register_algorithm,
+    tuning_job_config,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -255,6 +261,62 @@ def test_static_values_are_strings_of_at_most_2500_characters(algorithm, value):
 def test_static_hyperparameters_must_be_an_object(algorithm):
     message = only_error("static_hyperparameters", static_hyperparameters=["epochs=3"])
     assert "name: value" in message
+
+
+# --- the algorithm's declared hyperparameters (SupportedHyperParameters) -------------------------
+
+
+@pytest.fixture
+def declaring():
+    return register_algorithm(supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)
+
+
+def test_ranges_and_statics_within_the_declaration_pass(declaring):
+    config = tuning_job_config(static_hyperparameters={"epochs": "30"})
+    assert validate_tuning_job_config(config, user=None).algorithm == declaring
+
+
+def test_a_range_of_a_hyperparameter_the_algorithm_lacks_is_refused(declaring):
+    message = only_error("parameter_ranges", parameter_ranges=[{**LEARNING_RATE, "name": "learning_rat"}])
+    assert (
+        message
+        == "learning_rat is not a hyperparameter of this algorithm (its tunable ones: learning_rate, optimizer)."
+    )
+
+
+def test_values_outside_the_declared_ranges_are_refused(declaring):
+    errors = errors_of(
+        parameter_ranges=[{**LEARNING_RATE, "max_value": 5.0}, {**OPTIMIZER, "values": ["sgd", "lbfgs"]}],
+        static_hyperparameters={"epochs": "1000", "colour": "red"},
+    )
+    assert errors == {
+        "parameter_ranges": [
+            "learning_rate: 5 is above its maximum 1.",
+            "optimizer: 'lbfgs' is not one of sgd, adam, rmsprop.",
+        ],
+        "static_hyperparameters": [
+            "epochs: 1000 is above its maximum 100.",
+            "colour is not a hyperparameter of this algorithm (it has: learning_rate, optimizer, epochs).",
+        ],
+    }
+
+
+def test_a_required_hyperparameter_nothing_sets_is_refused(db):
+    required = [{**spec, "IsRequired": spec["Name"] == "epochs"} for spec in SUPPORTED_HYPERPARAMETERS]
+    register_algorithm(supported_hyperparameters=required)
+    assert only_error("static_hyperparameters") == "Required by the algorithm and not set: epochs."
+    assert validate_tuning_job_config(tuning_job_config(static_hyperparameters={"epochs": "3"}), user=None)
+
+
+def test_a_malformed_declaration_is_refused_at_registration(db):
+    with pytest.raises(ValidationError) as caught:
+        register_algorithm(supported_hyperparameters=[{"Name": "lr", "Type": "Decimal"}])
+    assert caught.value.message_dict == {
+        "supported_hyperparameters": ["'lr': Type must be one of Integer, Continuous, Categorical, FreeText."]
+    }
+    with pytest.raises(ValidationError) as caught:
+        register_algorithm(supported_hyperparameters=SUPPORTED_HYPERPARAMETERS, static_hyperparameters={"epochs": "0"})
+    assert caught.value.message_dict == {"static_hyperparameters": ["epochs: 0 is below its minimum 1."]}
 
 
 def test_several_errors_are_reported_at_once(algorithm):

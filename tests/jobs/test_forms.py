@@ -17,9 +17,9 @@ from django.urls import reverse
 from jobs import services
 from jobs.config import TuningJobConfig
 from jobs.forms import ParameterRangeForm, TuningJobCreationForm
-from jobs.models import TeamMember, TeamRole, TuningJob
+from jobs.models import Algorithm, TeamMember, TeamRole, TuningJob
 from jobs.tuning.strategies import STRATEGIES
-from tests.jobs.factories import register_algorithm, tuning_job_config
+from tests.jobs.factories import SUPPORTED_HYPERPARAMETERS, register_algorithm, tuning_job_config
 
 pytestmark = [
     pytest.mark.django_db,
@@ -263,6 +263,14 @@ def test_whole_space_errors_are_shown_at_the_ranges_block(alice_client, ranges, 
     assert not TuningJob.objects.exists()
 
 
+def test_an_empty_form_says_at_once_that_it_has_no_range(alice_client):
+    # Every other field wrong too: the missing range used to show only on the next submit.
+    response = alice_client.post(URL, form_data(ranges=[], name="", max_training_jobs=""))
+    assert errors_at(response, "id_name")
+    assert "a search space needs at least one parameter range" in block(response, "parameter-ranges")
+    assert not TuningJob.objects.exists()
+
+
 @pytest.mark.skipif("Grid" not in STRATEGIES, reason="Grid search is not installed")
 def test_a_range_the_strategy_cannot_search_is_shown_in_the_ranges_block_naming_it(alice_client):
     response = alice_client.post(URL, form_data(strategy="Grid"))
@@ -275,6 +283,20 @@ def test_a_static_hyperparameter_that_is_also_tuned_is_shown_at_its_row(alice_cl
     response = alice_client.post(URL, form_data(statics=[{"name": "learning_rate", "value": "0.1"}]))
     assert "learning_rate is tuned, so it cannot also be static." in block(response, "static-hyperparameters")
     assert not TuningJob.objects.exists()
+
+
+def test_a_range_the_algorithm_does_not_declare_is_shown_at_its_row(alice_client):
+    Algorithm.objects.filter(name="quadratic").update(supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)
+    response = alice_client.post(URL, form_data(ranges=[LEARNING_RATE, {**OPTIMIZER, "name": "optimiser"}]))
+    text = block(response, "parameter-ranges")
+    assert "optimiser is not a hyperparameter of this algorithm (its tunable ones: learning_rate, optimizer)." in text
+    assert not TuningJob.objects.exists()
+    # The form lists what the algorithm takes, for the range names and the hint.
+    declared = response.context["algorithms"]["quadratic"]["hyperparameters"]
+    assert declared[:2] == [
+        {"name": "learning_rate", "tunable": True, "valid": "Continuous, 1e-05 to 1"},
+        {"name": "optimizer", "tunable": True, "valid": "Categorical: sgd, adam, rmsprop"},
+    ]
 
 
 def test_a_static_hyperparameter_named_twice_is_an_error_of_the_block(alice_client):

@@ -334,8 +334,60 @@ def test_the_list_is_paginated_newest_first(alice_client, no_tasks, team, monkey
     second = alice_client.get(reverse("tuning-job-list"), {"page": 2, "q": "tj"})
     assert [row.tuning_job.name for row in second.context["rows"]] == ["tj-01", "tj-00"]
     assert b'href="?page=1&amp;q=tj"' in second.content  # the search stays on the other pages
+    assert b'rel="prev">' in second.content
     # A page out of range shows the last one rather than an error.
     assert alice_client.get(reverse("tuning-job-list"), {"page": 99}).context["page"].number == 2
+
+
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [("name", ["audio-tj-2", "vision-tj-1"]), ("-name", ["vision-tj-1", "audio-tj-2"]),
+     ("status", ["vision-tj-1", "audio-tj-2"]), ("-created", ["audio-tj-2", "vision-tj-1"]),
+     ("created", ["vision-tj-1", "audio-tj-2"]), ("nonsense", ["audio-tj-2", "vision-tj-1"])],
+)  # fmt: skip
+def test_the_list_sorts_by_the_column_the_address_names(alice_client, two_tuning_jobs, sort, expected):
+    response = alice_client.get(reverse("tuning-job-list"), {"sort": sort, "q": "tj"})
+    assert [row.tuning_job.name for row in response.context["rows"]] == expected
+
+
+def test_the_list_sorts_by_best_objective_with_the_jobs_without_one_last(alice_client, tuning_job, no_tasks):
+    services.tuning_job_create(config=tuning_job_config(name="no-best", team_name="vision"))
+    for sort in ("best", "-best"):
+        response = alice_client.get(reverse("tuning-job-list"), {"sort": sort})
+        assert [row.tuning_job.name for row in response.context["rows"]] == ["tj-1", "no-best"]
+
+
+def test_the_list_headers_link_to_their_sort_keeping_the_filters(alice_client, two_tuning_jobs):
+    response = alice_client.get(reverse("tuning-job-list"), {"status": "Stopping", "sort": "name", "page": "1"})
+    content = response.content.decode()
+    # The current sort reverses; another column starts from its natural order; the page resets.
+    assert 'aria-sort="ascending"' in content
+    assert 'href="?status=Stopping&amp;sort=-name"' in content
+    assert 'href="?status=Stopping&amp;sort=-best"' in content
+    assert 'href="?status=Stopping&amp;sort=algorithm"' in content
+    assert '<td data-field="algorithm">quadratic</td>' in content
+    assert "Maximize <code>validation:accuracy</code>" in content
+
+
+def test_the_list_filters_by_tag_and_links_each_tag(alice_client, no_tasks, team):
+    register_algorithm()
+    services.tuning_job_create(
+        config=tuning_job_config(name="seeded", team_name="vision", tags={"project": "seed", "owner": "ml"})
+    )
+    services.tuning_job_create(config=tuning_job_config(name="other", team_name="vision", tags={"project": "x"}))
+    services.tuning_job_create(config=tuning_job_config(name="untagged", team_name="vision"))
+    url = reverse("tuning-job-list")
+    assert listed(alice_client.get(url, {"tag": "project"})) == ["other", "seeded"]
+    assert listed(alice_client.get(url, {"tag": "project", "tag_value": "seed"})) == ["seeded"]
+    assert listed(alice_client.get(url, {"tag": "nope"})) == []
+    content = alice_client.get(url).content.decode()
+    assert 'href="?tag=project&amp;tag_value=seed"' in content
+
+
+def test_the_list_ticks_tuning_jobs_into_the_compare_form(alice_client, two_tuning_jobs):
+    content = alice_client.get(reverse("tuning-job-list")).content.decode()
+    assert f'<form method="get" action="{reverse("tuning-jobs-compare")}" id="compare-form"' in content
+    assert '<input type="checkbox" name="jobs" value="vision-tj-1" form="compare-form"' in content
 
 
 # --- the tuning job page ------------------------------------------------------------------------

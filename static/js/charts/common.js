@@ -71,9 +71,27 @@ export function emptyNote(text) {
   return [{ text, showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5, font: { color: "#5b6475" } }];
 }
 
+/**
+ * What an empty per-job chart says: "no value yet" only once the page has read the tuning job.
+ * The charts below the fold are first drawn empty (`state.pending`), to show their axes, and
+ * drawn with the jobs when scrolled to; until then they claimed there was nothing to show.
+ */
+export function noObjectiveNote(state) {
+  return emptyNote(state.pending ? "Drawn when scrolled into view…" : "No objective value yet.");
+}
+
 /** Plotly renders a little HTML in hover labels; names and values are the user's, so escape them. */
 export function escapeLabel(text) {
   return String(text).replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
+}
+
+// Longer category labels are cut on an axis (hover labels keep them whole): a long one
+// otherwise squeezed the plot into a sliver or ran off its card.
+const MAX_TICK_LABEL = 18;
+
+export function tickLabel(text) {
+  const label = String(text);
+  return label.length > MAX_TICK_LABEL ? `${label.slice(0, MAX_TICK_LABEL - 1)}…` : label;
 }
 
 /** "lr=0.01<br>optimizer=adam": a job's tuned hyperparameters for its hover label, computed once per job. */
@@ -91,7 +109,30 @@ export function jobsInOrder(state) {
 
 /** Plotly.react with the pages' chart config: updates the chart in place if it exists. */
 export function react(node, traces, layout) {
-  return plotly().react(node, traces, layout, PLOT_CONFIG);
+  const drawing = plotly().react(node, traces, layout, PLOT_CONFIG);
+  followWidth(node);
+  return drawing;
+}
+
+const followed = new WeakSet();
+const resizeObserver =
+  "ResizeObserver" in globalThis
+    ? new ResizeObserver((entries) => {
+        for (const { target } of entries) {
+          if (target.isConnected && target._fullLayout) plotly().Plots.resize(target);
+        }
+      })
+    : null;
+
+/**
+ * Keep the chart as wide as its box. Plotly's `responsive` follows only window
+ * resizes: a chart drawn while its grid had one column stays that wide when a
+ * second chart joins the grid, a card opens or the page is printed.
+ */
+export function followWidth(node) {
+  if (!resizeObserver || followed.has(node)) return;
+  followed.add(node);
+  resizeObserver.observe(node);
 }
 
 export function betterThan(type) {

@@ -6,7 +6,7 @@ import {
   baseLayout,
   betterThan,
   drawn,
-  emptyNote,
+  noObjectiveNote,
   escapeLabel,
   groupOf,
   hoverInfo,
@@ -14,6 +14,7 @@ import {
   jobsWithObjective,
   numeric,
   react,
+  tickLabel,
 } from "./common.js";
 import { PLOTLY_NUMBER } from "../format.js";
 
@@ -67,36 +68,60 @@ export function renderObjectiveByJob(node, state) {
       dtick: Math.max(1, Math.ceil((jobs.length ? jobs[jobs.length - 1].sequence : 1) / 10)),
     },
     yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
-    annotations: traces.length ? [] : emptyNote("No objective value yet."),
+    annotations: traces.length ? [] : noObjectiveNote(state),
   });
   return react(node, traces, layout).then(() => drawn(node, jobs.length));
 }
+
+// The slice plot's groups, in legend order: completed and early-stopped jobs are what a review
+// compares; a stopped job's objective is where it stood when it was stopped.
+const SLICE_GROUPS = [
+  ["Completed", "Completed"],
+  ["Stopped", "Stopped (early or by a user)"],
+  ["Failed", "Failed"],
+  ["InProgress", "Running"],
+];
 
 export function renderObjectiveVsHyperparameter(node, state, parameterName) {
   const parameter = state.parameters.find((p) => p.name === parameterName) || state.parameters[0];
   const jobs = jobsWithObjective(state);
   const traces = [];
+  const categorical = Boolean(parameter) && parameter.type === "Categorical";
   if (parameter && jobs.length) {
-    const categorical = parameter.type === "Categorical";
-    traces.push({
-      type: "scattergl",
-      mode: "markers",
-      uid: "jobs",
-      name: "Training jobs",
-      x: jobs.map((job) => {
-        const value = (job.hyperparameters || {})[parameter.name];
-        return categorical ? escapeLabel(value) : numeric(value);
-      }),
-      y: jobs.map((job) => job.objective),
-      customdata: jobs.map(hoverInfo),
-      marker: { size: 7, opacity: 0.85, color: jobs.map((job) => COLORS[groupOf(job.status)]) },
-      hovertemplate: `<b>%{customdata[0]}</b><br>%{y:${PLOTLY_NUMBER}}<br>%{customdata[1]}<extra></extra>`,
-    });
+    for (const [group, label] of SLICE_GROUPS) {
+      const members = jobs.filter((job) => groupOf(job.status) === group);
+      if (!members.length) continue;
+      traces.push({
+        type: "scattergl",
+        mode: "markers",
+        uid: `jobs-${group}`,
+        name: label,
+        x: members.map((job) => {
+          const value = (job.hyperparameters || {})[parameter.name];
+          return categorical ? escapeLabel(value) : numeric(value);
+        }),
+        y: members.map((job) => job.objective),
+        customdata: members.map(hoverInfo),
+        marker: {
+          size: 7,
+          opacity: 0.85,
+          color: COLORS[group],
+          symbol: group === "InProgress" ? "circle-open" : group === "Stopped" ? "x" : "circle",
+        },
+        hovertemplate: `<b>%{customdata[0]}</b><br>%{y:${PLOTLY_NUMBER}}<br>%{customdata[1]}<extra>${label}</extra>`,
+      });
+    }
   }
-  const xaxis = { title: { text: parameter ? parameter.name : "" }, zeroline: false };
-  if (parameter && parameter.type === "Categorical") {
+  const xaxis = { title: { text: parameter ? parameter.name : "" }, zeroline: false, automargin: true };
+  if (categorical) {
     const categories = parameter.values.map(escapeLabel);
-    Object.assign(xaxis, { type: "category", categoryorder: "array", categoryarray: categories });
+    Object.assign(xaxis, {
+      type: "category",
+      categoryorder: "array",
+      categoryarray: categories,
+      tickvals: categories,
+      ticktext: categories.map(tickLabel),
+    });
   } else if (parameter && parameter.log) {
     xaxis.type = "log";
   } else {
@@ -104,10 +129,10 @@ export function renderObjectiveVsHyperparameter(node, state, parameterName) {
   }
   const layout = baseLayout({
     xaxis,
-    yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false },
-    showlegend: false,
+    yaxis: { title: { text: escapeLabel(state.objective.metric) }, zeroline: false, automargin: true },
+    showlegend: traces.length > 0,
     uirevision: parameter ? parameter.name : "none", // a new axis starts unzoomed
-    annotations: traces.length ? [] : emptyNote("No objective value yet."),
+    annotations: traces.length ? [] : noObjectiveNote(state),
   });
   return react(node, traces, layout).then(() => drawn(node, jobs.length));
 }

@@ -1,6 +1,16 @@
 // Parallel coordinates: every tuned hyperparameter and the objective, one line per training job.
 
-import { baseLayout, betterThan, drawn, emptyNote, escapeLabel, jobsWithObjective, numeric, react } from "./common.js";
+import {
+  baseLayout,
+  betterThan,
+  drawn,
+  noObjectiveNote,
+  escapeLabel,
+  jobsWithObjective,
+  numeric,
+  react,
+  tickLabel,
+} from "./common.js";
 
 /** Ticks of a log10 axis from min to max: its two ends and the powers of ten between. */
 function logTicks(min, max) {
@@ -23,7 +33,7 @@ function dimension(parameter, jobs) {
       label,
       values: raw.map((value) => parameter.values.indexOf(value)),
       tickvals: parameter.values.map((_, i) => i),
-      ticktext: parameter.values, // parcoords writes tick labels as plain text
+      ticktext: parameter.values.map(tickLabel), // parcoords writes tick labels as plain text
       range: n > 1 ? [0, n - 1] : [-0.5, 0.5],
     };
   }
@@ -50,7 +60,7 @@ export function renderParallelCoordinates(node, state) {
     jobs = jobs.slice(0, PARCOORDS_MAX_JOBS);
   }
   if (!jobs.length || !state.parameters.length) {
-    const layout = baseLayout({ xaxis: { visible: false }, yaxis: { visible: false }, annotations: emptyNote("No objective value yet.") });
+    const layout = baseLayout({ xaxis: { visible: false }, yaxis: { visible: false }, annotations: noObjectiveNote(state) });
     return react(node, [], layout).then(() => drawn(node, 0));
   }
   const objectives = jobs.map((job) => job.objective);

@@ -13,7 +13,13 @@ from jobs.api import serializers
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
 from jobs.models import Algorithm, ApiToken, TeamMember, TeamRole, TrainingJob, TuningJob
-from tests.jobs.factories import LEARNING_RATE, OPTIMIZER, register_algorithm, tuning_job_config
+from tests.jobs.factories import (
+    LEARNING_RATE,
+    OPTIMIZER,
+    SUPPORTED_HYPERPARAMETERS,
+    register_algorithm,
+    tuning_job_config,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -175,6 +181,18 @@ def test_create_rejects_bad_input_naming_the_field(api, algorithm, team, no_task
     assert field in fields, fields
     assert fragment in " ".join(fields[field])
     assert not TuningJob.objects.filter(name="api-job").exists()
+
+
+def test_a_range_the_algorithm_does_not_declare_is_a_400_at_parameter_ranges(api, team, no_tasks):
+    register_algorithm(supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)
+    response = api.post(f"{BASE}/tuning-jobs/", body(parameter_ranges=[{**LEARNING_RATE, "name": "lr"}]), format="json")
+    assert response.status_code == 400
+    assert error(response)["fields"] == {
+        "parameter_ranges": [
+            "lr is not a hyperparameter of this algorithm (its tunable ones: learning_rate, optimizer)."
+        ]
+    }
+    assert not TuningJob.objects.exists()
 
 
 def test_create_needs_a_json_object(api, algorithm):

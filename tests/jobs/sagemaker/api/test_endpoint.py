@@ -20,9 +20,9 @@ from botocore.validate import validate_parameters
 from jobs import services
 from jobs.backends.base import Outcome, RunResult
 from jobs.backends.metrics import MetricRecord
-from jobs.models import AccessKey, TuningJob
+from jobs.models import AccessKey, Algorithm, TuningJob
 from jobs.sagemaker.validation import service_model
-from tests.jobs.factories import register_algorithm, tuning_job_config
+from tests.jobs.factories import SUPPORTED_HYPERPARAMETERS, register_algorithm, tuning_job_config
 from tests.jobs.sagemaker.api.conftest import IMAGE, Key, create_request, register_image, sagemaker_client
 
 
@@ -268,6 +268,19 @@ def test_every_create_error_code(alice, algorithm):
         in (message)
     )
     assert set(TuningJob.objects.values_list("name", flat=True)) == {"taken"}
+
+    Algorithm.objects.filter(name="quadratic").update(supported_hyperparameters=SUPPORTED_HYPERPARAMETERS)
+    undeclared = create_request(
+        "undeclared", ParameterRanges={"CategoricalParameterRanges": [{"Name": "momentum", "Values": ["0.9"]}]}
+    )
+    code, message, _ = error_of(alice.create_hyper_parameter_tuning_job, **undeclared)
+    assert code == "ValidationException"
+    assert message.startswith("1 validation error detected: Value ")
+    assert message.endswith(
+        "at 'hyperParameterTuningJobConfig.parameterRanges' failed to satisfy constraint: "
+        "momentum is not a hyperparameter of this algorithm (its tunable ones: learning_rate, optimizer)."
+    )
+    assert not TuningJob.objects.filter(name="undeclared").exists()
 
 
 def test_shape_violations_name_the_member_as_aws_does(live_server, people):
