@@ -2,7 +2,7 @@
 // hyperparameter, the objective's EDF and the timeline, all drawn from the page's
 // #analysis-charts JSON (analytics/analysis.py). Log toggles redraw every chart that
 // has the axis; the page holds at most a few thousand points, so redrawing is cheap.
-import { COLORS, baseLayout, emptyNote, escapeLabel, react } from "../js/charts/common.js";
+import { COLORS, baseLayout, emptyNote, escapeLabel, react, tickLabel } from "../js/charts/common.js";
 import { PLOTLY_NUMBER, duration } from "../js/format.js";
 
 const data = JSON.parse(document.getElementById("analysis-charts").textContent);
@@ -27,7 +27,15 @@ const logAxes = new Map(
 function axis(name, title) {
   const parameter = parameters.get(name);
   if (parameter && parameter.type === "Categorical") {
-    return { title: { text: title }, type: "category", categoryorder: "array", categoryarray: parameter.values };
+    return {
+      title: { text: title },
+      type: "category",
+      categoryorder: "array",
+      categoryarray: parameter.values,
+      tickmode: "array",
+      tickvals: parameter.values,
+      ticktext: parameter.values.map(tickLabel),
+    };
   }
   return { title: { text: title }, type: logAxes.get(name) ? "log" : "linear", zeroline: false };
 }

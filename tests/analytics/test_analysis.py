@@ -56,6 +56,11 @@ def test_the_page_holds_importance_observations_and_the_timeline(alice_client, r
     assert "gave back about 2 min 0 s" in response.content.decode()
 
 
+def test_the_tuning_job_page_links_to_it(carol_client, tj_1):
+    page = carol_client.get(reverse("tuning-job-detail", args=["tj-1"])).content.decode()
+    assert f'href="{reverse("tuning-job-analysis", args=["tj-1"])}"' in page
+
+
 def test_too_few_jobs_with_an_objective_is_said_on_the_page(alice_client, tj_1):
     response = alice_client.get(reverse("tuning-job-analysis", args=["tj-1"]))
     assert response.status_code == 200
