@@ -131,7 +131,10 @@ def tuning_job_analysis(request, name):
     """Importance, contour, slices, EDF, rank and timeline of one tuning job, drawn in the browser."""
     tuning_job = _visible_tuning_job(request, name)
     charts = analysis.analysis_charts(tuning_job=tuning_job)
-    return render(request, "analytics/analysis.html", {"tuning_job": tuning_job, "charts": charts})
+    log_axes = [parameter for parameter in charts["parameters"] if parameter.get("log_possible")]
+    return render(
+        request, "analytics/analysis.html", {"tuning_job": tuning_job, "charts": charts, "log_axes": log_axes}
+    )
 
 
 @login_required

@@ -1,6 +1,7 @@
 """The Analysis page and the importance API: who sees them, and what they hold."""
 
 import json
+import re
 from datetime import UTC, timedelta
 
 import pytest
@@ -54,6 +55,9 @@ def test_the_page_holds_importance_observations_and_the_timeline(alice_client, r
     assert timeline["gave_back_seconds"] == [None, 120.0, None, None]
     assert charts["timeline"]["summary"]["gave_back_seconds"] == pytest.approx(120.0)
     assert "gave back about 2 min 0 s" in response.content.decode()
+    # A log toggle for each positive numeric axis, on for the log-scaled range; none for a category.
+    toggles = re.findall(r'<input type="checkbox" data-log-axis="([^"]+)"( checked)?>', response.content.decode())
+    assert toggles == [("learning_rate", " checked"), ("mini_batch_size", ""), ("objective", "")]
 
 
 def test_the_tuning_job_page_links_to_it(carol_client, tj_1):
