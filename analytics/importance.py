@@ -116,25 +116,9 @@ def hyperparameter_importance(
 ) -> ImportanceResult:
     """fANOVA's and PED-ANOVA's importance of each hyperparameter for the objective."""
     usable = usable_observations(space, observations)
-    if len(usable) < MIN_OBSERVATIONS:
-        return ImportanceResult(
-            observations=len(usable),
-            methods=(),
-            message=(
-                f"Importance needs at least {MIN_OBSERVATIONS} training jobs with a final objective value; "
-                f"this tuning job has {len(usable)}."
-            ),
-        )
-    if len({observation.value for observation in usable}) == 1:
-        # fANOVA has no variance to decompose (Optuna raises); nothing explains a difference.
-        return ImportanceResult(
-            observations=len(usable),
-            methods=(),
-            message=(
-                f"All {len(usable)} training jobs have the same final objective value: "
-                "no hyperparameter made a difference."
-            ),
-        )
+    reason = _why_nothing_to_explain(usable)
+    if reason:
+        return ImportanceResult(observations=len(usable), methods=(), message=reason)
     sample = usable
     notes: tuple[str, ...] = ()
     if len(usable) > MAX_OBSERVATIONS:
@@ -148,6 +132,22 @@ def hyperparameter_importance(
         _evaluate("PED-ANOVA", PedAnovaImportanceEvaluator(), study, notes),
     )
     return ImportanceResult(observations=len(usable), methods=methods)
+
+
+def _why_nothing_to_explain(usable: Sequence[Observation]) -> str | None:
+    n = len(usable)
+    if n < MIN_OBSERVATIONS:
+        return (
+            f"Importance needs at least {MIN_OBSERVATIONS} training jobs with a final objective value; "
+            f"this tuning job has {n}."
+        )
+    # One value for all: fANOVA has no variance to decompose (Optuna raises).
+    if len({observation.value for observation in usable}) == 1:
+        return f"All {n} training jobs have the same final objective value: no hyperparameter made a difference."
+    # One configuration for all: Optuna still answers (all of it to one hyperparameter), wrongly.
+    if len({tuple(observation.params.items()) for observation in usable}) == 1:
+        return f"All {n} training jobs ran with the same hyperparameters: none can explain a difference."
+    return None
 
 
 def _study(space: SearchSpace, observations: Sequence[Observation], *, maximize: bool) -> optuna.Study:

@@ -55,6 +55,13 @@ def test_one_objective_value_for_all_is_a_message():
     assert "same final objective value" in result.message
 
 
+def test_one_configuration_for_all_is_a_message():
+    same = observations(lambda p: p["lr"], n=1)[0].params
+    result = hyperparameter_importance(SPACE, [Observation(same, value) for value in (1.0, 2.0, 3.0)], maximize=False)
+    assert result.methods == ()
+    assert result.message == "All 3 training jobs ran with the same hyperparameters: none can explain a difference."
+
+
 def test_the_hyperparameter_the_objective_depends_on_ranks_first_in_both_methods():
     result = hyperparameter_importance(SPACE, observations(lambda p: np.log10(p["lr"]) ** 2), maximize=False)
     assert [method.method for method in result.methods] == ["fANOVA", "PED-ANOVA"]
