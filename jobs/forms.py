@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 
 from jobs import selectors
 from jobs.config import TuningJobConfig, validate_tuning_job_config
-from jobs.models import Algorithm, EarlyStoppingType, ObjectiveType, Strategy
+from jobs.models import Algorithm, EarlyStoppingType, ObjectiveType, Strategy, TuningJob, WarmStartType
 from jobs.tuning.space import ParameterType, ScalingType, SearchSpace, SearchSpaceError
 from jobs.tuning.strategies import STRATEGIES
 
@@ -94,7 +94,7 @@ class BaseRowFormSet(forms.BaseFormSet):
     def clean(self):
         seen = set()
         for form in self.forms:
-            if self._should_delete_form(form) or not form.has_changed() or form.errors:
+            if self._should_delete_form(form) or not self._filled_in(form) or form.errors:
                 continue
             name = form.cleaned_data["name"]
             if name in seen:
@@ -104,8 +104,14 @@ class BaseRowFormSet(forms.BaseFormSet):
     def live_forms(self) -> list[forms.Form]:
         """Rows the user kept and filled in (not removed, not left blank)."""
         return [
-            form for form in self.forms if not self._should_delete_form(form) and form.has_changed() and form.is_valid()
+            form
+            for form in self.forms
+            if not self._should_delete_form(form) and self._filled_in(form) and form.is_valid()
         ]
+
+    def _filled_in(self, form: forms.Form) -> bool:
+        # A row the page started with (a clone's) counts as it is; an extra row only once typed in.
+        return form in self.initial_forms or form.has_changed()
 
 
 ParameterRangeFormSet = forms.formset_factory(
@@ -182,6 +188,18 @@ class TuningJobForm(forms.Form):
         required=False,
         help_text="Empty to infer it from a static hyperparameter such as epochs.",
     )
+    warm_start_type = forms.ChoiceField(
+        label="Warm start",
+        required=False,
+        choices=[("", "None"), *WarmStartType.choices],
+        help_text="Seed the search with what earlier tuning jobs learned (SageMaker's WarmStartConfig).",
+    )
+    warm_start_parents = forms.CharField(
+        label="Parent tuning jobs",
+        required=False,
+        help_text="Up to 5 ended tuning jobs, comma-separated.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
     target_objective_value = forms.FloatField(label="Target objective value", required=False)
     max_jobs_not_improving = forms.IntegerField(label="Stop after this many jobs not improving", required=False)
     complete_on_convergence = forms.BooleanField(label="Complete on convergence", required=False)
@@ -218,12 +236,15 @@ class TuningJobForm(forms.Form):
 class TuningJobCreationForm:
     """The main form and its two row blocks, read together into one TuningJobConfig."""
 
-    def __init__(self, data=None, *, user):
+    def __init__(self, data=None, *, user, source: TuningJob | None = None, warm_start: bool = False):
+        """`source`: a tuning job to start from (Clone), and with `warm_start` its warm-start child."""
         self.algorithms = list(Algorithm.objects.order_by("name"))
         self.user = user
-        self.form = TuningJobForm(data, user=user, algorithms=self.algorithms)
-        self.ranges = ParameterRangeFormSet(data, prefix="ranges")
-        self.statics = StaticHyperparameterFormSet(data, prefix="statics")
+        self.source = source
+        initial = _initial_from(source, warm_start) if source is not None else {}
+        self.form = TuningJobForm(data, user=user, algorithms=self.algorithms, initial=initial.get("form"))
+        self.ranges = ParameterRangeFormSet(data, prefix="ranges", initial=initial.get("ranges"))
+        self.statics = StaticHyperparameterFormSet(data, prefix="statics", initial=initial.get("statics"))
         self.range_errors: list[str] = []
         self.static_errors: list[str] = []
 
@@ -273,6 +294,8 @@ class TuningJobCreationForm:
             target_objective_value=data["target_objective_value"],
             max_jobs_not_improving=data["max_jobs_not_improving"],
             complete_on_convergence=data["complete_on_convergence"],
+            warm_start_type=data["warm_start_type"],
+            warm_start_parents=[name.strip() for name in data["warm_start_parents"].split(",") if name.strip()],
             team_name=data["team_name"] or None,
         )
 
@@ -322,6 +345,41 @@ class TuningJobCreationForm:
             }
             for algorithm in self.algorithms
         }
+
+
+# The configuration a clone copies: everything but the name (which must be new) and what SageMaker
+# decides per run.
+CLONED_FIELDS = (
+    "objective_metric_name", "objective_type", "strategy", "max_training_jobs", "max_parallel_training_jobs",
+    "max_runtime_seconds", "training_max_runtime_seconds", "max_retry_attempts", "early_stopping_type",
+    "random_seed", "hyperband_min_resource", "hyperband_max_resource", "target_objective_value",
+    "max_jobs_not_improving", "complete_on_convergence", "warm_start_type",
+)  # fmt: skip
+
+
+def _initial_from(source: TuningJob, warm_start: bool) -> dict:
+    """The form's, the ranges' and the statics' initial data for a clone (or a warm-start child) of `source`."""
+    form = {field: getattr(source, field) for field in CLONED_FIELDS}
+    form["algorithm_name"] = source.algorithm.name
+    form["team_name"] = source.team.name if source.team else ""
+    form["warm_start_parents"] = ", ".join(source.warm_start_parents.values_list("name", flat=True))
+    if warm_start:
+        form["warm_start_type"] = WarmStartType.IDENTICAL_DATA_AND_ALGORITHM
+        form["warm_start_parents"] = source.name
+    ranges = []
+    for param_range in source.parameter_ranges:
+        row = {"name": param_range["name"], "type": param_range["type"]}
+        if param_range["type"] == ParameterType.CATEGORICAL:
+            row["values"] = ", ".join(param_range["values"])
+        else:
+            row.update(
+                min_value=str(param_range["min_value"]),
+                max_value=str(param_range["max_value"]),
+                scaling_type=param_range.get("scaling_type", ScalingType.AUTO.value),
+            )
+        ranges.append(row)
+    statics = [{"name": name, "value": value} for name, value in source.static_hyperparameters.items()]
+    return {"form": form, "ranges": ranges, "statics": statics}
 
 
 def _add_row_error(rows: list[forms.Form], block_errors: list[str], message: str) -> None:

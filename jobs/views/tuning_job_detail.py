@@ -202,6 +202,7 @@ def tuning_job_detail(request, name):
             "tuning_job": tuning_job,
             "counters": counters,
             "can_operate": can_operate,
+            "can_create": selectors.can_create_anywhere(user=request.user),
             "tags": list(tuning_job.tags.all()),
             "notes": tuning_job.review_notes.select_related("author", "training_job").order_by("created_at", "id"),
             **_table_context(request, tuning_job),

@@ -117,9 +117,7 @@ def tuning_job_list(request):
     if sort.lstrip("-") not in LIST_SORTS:
         sort = LIST_DEFAULT_SORT
     tuning_jobs = (
-        tuning_jobs.order_by(*_list_ordering(sort))
-        .select_related("decision__training_job")
-        .prefetch_related("tags")
+        tuning_jobs.order_by(*_list_ordering(sort)).select_related("decision__training_job").prefetch_related("tags")
     )
     page = Paginator(tuning_jobs, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
     now = timezone.now()
@@ -167,7 +165,15 @@ def tuning_job_list(request):
 def tuning_job_create(request):
     if not selectors.can_create_anywhere(user=request.user):
         raise PermissionDenied("Only operators create tuning jobs.")
-    creation = TuningJobCreationForm(request.POST if request.method == "POST" else None, user=request.user)
+    # ?clone=<name> starts from a tuning job the user may see; ?warm_start=<name> also makes it the parent.
+    source_name = request.GET.get("warm_start") or request.GET.get("clone")
+    source = visible_tuning_job(request, source_name) if source_name else None
+    creation = TuningJobCreationForm(
+        request.POST if request.method == "POST" else None,
+        user=request.user,
+        source=source,
+        warm_start="warm_start" in request.GET,
+    )
     if request.method == "POST" and creation.is_valid():
         config = creation.config()
         try:

@@ -2,7 +2,7 @@
 // 2 s while the job runs (metrics.json?after=<sample id>, log?offset=<byte>),
 // then once more after it ends, and never again.
 
-import { followWidth } from "./charts/common.js";
+import { baseLayout, followWidth } from "./charts/common.js";
 import { el, readJson, setStatusBadge, setText, showLiveState } from "./dom.js";
 import * as format from "./format.js";
 
@@ -52,14 +52,12 @@ function chartFor(metric) {
     marker: { size: 4 },
     hovertemplate: `epoch %{x}: %{y:${format.PLOTLY_NUMBER}}<extra></extra>`,
   };
-  const layout = {
-    font: { family: "system-ui, sans-serif", size: 12 },
+  const layout = baseLayout({
     margin: { l: 56, r: 16, t: 8, b: 40 },
     xaxis: { title: { text: "epoch" }, zeroline: false },
     yaxis: { zeroline: false },
     showlegend: false,
-    uirevision: "keep",
-  };
+  });
   Plotly.newPlot(node, [trace], layout, { responsive: true, displaylogo: false });
   followWidth(node);
   chart = { node, epochs: new Set() };

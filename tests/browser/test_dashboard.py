@@ -420,6 +420,38 @@ def test_a_team_chooses_a_training_job_with_a_reason_and_sees_it_on_the_tuning_j
     expect(page.get_by_test_id("chosen")).to_have_text("chosen: decide-002")
 
 
+def test_clone_opens_the_form_filled_in_and_creates_a_sibling(web, page, alice, algorithm):
+    finished_tuning_job("original", [0.5, 0.9])
+    log_in(page, web)
+    page.goto(f"{web}/tuning-jobs/original/")
+    page.get_by_test_id("clone-link").click()
+    expect(page.get_by_test_id("cloned-from")).to_contain_text("original")
+    expect(page.locator("#id_ranges-0-name")).to_have_value("learning_rate")
+    expect(page.locator("#id_ranges-1-values")).to_have_value("sgd, adam")
+    expect(page.locator("#id_max_training_jobs")).to_have_value("2")
+    page.fill("#id_name", "original-again")
+    page.get_by_test_id("create-button").click()
+    expect(page).to_have_url(re.compile(r"/tuning-jobs/original-again/$"))
+    clone = TuningJob.objects.get(name="original-again")
+    assert clone.parameter_ranges == TuningJob.objects.get(name="original").parameter_ranges
+
+
+def test_dark_mode_follows_the_system_setting_charts_included(web, page, alice, algorithm):
+    finished_tuning_job("night", [0.5, 0.9])
+    log_in(page, web)
+    page.emulate_media(color_scheme="dark")
+    page.goto(f"{web}/tuning-jobs/night/")
+    assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(12, 17, 29)"
+    curves = page.get_by_test_id("learning-curves")
+    expect(curves).to_have_class(re.compile("js-plotly-plot"))
+    colors = curves.evaluate("(plot) => [plot.layout.paper_bgcolor, plot.layout.font.color]")
+    assert colors == ["#161b26", "#e4e7ec"]
+    page.emulate_media(color_scheme="light")
+    page.reload()
+    expect(curves).to_have_class(re.compile("js-plotly-plot"))
+    assert curves.evaluate("(plot) => plot.layout.paper_bgcolor") == "#fff"
+
+
 LONG_LABEL = "stochastic-gradient-descent-with-nesterov-momentum"
 
 

@@ -354,3 +354,73 @@ def test_the_config_is_built_from_the_fields_and_the_kept_rows(alice):
     assert [r["name"] for r in config.parameter_ranges] == ["learning_rate", "optimizer"]
     assert config.static_hyperparameters == {"epochs": "3"}
     assert config.max_runtime_seconds is None and config.complete_on_convergence is False
+
+
+# --- clone and warm start ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def ended(alice_client, no_tasks):
+    """ "seed-off": a vision tuning job that has ended (stopped), with a log range, a categorical and a static."""
+    config = tuning_job_config(
+        name="seed-off",
+        team_name="vision",
+        strategy="Random",
+        early_stopping_type="Auto",
+        max_training_jobs=6,
+        static_hyperparameters={"epochs": "3"},
+    )
+    tuning_job = services.tuning_job_create(config=config)
+    services.tuning_job_stop(tuning_job_id=tuning_job.id)
+    services.tuning_job_advance(tuning_job_id=tuning_job.id)
+    tuning_job.refresh_from_db()
+    assert not tuning_job.is_active
+    return tuning_job
+
+
+def test_clone_fills_the_form_with_the_tuning_jobs_configuration(alice_client, ended):
+    detail = alice_client.get(reverse("tuning-job-detail", args=["seed-off"])).content.decode()
+    assert f'href="{URL}?clone=seed-off"' in detail and f'href="{URL}?warm_start=seed-off"' in detail
+    response = alice_client.get(URL, {"clone": "seed-off"})
+    creation = response.context["creation"]
+    initial = creation.form.initial
+    assert (initial["algorithm_name"], initial["team_name"], initial["early_stopping_type"]) == (
+        "quadratic", "vision", "Auto",
+    )  # fmt: skip
+    assert (initial["max_training_jobs"], initial["strategy"], initial["warm_start_type"]) == (6, "Random", "")
+    assert "name" not in initial  # a clone needs a name of its own
+    assert creation.ranges.initial == [
+        {"name": "learning_rate", "type": "Continuous", "min_value": "0.0001", "max_value": "1.0",
+         "scaling_type": "Logarithmic"},
+        {"name": "optimizer", "type": "Categorical", "values": "sgd, adam"},
+    ]  # fmt: skip
+    assert creation.statics.initial == [{"name": "epochs", "value": "3"}]
+    content = response.content.decode()
+    assert 'data-testid="cloned-from"' in content and 'value="sgd, adam"' in content
+
+
+def test_warm_start_from_the_page_creates_a_child_of_the_ended_job(alice_client, ended):
+    initial = alice_client.get(URL, {"warm_start": "seed-off"}).context["creation"].form.initial
+    assert (initial["warm_start_type"], initial["warm_start_parents"]) == ("IdenticalDataAndAlgorithm", "seed-off")
+    data = form_data(name="seed-warm", warm_start_type="IdenticalDataAndAlgorithm", warm_start_parents=" seed-off ")
+    response = alice_client.post(URL, data)
+    assert response.status_code == 302
+    child = TuningJob.objects.get(name="seed-warm")
+    assert child.warm_start_type == "IdenticalDataAndAlgorithm"
+    assert list(child.warm_start_parents.values_list("name", flat=True)) == ["seed-off"]
+
+
+def test_a_warm_start_error_is_shown_at_its_field(alice_client, ended):
+    data = form_data(name="seed-warm", warm_start_type="TransferLearning", warm_start_parents="nope")
+    response = alice_client.post(URL, data)
+    assert errors_at(response, "id_warm_start_parents") == ["No tuning job named 'nope'."]
+    assert not TuningJob.objects.filter(name="seed-warm").exists()
+
+
+def test_cloning_a_tuning_job_the_user_may_not_see_is_a_404(alice_client, client, django_user_model, ended):
+    assert alice_client.get(URL, {"clone": "nope"}).status_code == 404
+    bob = django_user_model.objects.create_user("bob")
+    TeamMember.objects.create(team=Group.objects.create(name="speech"), user=bob, role=TeamRole.OPERATOR)
+    client.force_login(bob)
+    assert client.get(URL, {"clone": "seed-off"}).status_code == 404
+    assert client.get(URL, {"warm_start": "seed-off"}).status_code == 404

@@ -38,14 +38,23 @@ export function groupOf(status) {
 }
 
 const PLOT_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["select2d", "lasso2d"] };
-const FONT = { family: "system-ui, -apple-system, Segoe UI, sans-serif", size: 12, color: "#1d2330" };
+
+/** The page's colours (tuneboard.css, dark mode included), for what plotly draws itself. */
+export function themeColors() {
+  const style = getComputedStyle(document.documentElement);
+  const read = (name, fallback) => style.getPropertyValue(name).trim() || fallback;
+  return { fg: read("--fg", "#1d2330"), surface: read("--surface", "#fff"), line: read("--line", "#dde2ea") };
+}
 
 export function baseLayout(extra = {}) {
+  const colors = themeColors();
+  const axis = { gridcolor: colors.line, linecolor: colors.line, zerolinecolor: colors.line };
   return {
-    font: FONT,
+    font: { family: "system-ui, -apple-system, Segoe UI, sans-serif", size: 12, color: colors.fg },
     margin: { l: 56, r: 16, t: 12, b: 44 },
-    paper_bgcolor: "#fff",
-    plot_bgcolor: "#fff",
+    paper_bgcolor: colors.surface,
+    plot_bgcolor: colors.surface,
+    template: { layout: { xaxis: axis, yaxis: axis } },
     hovermode: "closest",
     uirevision: "keep", // zoom and legend clicks survive updates
     legend: { orientation: "h", x: 0, y: 1.02, yanchor: "bottom" },
