@@ -2,7 +2,7 @@
 // hyperparameter, the objective's EDF and the timeline, all drawn from the page's
 // #analysis-charts JSON (analytics/analysis.py). Log toggles redraw every chart that
 // has the axis; the page holds at most a few thousand points, so redrawing is cheap.
-import { COLORS, baseLayout, emptyNote, escapeLabel, react, tickLabel } from "../js/charts/common.js";
+import { COLORS, baseLayout, emptyNote, escapeLabel, react, themeColors, tickLabel } from "../js/charts/common.js";
 import { PLOTLY_NUMBER, duration } from "../js/format.js";
 
 const data = JSON.parse(document.getElementById("analysis-charts").textContent);
@@ -41,6 +41,10 @@ function axis(name, title) {
 }
 
 const labels = observations.names.map(escapeLabel);
+// SVG markers up to a few thousand jobs; WebGL past that, where SVG took seconds per chart.
+// Not always WebGL: each WebGL chart holds a context, browsers allow a handful per page,
+// and a chart past the limit shows "WebGL is not supported" instead of its points.
+const MARKERS = observations.names.length > 2000 ? "scattergl" : "scatter";
 
 function hover(xName, yName) {
   const x = parameters.has(xName) ? `${escapeLabel(xName)}=%{x}` : "%{x}";
@@ -116,13 +120,13 @@ function drawContourAndRank() {
   const z = observations.values;
   const layout = baseLayout({ xaxis: axis(xName, xName), yaxis: axis(yName, yName), margin: { l: 64, r: 16, t: 12, b: 48 } });
   const points = {
-    type: "scattergl",
+    type: MARKERS,
     mode: "markers",
     x,
     y,
     customdata: labels,
     // Past a few hundred jobs, full-size dots would hide the contour under them.
-    marker: { color: "#1d2330", size: z.length > 300 ? 3 : 5, opacity: z.length > 300 ? 0.35 : 1 },
+    marker: { color: themeColors().fg, size: z.length > 300 ? 3 : 5, opacity: z.length > 300 ? 0.35 : 1 },
     hovertemplate: `%{customdata}<br>${escapeLabel(xName)}=%{x}<br>${escapeLabel(yName)}=%{y}<extra></extra>`,
     showlegend: false,
   };
@@ -141,7 +145,8 @@ function drawContourAndRank() {
     };
     react(contour, [surface, points], layout);
   }
-  // 0 is the best training job, 1 the worst, whichever way the objective goes.
+  // 0 is the best training job, 1 the worst, whichever way the objective goes (plotly.js's YlOrRd
+  // runs from dark red at 0: the best stand out on a light page and a dark one).
   const order = z.map((_, i) => i).sort((a, b) => (minimize ? z[a] - z[b] : z[b] - z[a]));
   const ranks = new Array(z.length);
   order.forEach((index, position) => {
@@ -151,12 +156,12 @@ function drawContourAndRank() {
     rank,
     [
       {
-        type: "scattergl",
+        type: MARKERS,
         mode: "markers",
         x,
         y,
         customdata: labels.map((label, i) => [label, z[i]]),
-        marker: { color: ranks, colorscale: "YlOrRd", reversescale: true, cmin: 0, cmax: 1, size: 9, colorbar: { title: { text: "rank" } } },
+        marker: { color: ranks, colorscale: "YlOrRd", cmin: 0, cmax: 1, size: 9, colorbar: { title: { text: "rank" } } },
         hovertemplate: `%{customdata[0]}<br>${escapeLabel(xName)}=%{x}<br>${escapeLabel(yName)}=%{y}<br>${escapeLabel(objective)}: %{customdata[1]:${PLOTLY_NUMBER}}<br>rank %{marker.color:.2f}<extra></extra>`,
       },
     ],
@@ -170,13 +175,13 @@ function byOutcome(x) {
     .map(([outcome, style]) => {
       const picked = observations.outcomes.map((o, i) => (o === outcome ? i : -1)).filter((i) => i >= 0);
       return {
-        type: "scattergl",
+        type: MARKERS,
         mode: "markers",
         name: style.label,
         x: picked.map((i) => x[i]),
         y: picked.map((i) => observations.values[i]),
         customdata: picked.map((i) => labels[i]),
-        marker: { color: style.color, symbol: style.symbol, size: 8, line: { width: style.symbol === "x" ? 0 : 1, color: "#fff" } },
+        marker: { color: style.color, symbol: style.symbol, size: 8, line: { width: style.symbol === "x" ? 0 : 1, color: themeColors().surface } },
       };
     })
     .filter((trace) => trace.x.length);

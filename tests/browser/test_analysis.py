@@ -41,6 +41,11 @@ def test_the_analysis_page_draws_every_chart(web, page, alice, algorithm):  # no
     assert names == ["completed", "early-stopped", "given back by early stopping (estimate)"]
     expect(page.locator("[data-gave-back]")).to_contain_text("gave back about 10 s")
 
+    # Rank 0 is the best job (the highest validation:accuracy, 0.9: this objective is maximised).
+    best_rank = page.locator("#chart-rank").evaluate(
+        "(plot) => { const t = plot.data[0]; return t.marker.color[t.customdata.findIndex((c) => c[1] === 0.9)]; }"
+    )
+    assert best_rank == 0
     # learning_rate's range is logarithmic: its axes start log, and the toggle makes them linear.
     rate_axis = "(plot) => plot.layout.xaxis.type"
     assert page.locator('[data-slice="learning_rate"]').evaluate(rate_axis) == "log"
@@ -51,4 +56,9 @@ def test_the_analysis_page_draws_every_chart(web, page, alice, algorithm):  # no
     page.select_option("#contour-x", "optimizer")
     page.select_option("#contour-y", "learning_rate")
     assert page.locator("#chart-contour").evaluate("(plot) => plot.layout.xaxis.type") == "category"
+    # Dark mode: the charts take the page's colours, as on the tuning job page.
+    page.emulate_media(color_scheme="dark")
+    page.reload()
+    expect(page.locator("#chart-edf.js-plotly-plot")).to_be_visible()
+    assert page.locator("#chart-edf").evaluate("(plot) => plot.layout.paper_bgcolor") == "#161b26"
     assert not [line for line in page.console_messages if line.startswith(("error", "pageerror"))]
