@@ -1,5 +1,5 @@
-"""The analytics table and the team's decision on the REST API: `/api/v1/tuning-jobs/<name>/analytics/`
-and `/api/v1/tuning-jobs/<name>/decision/`.
+"""The analytics table, importance and the team's decision on the REST API:
+`/api/v1/tuning-jobs/<name>/analytics/`, `.../importance/` and `.../decision/`.
 
 They live with what they export rather than among the tuning-job
 viewsets; jobs/api/urls.py mounts it under the tuning job it belongs to.
@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import selectors, services
+from analytics.analysis import tuning_job_importance
 from analytics.models import REASON_MAX_LENGTH, Decision
 from analytics.table import analytics_columns, analytics_csv, analytics_rows, json_ready
 from jobs import selectors as jobs_selectors
@@ -51,6 +52,19 @@ class TuningJobAnalyticsView(NulCheckMixin, APIView):
         if request.accepted_renderer.format == "csv":
             return Response(analytics_csv(rows, columns=analytics_columns(tuning_job)), content_type="text/csv")
         return Response({"columns": analytics_columns(tuning_job), "rows": [json_ready(row) for row in rows]})
+
+
+class TuningJobImportanceView(NulCheckMixin, APIView):
+    @extend_schema(operation_id="tuning_jobs_importance_retrieve", responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, name):
+        """Hyperparameter importance (Optuna's fANOVA and PED-ANOVA) over the training jobs with a final objective.
+
+        `{"observations": n, "message": null or why there is none, "methods": [{"method": "fANOVA",
+        "importances": {hyperparameter: share, ...}, "notes": [...]}, ...]}`, most important first;
+        fewer than two observations give no methods and a message, not an error.
+        """
+        tuning_job = get_object_or_404(jobs_selectors.tuning_jobs_visible_to(user=request.user), name=name)
+        return Response(tuning_job_importance(tuning_job=tuning_job).as_dict())
 
 
 class DecisionRequestSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from analytics import views
 
 urlpatterns = [
     path("compare/", views.tuning_jobs_compare, name="tuning-jobs-compare"),
+    path("tuning-jobs/<str:name>/analysis/", views.tuning_job_analysis, name="tuning-job-analysis"),
     path("tuning-jobs/<str:name>/report/", views.tuning_job_report, name="tuning-job-report"),
     path("tuning-jobs/<str:name>/analytics.csv", views.analytics_csv_export, name="tuning-job-analytics-csv"),
     path("tuning-jobs/<str:name>/analytics.json", views.analytics_json_export, name="tuning-job-analytics-json"),

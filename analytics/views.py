@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from analytics import selectors, services
+from analytics import analysis, selectors, services
 from analytics.forms import CompareForm, DecisionForm, ReviewNoteForm
 from analytics.table import analytics_csv, analytics_json, analytics_top
 from jobs import selectors as jobs_selectors
@@ -122,6 +122,18 @@ def tuning_job_report(request, name):
             "decision": selectors.decision_for(tuning_job=tuning_job),
             "form": form,
         },
+    )
+
+
+@login_required
+@require_GET
+def tuning_job_analysis(request, name):
+    """Importance, contour, slices, EDF, rank and timeline of one tuning job, drawn in the browser."""
+    tuning_job = _visible_tuning_job(request, name)
+    charts = analysis.analysis_charts(tuning_job=tuning_job)
+    log_axes = [parameter for parameter in charts["parameters"] if parameter.get("log_possible")]
+    return render(
+        request, "analytics/analysis.html", {"tuning_job": tuning_job, "charts": charts, "log_axes": log_axes}
     )
 
 

@@ -1,7 +1,7 @@
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
-from analytics.api import TuningJobAnalyticsView, TuningJobDecisionView
+from analytics.api import TuningJobAnalyticsView, TuningJobDecisionView, TuningJobImportanceView
 from jobs.api import trainer, views
 
 router = DefaultRouter()
@@ -14,6 +14,7 @@ router.register("training-jobs", views.TrainingJobViewSet, basename="training-jo
 
 urlpatterns = [
     path("tuning-jobs/<str:name>/analytics/", TuningJobAnalyticsView.as_view(), name="tuning-job-analytics"),
+    path("tuning-jobs/<str:name>/importance/", TuningJobImportanceView.as_view(), name="tuning-job-importance"),
     path("tuning-jobs/<str:name>/decision/", TuningJobDecisionView.as_view(), name="tuning-job-decision"),
     path("", include(router.urls)),
 ]

@@ -24,7 +24,7 @@ from tests.jobs.factories import external_tuning_job, register_algorithm, tuning
 
 pytestmark = pytest.mark.integration
 
-# 19 operations x 40 examples; some operations have fewer distinct inputs.
+# 23 operations x 40 examples; some operations have fewer distinct inputs.
 MIN_CASES = 500
 EXAMPLES_PER_OPERATION = 40
 
