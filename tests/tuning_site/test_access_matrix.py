@@ -206,6 +206,7 @@ HTTP: dict[tuple[str, str], Rule] = {
     ("access-keys/", "POST"): Rule(expect(LOGIN, 400, 400, OK, OK, OK, OK), data={"action": "create", "team": TEAM}),
     # Analytics pages and exports; any member may add a review note (analytics.services.review_note_add).
     ("analytics/compare/", "GET"): Rule(TEAM_READS, query={"jobs": [TUNING_JOB, ENDED_TUNING_JOB]}),
+    ("analytics/tuning-jobs/<str:name>/analysis/", "GET"): Rule(TEAM_READS),
     ("analytics/tuning-jobs/<str:name>/report/", "GET"): Rule(TEAM_READS),
     ("analytics/tuning-jobs/<str:name>/report/", "POST"): Rule(TEAM_READS, data={"text": "a note"}),
     ("analytics/tuning-jobs/<str:name>/analytics.csv", "GET"): Rule(TEAM_READS),
@@ -241,6 +242,8 @@ HTTP: dict[tuple[str, str], Rule] = {
     ("api/v1/tuning-jobs/<name>/training-jobs/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<str:name>/analytics/", "GET"): Rule(TEAM_READS_JSON),
     ("api/v1/tuning-jobs/<str:name>/analytics/", "OPTIONS"): Rule(SIGNED_IN_API),
+    ("api/v1/tuning-jobs/<str:name>/importance/", "GET"): Rule(TEAM_READS_JSON),
+    ("api/v1/tuning-jobs/<str:name>/importance/", "OPTIONS"): Rule(SIGNED_IN_API),
     ("api/v1/tuning-jobs/<str:name>/decision/", "GET"): Rule(TEAM_READS_JSON),
     ("api/v1/tuning-jobs/<str:name>/decision/", "PUT"): Rule(
         TEAM_OPERATES_API,
